@@ -1,0 +1,3 @@
+from signssl.cli.main import main
+
+main()

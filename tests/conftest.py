@@ -1,0 +1,38 @@
+"""Shared fixtures: locations of optional real data."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SIGNSSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _stsigned_poses() -> list[str]:
+    try:
+        import spoken_to_signed  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    root = Path(spoken_to_signed.__file__).parent / "assets" / "fingerspelling_lexicon"
+    return sorted(glob.glob(str(root / "**" / "*.pose"), recursive=True))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real WLASL MediaPipe keypoints); skips when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_pose_files() -> list[str]:
+    """The 600 real ``.pose`` files shipped by ``spoken-to-signed``; skips when absent."""
+    files = _stsigned_poses()
+    if not files:
+        pytest.skip("spoken-to-signed is not installed (pip install --no-deps spoken-to-signed)")
+    return files
