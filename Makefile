@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	# 600 real .pose files used by tests and benchmarks (data only, no dependencies)
+	$(BIN)/pip install -q --no-deps spoken-to-signed
 	touch $(STAMP)
 
 setup: $(STAMP)
