@@ -1,9 +1,235 @@
-"""Commands of this group (filled in as the library grows)."""
+"""``signssl manifest …``: build, split, inspect and check dataset manifests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from signssl.data import (
+    POSE_EXTENSIONS,
+    ItemReport,
+    Manifest,
+    ManifestCheck,
+    check_manifest,
+    classes_missing_from,
+    describe_splits,
+    manifest_from_asl_citizen,
+    manifest_from_folder,
+    manifest_from_lsa64,
+    manifest_from_wlasl,
+    signer_independent_split,
+    signer_overlap,
+)
+from signssl.data.samples import VIDEO_EXTENSIONS
+from signssl.errors import ConfigError
+from signssl.utils import save_json
+
+console = Console(highlight=False)
+manifest_app = typer.Typer(
+    name="manifest",
+    help="Build, split and check dataset manifests (CSV: path,label,signer,split,start,end).",
+    no_args_is_help=True,
+)
+
+OUT = typer.Option(..., "--out", "-o", help="Manifest CSV to write.")
+SHOW = typer.Option(5, "--show", help="Paths listed per problem kind (0 = none, -1 = all).")
+REPORT = typer.Option(None, "--report", help="Also write the full report as JSON here.")
+
+
+# ----------------------------------------------------------------------------- printing
+
+def print_manifest_summary(manifest: Manifest, title: str = "manifest") -> None:
+    """Rows, classes and signers per split, and the split's signer-independence."""
+    table = Table(title=f"{title}: {len(manifest)} rows, {len(manifest.labels())} classes, "
+                        f"{len(manifest.signers())} signers")
+    for col in ("split", "rows", "classes", "signers", "unknown signer"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for split, d in describe_splits(manifest).items():
+        table.add_row(split or "(none)", str(d["rows"]), str(d["classes"]), str(d["signers"]),
+                      str(d["unknown_signer"]))
+    console.print(table)
+    overlap = signer_overlap(manifest)
+    if overlap:
+        console.print(f"[yellow]{len(overlap)} signer(s) appear in several splits[/] "
+                      f"(e.g. {next(iter(overlap.items()))})")
+    if any(r.split == "train" for r in manifest):
+        missing = classes_missing_from(manifest, "train")
+        if missing:
+            console.print(f"[yellow]{len(missing)} class(es) have no train row:[/] {missing[:10]}")
+
+
+def print_report(report: ItemReport, title: str, show: int = 5) -> None:
+    """Counts by reason plus up to ``show`` paths each (-1 = all)."""
+    table = Table(title=title)
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_column("examples" if show else "", overflow="fold")
+    table.add_row("[green]kept[/]", str(report.kept), "")
+    for reason, items in report.problems.items():
+        listed = items if show < 0 else items[:show]
+        lines = [f"{item}  [dim]{detail}[/]" if detail else item for item, detail in listed]
+        if len(items) > len(listed):
+            lines.append(f"… and {len(items) - len(listed)} more")
+        table.add_row(f"[red]{reason}[/]", str(len(items)), "\n".join(lines))
+    console.print(table)
+
+
+def _finish(manifest: Manifest, report: ItemReport, out: Path, report_json: Path | None,
+            show: int, seed: int | None, test_fraction: float, val_fraction: float) -> None:
+    """Split when asked, write the manifest (and report), print both."""
+    if seed is not None:
+        manifest = signer_independent_split(manifest, test_fraction, val_fraction, seed)
+    written = manifest.write(out)
+    if report_json is not None:
+        save_json(report_json, report.to_dict())
+    print_report(report, "entries", show)
+    print_manifest_summary(written, str(out))
+    console.print(f"wrote {out} ({len(written)} rows; {report.summary()})")
+
+
+# ----------------------------------------------------------------------------- builders
+
+@manifest_app.command("folder")
+def folder_cmd(
+    root: Path = typer.Argument(..., help="Dataset folder: ROOT/<gloss>/<sample>."),
+    out: Path = OUT,
+    videos: bool = typer.Option(False, "--videos", help="Samples are video files, not poses."),
+    split_seed: int | None = typer.Option(
+        None, "--split-seed", help="Also make a signer-independent split with this seed."),
+    test_fraction: float = typer.Option(0.25, "--test-fraction", help="Test share (with --split-seed)."),
+    val_fraction: float = typer.Option(0.0, "--val-fraction", help="Val share (with --split-seed)."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of a folder-per-gloss dataset (pose files or MP_Data sequence folders)."""
+    manifest, report = manifest_from_folder(root, VIDEO_EXTENSIONS if videos else POSE_EXTENSIONS)
+    _finish(manifest, report, out, report_json, show, split_seed, test_fraction, val_fraction)
+
+
+@manifest_app.command("wlasl")
+def wlasl_cmd(
+    json_path: Path = typer.Argument(..., help="WLASL_v0.3.json (or a WLASL subset JSON)."),
+    out: Path = OUT,
+    videos: Path | None = typer.Option(None, "--videos", help="Folder of <video_id>.mp4."),
+    poses: Path | None = typer.Option(
+        None, "--poses", help="Folder of pose files / sequence folders named <video_id>."),
+    trimmed: bool = typer.Option(
+        False, "--trimmed", help="Files are already cut to each instance's frame range "
+        "(WLASL preprocess.py output): do not write start/end."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of WLASL; instances whose file is absent are counted, not silently dropped."""
+    manifest, report = manifest_from_wlasl(json_path, videos, poses, trimmed=trimmed)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("asl-citizen")
+def asl_citizen_cmd(
+    splits_dir: Path = typer.Argument(..., help="Folder with train.csv, val.csv, test.csv."),
+    out: Path = OUT,
+    videos: Path | None = typer.Option(None, "--videos", help="Folder of the videos."),
+    poses: Path | None = typer.Option(
+        None, "--poses", help="Folder of pose files named by the video's stem."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of ASL Citizen from its split CSVs."""
+    manifest, report = manifest_from_asl_citizen(splits_dir, videos, poses)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("lsa64")
+def lsa64_cmd(
+    root: Path = typer.Argument(..., help="Folder of CCC_SSS_RRR clips (class_signer_rep)."),
+    out: Path = OUT,
+    split_seed: int | None = typer.Option(
+        None, "--split-seed", help="Also make a signer-independent split with this seed."),
+    test_fraction: float = typer.Option(0.25, "--test-fraction", help="Test share (with --split-seed)."),
+    val_fraction: float = typer.Option(0.0, "--val-fraction", help="Val share (with --split-seed)."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of LSA64 from its file names."""
+    manifest, report = manifest_from_lsa64(root)
+    _finish(manifest, report, out, report_json, show, split_seed, test_fraction, val_fraction)
+
+
+# ----------------------------------------------------------------------------- split / info
+
+@manifest_app.command("split")
+def split_cmd(
+    manifest_path: Path = typer.Argument(..., help="Manifest CSV."),
+    out: Path = OUT,
+    seed: int = typer.Option(0, "--seed", help="Shuffles the signers; same seed, same split."),
+    test_fraction: float = typer.Option(0.25, "--test-fraction"),
+    val_fraction: float = typer.Option(0.0, "--val-fraction"),
+    unknown_signer: str = typer.Option(
+        "own_group", "--unknown-signer",
+        help="Rows without a signer: own_group (split at random), train, or error."),
+) -> None:
+    """Assign train/val/test so that no signer is in two splits."""
+    if unknown_signer not in ("own_group", "train", "error"):
+        raise ConfigError(
+            f"--unknown-signer must be own_group, train or error, got {unknown_signer!r}")
+    manifest = signer_independent_split(
+        Manifest.read(manifest_path), test_fraction, val_fraction, seed,
+        unknown_signer=unknown_signer,  # type: ignore[arg-type]
+    )
+    written = manifest.write(out)
+    print_manifest_summary(written, str(out))
+    console.print(f"wrote {out}")
+
+
+@manifest_app.command("info")
+def info_cmd(manifest_path: Path = typer.Argument(..., help="Manifest CSV.")) -> None:
+    """Rows, classes and signers per split (reads the CSV only, not the samples)."""
+    print_manifest_summary(Manifest.read(manifest_path), str(manifest_path))
+
+
+# ----------------------------------------------------------------------------- check
+
+def print_check(result: ManifestCheck, show: int) -> None:
+    print_report(result.report, "samples", show)
+    stats = result.frame_stats()
+    if stats:
+        mean_present = sum(result.present) / len(result.present)
+        console.print(
+            f"usable: {result.report.kept}; frames min {stats['min']} / mean "
+            f"{stats['mean']:.1f} / max {stats['max']}; detected joint-frames mean "
+            f"{mean_present:.1%}"
+        )
+
+
+@manifest_app.command("check")
+def check_cmd(
+    manifest_path: Path = typer.Argument(..., help="Manifest CSV."),
+    layout: str | None = typer.Option(
+        None, "--layout", help="Layout of flat-vector files (name or YAML), as for read."),
+    min_present: float = typer.Option(
+        0.1, "--min-present", help="Report samples with a smaller detected share."),
+    measure_layout: str | None = typer.Option(
+        None, "--measure-layout",
+        help="Measure the detected share on this layout's joints (e.g. masa49)."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Read EVERY sample; report unreadable, empty and mostly-missing ones.
+
+    Exits with code 1 when any sample is unreadable.
+    """
+    result = check_manifest(manifest_path, layout, min_present, measure_layout)
+    if report_json is not None:
+        save_json(report_json, result.to_dict())
+    print_check(result, show)
+    if result.num_unreadable:
+        console.print(f"[bold red]{result.num_unreadable} unreadable sample(s)[/]")
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``manifest`` command group to ``app``."""
+    app.add_typer(manifest_app, name="manifest")

@@ -1,0 +1,261 @@
+"""``PoseDataset``: the rows of a manifest as model-ready pose sequences.
+
+Per sample, in order (the result of steps 1-5 is what ``cache=True`` keeps):
+
+1. read the file with ``signssl.io.read_pose`` (``source_layout`` for flat formats);
+2. keep the manifest's frame range ``[start, end)``;
+3. convert to ``layout`` by joint name (joints the source lacks get confidence 0) and
+   keep ``dims`` coordinates;
+4. reject a sequence with no frame (``empty``) or no detected joint (``all missing``);
+   with ``trim_empty``, drop the leading and trailing frames in which no joint is
+   detected (e.g. the zero padding at the end of MP_Data sequences);
+5. normalise (``"shoulders"``: centre on the shoulder midpoint, divide by the shoulder
+   width, one frame for the clip; ``"shoulders_frame"``: per frame; ``"hands"``: each
+   hand relative to its wrist; ``"none"``);
+6. apply ``transform`` (augmentations; a function ``PoseSequence -> PoseSequence`` that
+   returns new arrays: cached arrays are read-only).
+
+A sample is a dict ``{"pose": PoseSequence, "label": int (-1 = unlabeled), "path": str
+(absolute), "signer": str ("" = unknown), "index": int (row of ``dataset.manifest``)}``; batch
+it with :func:`~signssl.data.collate.collate_poses`.
+
+Errors: with ``on_error="raise"`` a bad sample raises
+:class:`~signssl.data.loading.SampleError` (a ``DataError`` naming the file).  With
+``on_error="skip"`` it is recorded (:meth:`PoseDataset.report`) and the next good
+sample is returned in its place; :meth:`PoseDataset.scan` reads every sample once up
+front and drops the bad ones, so that ``len()`` is exact and the report complete.  The
+report and the cache live in the process that reads: with DataLoader workers, call
+``scan()`` before building the loader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from signssl.data.loading import (
+    NOT_NORMALISABLE,
+    WRONG_LAYOUT,
+    SampleError,
+    apply_frame_range,
+    read_sample,
+    require_present,
+)
+from signssl.data.manifest import Manifest
+from signssl.data.report import ItemReport
+from signssl.errors import ConfigError, DataError, SignSSLError
+from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.normalize import normalize_hands, normalize_shoulders
+from signssl.pose.sequence import PoseSequence
+
+Normalize = Literal["shoulders", "shoulders_frame", "hands", "none"]
+OnError = Literal["raise", "skip"]
+_NORMALIZERS: dict[str, Callable[[PoseSequence], PoseSequence]] = {
+    "shoulders": lambda s: normalize_shoulders(s, mode="clip"),
+    "shoulders_frame": lambda s: normalize_shoulders(s, mode="frame"),
+    "hands": normalize_hands,
+    "none": lambda s: s,
+}
+
+
+def _frozen(seq: PoseSequence) -> PoseSequence:
+    """Read-only arrays, so a cached sequence cannot be changed in place."""
+    xyz, conf = seq.xyz.copy(), seq.conf.copy()
+    xyz.setflags(write=False)
+    conf.setflags(write=False)
+    return replace(seq, xyz=xyz, conf=conf)
+
+
+def trim_empty_frames(seq: PoseSequence) -> PoseSequence:
+    """Drop the leading and trailing frames in which no joint is detected (inner empty
+    frames are kept, so timing is preserved); an all-missing sequence is returned as is."""
+    detected = np.flatnonzero((seq.conf > 0).any(axis=1))  # (T,) -> frames with a joint
+    if detected.size == 0:
+        return seq
+    return seq.frames(int(detected[0]), int(detected[-1]) + 1)
+
+
+class PoseDataset(Dataset):
+    """Pose sequences of a manifest (module docstring for the pipeline and errors).
+
+    Args:
+        manifest: a :class:`Manifest` or the path of a manifest CSV.
+        layout: layout the model consumes (``"masa49"`` by default; a name, a YAML
+            path or a Layout); ``None`` keeps each file's own layout.
+        dims: coordinates kept (2 or 3; 2 -> 3 pads z with 0); ``None`` keeps them.
+        normalize: ``"shoulders"``, ``"shoulders_frame"``, ``"hands"`` or ``"none"``.
+        transform: applied to every sample's ``PoseSequence`` after the cache.
+        split: keep only rows of this split (e.g. ``"train"``); ``None`` keeps all.
+        on_error: ``"raise"`` or ``"skip"`` (skip and count bad samples).
+        cache: keep decoded sequences in memory (steps 1-5).
+        classes: the class list giving label indices; ``None`` = all labels of
+            ``manifest`` (before ``split`` filtering, so every split of one manifest
+            shares the indices).  Evaluate with the training class list.
+        source_layout: layout of flat-vector files (e.g. an MP_Data layout YAML).
+        fps: frame rate for formats that store none.
+        trim_empty: drop leading/trailing frames without any detected joint.
+    Raises:
+        DataError: a labelled row whose label is not in ``classes``; a missing manifest.
+        ConfigError: a bad ``normalize``, ``on_error`` or ``dims``.
+        LayoutError: an unknown ``layout`` or ``source_layout``.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest | str | Path,
+        layout: str | Path | Layout | None = "masa49",
+        dims: int | None = 2,
+        normalize: Normalize | None = "shoulders",
+        transform: Callable[[PoseSequence], Any] | None = None,
+        split: str | None = None,
+        on_error: OnError = "raise",
+        cache: bool = False,
+        classes: Sequence[str] | None = None,
+        source_layout: str | Path | Layout | None = None,
+        fps: float | None = None,
+        trim_empty: bool = False,
+    ) -> None:
+        full = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+        normalize = normalize or "none"
+        if normalize not in _NORMALIZERS:
+            raise ConfigError(f"normalize must be one of {sorted(_NORMALIZERS)}, got {normalize!r}")
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if dims not in (None, 2, 3):
+            raise ConfigError(f"dims must be 2, 3 or None, got {dims!r}")
+        self.classes: list[str] = list(classes) if classes is not None else full.labels()
+        self.manifest = full.filter(split=split) if split is not None else full
+        self.labels: list[int] = self.manifest.label_indices(self.classes)  # raises on unknown
+        self.layout = get_layout(layout) if layout is not None else None
+        self.dims, self.normalize, self.transform = dims, normalize, transform
+        self.on_error, self.cache = on_error, cache
+        # resolved once: a bad name fails here, and a YAML file is not re-read per sample
+        self.source_layout = get_layout(source_layout) if source_layout is not None else None
+        self.fps, self.trim_empty = fps, trim_empty
+        self._indices: list[int] = list(range(len(self.manifest)))  # rows served, in order
+        self._cache: dict[int, PoseSequence] = {}
+        self._ok: set[int] = set()
+        self._bad: dict[int, SampleError] = {}
+
+    # -- size / classes
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    # -- loading
+    def load(self, row_index: int) -> PoseSequence:
+        """Steps 1-5 for manifest row ``row_index`` (cached when ``cache``).
+
+        Raises:
+            SampleError: the file is unreadable, empty, all missing or cannot be
+                normalised.
+        """
+        if row_index in self._cache:
+            return self._cache[row_index]
+        row = self.manifest.rows[row_index]
+        path = self.manifest.resolve(row)
+        seq = apply_frame_range(read_sample(path, self.source_layout, self.fps), row, path)
+        if self.layout is not None:
+            try:
+                seq = seq.to_layout(self.layout)
+            except SignSSLError as e:
+                raise SampleError(WRONG_LAYOUT, str(e).removeprefix(f"{path}: "), path) from e
+        if self.dims is not None:
+            seq = seq.with_dims(self.dims)
+        seq = require_present(seq, path)
+        if self.trim_empty:
+            seq = trim_empty_frames(seq)
+        try:
+            seq = _NORMALIZERS[self.normalize](seq)
+        except SignSSLError as e:
+            raise SampleError(NOT_NORMALISABLE, str(e).removeprefix(f"{path}: "), path) from e
+        seq = replace(seq, source=str(path))
+        if self.cache:
+            seq = _frozen(seq)
+            self._cache[row_index] = seq
+        return seq
+
+    def _try_load(self, row_index: int) -> PoseSequence | None:
+        """``load`` that records the outcome; ``None`` when the sample is bad (skip mode)."""
+        if row_index in self._bad:
+            if self.on_error == "raise":
+                raise self._bad[row_index]
+            return None
+        try:
+            seq = self.load(row_index)
+        except SampleError as e:
+            self._bad[row_index] = e
+            if self.on_error == "raise":
+                raise
+            return None
+        self._ok.add(row_index)
+        return seq
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        n = len(self._indices)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+        i %= n
+        for k in range(n):  # skip mode: the next good sample replaces a bad one
+            row_index = self._indices[(i + k) % n]
+            seq = self._try_load(row_index)
+            if seq is not None:
+                return self._sample(row_index, seq)
+        raise DataError(
+            f"none of the {n} samples could be used ({self.report().summary()}); "
+            "run `signssl manifest check` on the manifest"
+        )
+
+    def _sample(self, row_index: int, seq: PoseSequence) -> dict[str, Any]:
+        row = self.manifest.rows[row_index]
+        pose = self.transform(seq) if self.transform is not None else seq
+        return {
+            "pose": pose,
+            "label": self.labels[row_index],
+            "path": str(self.manifest.resolve(row)),
+            "signer": row.signer or "",
+            "index": row_index,
+        }
+
+    # -- bulk
+    def scan(self, progress: bool = True) -> ItemReport:
+        """Read every sample once (filling the cache), then serve only the good ones.
+
+        With ``on_error="raise"`` the first bad sample raises; with ``"skip"`` all bad
+        ones are counted in the returned :meth:`report` and removed from the dataset.
+        """
+        for row_index in tqdm(list(self._indices), desc="reading poses", disable=not progress,
+                              unit="sample"):
+            self._try_load(row_index)
+        self._indices = [i for i in self._indices if i not in self._bad]
+        return self.report()
+
+    def report(self) -> ItemReport:
+        """Samples read so far: ``kept`` = good ones, problems by reason (path, message)."""
+        rep = ItemReport(kept=len(self._ok))
+        for row_index in sorted(self._bad):
+            e = self._bad[row_index]
+            rep.add(e.reason, str(self.manifest.resolve(row_index)), str(e))
+        return rep
+
+    def class_counts(self) -> np.ndarray:
+        """Samples per class index, ``(num_classes,)`` int64 (unlabeled rows ignored)."""
+        labels = np.array([self.labels[i] for i in self._indices], dtype=np.int64)
+        return np.bincount(labels[labels >= 0], minlength=self.num_classes)
+
+    def __repr__(self) -> str:
+        layout = self.layout.name if self.layout is not None else "source"
+        return (
+            f"PoseDataset({len(self)} samples, {self.num_classes} classes, layout={layout}, "
+            f"dims={self.dims}, normalize={self.normalize}, on_error={self.on_error}, "
+            f"cache={self.cache})"
+        )
