@@ -23,7 +23,9 @@ app = typer.Typer(
 )
 
 #: command modules, in the order their commands are listed in --help
-COMMAND_MODULES = ["io_cmds", "manifest_cmds", "synth_cmds", "eval_cmds", "train_cmds"]
+COMMAND_MODULES = [
+    "io_cmds", "manifest_cmds", "video_cmds", "synth_cmds", "eval_cmds", "train_cmds",
+]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"signssl.cli.{_name}").register(app)
