@@ -1,0 +1,69 @@
+"""Functions for code that runs the same way with one process or under DDP.
+
+Every function is the identity (or the trivial value) when ``torch.distributed`` is not
+initialised, so losses and queues call them unconditionally.
+
+* :func:`world_size`, :func:`rank`: 1 and 0 outside DDP.
+* :func:`gather`: ``all_gather`` concatenated along dim 0, differentiable: the gradient
+  that reaches each rank's local slice is the sum over ranks of the gradients of the
+  gathered tensor at that slice (an ``all_reduce`` in backward).  With DDP's gradient
+  averaging this gives exactly the gradient of the mean over ranks of the per-rank
+  losses, i.e. the gradient of the loss computed on the global batch by one process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def is_distributed() -> bool:
+    """True when ``torch.distributed`` is available and a process group is initialised."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size() -> int:
+    """Number of processes in the default group (1 outside DDP)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def rank() -> int:
+    """Rank of this process in the default group (0 outside DDP)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """``all_gather`` whose backward sums the incoming gradients over ranks."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor) -> Tensor:  # (N, ...) -> (W * N, ...)
+        ctx.local_n = t.shape[0]
+        parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, t.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:  # (W * N, ...) -> (N, ...)
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        start = dist.get_rank() * ctx.local_n
+        return grad[start : start + ctx.local_n]
+
+
+def gather(t: Tensor) -> Tensor:
+    """Concatenate ``t`` from every rank along dim 0: ``(N, ...) -> (W * N, ...)``.
+
+    Every rank must pass the same shape.  Rank ``r``'s rows sit at
+    ``[r * N, (r + 1) * N)``.  Differentiable when ``t`` requires grad (see the module
+    docstring); the identity outside DDP.
+    """
+    if not is_distributed() or world_size() == 1:
+        return t
+    if t.requires_grad:
+        return _GatherWithGrad.apply(t)
+    parts = [torch.empty_like(t) for _ in range(world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts, dim=0)

@@ -1,0 +1,76 @@
+"""Method registry: ``create_method(name, encoder, **kwargs)``.
+
+A recipe registers itself with ``@register_method("name")``; the modules holding
+recipes are listed in ``_METHOD_MODULES`` and imported on first use (a new recipe file
+adds itself there).  Keyword arguments are primitive (numbers, strings, booleans), so a
+YAML config maps straight onto them; unknown names raise with the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from signssl.errors import ConfigError
+from signssl.methods.base import Method
+from signssl.models.base import Encoder
+
+_METHODS: dict[str, type[Method]] = {}
+
+#: modules whose import registers methods
+_METHOD_MODULES: list[str] = [
+    "signssl.methods.sl_fpn",
+    "signssl.methods.simclr",
+    "signssl.methods.moco",
+    "signssl.methods.simsiam",
+    "signssl.methods.byol",
+]
+
+
+def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
+    """Class decorator: register a :class:`Method` subclass under ``name``."""
+
+    def deco(cls: type[Method]) -> type[Method]:
+        if name in _METHODS and _METHODS[name] is not cls:
+            raise ValueError(f"method '{name}' is registered twice")
+        _METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def _import_all() -> None:
+    for mod in _METHOD_MODULES:
+        importlib.import_module(mod)
+
+
+def list_methods() -> list[str]:
+    """Names of the registered methods."""
+    _import_all()
+    return sorted(_METHODS)
+
+
+def method_options(name: str) -> dict[str, Any]:
+    """Keyword options of a method and their defaults (recipe + shared view options)."""
+    _import_all()
+    if name not in _METHODS:
+        raise ConfigError(f"unknown method '{name}'; known: {', '.join(sorted(_METHODS))}")
+    opts: dict[str, Any] = {}
+    for fn in (Method.__init__, _METHODS[name].__init__):
+        for p in inspect.signature(fn).parameters.values():
+            if p.name in ("self", "encoder") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            opts[p.name] = p.default
+    return opts
+
+
+def create_method(name: str, encoder: Encoder, **kwargs: Any) -> Method:
+    """Build the recipe ``name`` around ``encoder``; unknown names/options raise
+    :class:`ConfigError` listing the known ones."""
+    known = method_options(name)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ConfigError(f"method '{name}' has no option(s) {unknown}; known: {sorted(known)}")
+    return _METHODS[name](encoder, **kwargs)

@@ -1,0 +1,71 @@
+"""SL-FPN, the SSL-SLR recipe (METHODS.md §2.1, Eq. 1/2; with §2.2 views = SSL-SLR).
+
+One encoder f, projector g, predictor h; the original clip x and two views x1, x2::
+
+    z0, z1, z2 = g(f(x)), g(f(x1)), g(f(x2))
+    L = MSE(z1, z2) + MSE(z0, z1) + MSE(h(z0), sg(z2))
+
+The original clip is not augmented.  Collapse ablation switches (paper §7):
+``use_predictor=False`` replaces h by the identity, ``stop_gradient=False`` removes sg,
+``input_layernorm=False`` turns off the encoder's input-embedding layer norms.
+``embedding`` is z0 (projector output of the original clip).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from signssl.errors import ConfigError
+from signssl.losses.sl_fpn import sl_fpn_terms
+from signssl.methods.base import Method
+from signssl.methods.registry import register_method
+from signssl.models.base import Encoder
+from signssl.models.heads import SLFPNPredictionHead, SLFPNProjectionHead
+from signssl.pose.transforms import PoseBatch
+
+
+@register_method("sl_fpn")
+class SLFPN(Method):
+    """SL-FPN: projector ``out_dim -> proj_hidden_dim -> proj_dim``, predictor
+    ``proj_dim -> pred_hidden_dim -> proj_dim`` (paper/code: 512 -> 1024 -> 128,
+    128 -> 1024 -> 128).  ``head_norm``: hidden-layer norm of both heads."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        proj_hidden_dim: int = 1024,
+        proj_dim: int = 128,
+        pred_hidden_dim: int = 1024,
+        head_norm: str | None = "batch",
+        use_predictor: bool = True,
+        stop_gradient: bool = True,
+        input_layernorm: bool | None = None,
+        **view_options: Any,
+    ) -> None:
+        super().__init__(encoder, **view_options)
+        self.projector = SLFPNProjectionHead(encoder.out_dim, proj_hidden_dim, proj_dim, head_norm)
+        self.predictor = (
+            SLFPNPredictionHead(proj_dim, pred_hidden_dim, proj_dim, head_norm)
+            if use_predictor
+            else None
+        )
+        self.stop_gradient = bool(stop_gradient)
+        if input_layernorm is not None:
+            if not hasattr(encoder, "set_input_norm"):
+                raise ConfigError(
+                    f"input_layernorm={input_layernorm} needs an encoder with switchable input "
+                    f"norms (pose transformer), got {type(encoder).__name__}; leave it unset"
+                )
+            encoder.set_input_norm(bool(input_layernorm))
+
+    def training_loss(self, batch: PoseBatch) -> dict[str, Tensor]:
+        x0 = self.prepare(batch)
+        x1, x2 = self.augment(x0), self.augment(x0)
+        h0, h1, h2 = self.encode([x0, x1, x2])  # 3 x (B, D)
+        z0, z1, z2 = self.projector(h0), self.projector(h1), self.projector(h2)  # (B, d)
+        p0 = self.predictor(z0) if self.predictor is not None else z0
+        terms = sl_fpn_terms(z0, z1, z2, p0, self.stop_gradient)
+        loss = terms["pair"] + terms["original"] + terms["predictor"]
+        return {"loss": loss, "embedding": z0.detach(), **{k: v.detach() for k, v in terms.items()}}
