@@ -120,7 +120,7 @@ def _hand_bones() -> list[tuple[str, str]]:
     return bones
 
 
-HAND_BONES: tuple[tuple[str, str], ...] = tuple(_hand_bones())  # 24 bones
+HAND_BONES: tuple[tuple[str, str], ...] = tuple(_hand_bones())  # 23: 4 per finger + 3 knuckle bar
 
 # Body bones over the union of the body vocabularies; a layout keeps those whose two
 # ends it has, and adds the neck-free shortcuts when it has no neck.
@@ -415,6 +415,7 @@ def layout_to_dict(layout: Layout) -> dict:
     """Inverse of :func:`layout_from_dict` (named lists are written out)."""
     return {
         "name": layout.name,
+        "description": layout.description,
         "parts": [
             {"name": p.name, "joints": list(p.joints), "values": list(p.values)} for p in layout.parts
         ],

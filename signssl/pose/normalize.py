@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from signssl.errors import DataError
+from signssl.errors import ConfigError, DataError
 from signssl.pose.sequence import PoseSequence
 
 LEFT_SHOULDER, RIGHT_SHOULDER = "body.left_shoulder", "body.right_shoulder"
@@ -66,7 +66,7 @@ def shoulder_frame(seq: PoseSequence, per_frame: bool = False) -> tuple[np.ndarr
 def normalize_shoulders(seq: PoseSequence, mode: Literal["clip", "frame"] = "clip") -> PoseSequence:
     """Centre on the shoulder midpoint and divide by the shoulder width."""
     if mode not in ("clip", "frame"):
-        raise ValueError(f"mode must be 'clip' or 'frame', got {mode!r}")
+        raise ConfigError(f"mode must be 'clip' or 'frame', got {mode!r}")
     centre, scale = shoulder_frame(seq, per_frame=mode == "frame")
     return _apply(seq, centre, scale)
 
@@ -102,7 +102,7 @@ def normalize_hands(seq: PoseSequence, scale: bool = True) -> PoseSequence:
 def normalize_image(seq: PoseSequence, width: float, height: float) -> PoseSequence:
     """Pixel coordinates -> [0, 1]: x / width, y / height, z / width."""
     if width <= 0 or height <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
+        raise ConfigError(f"image size must be positive, got {width}x{height}")
     div = np.array([width, height, width][: seq.num_dims], np.float32)
     xyz = np.where((seq.conf > 0)[..., None], seq.xyz / div, 0.0)
     return replace(seq, xyz=xyz.astype(np.float32))

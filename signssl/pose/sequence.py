@@ -71,7 +71,9 @@ class PoseSequence:
                 f"{self.layout.num_joints}"
             )
         if not (np.isfinite(xyz).all() and np.isfinite(conf).all()):
+            conf = np.where(np.isfinite(conf), conf, 0.0).astype(np.float32)
             xyz, conf = sanitize(xyz, conf, zero_is_missing=False)
+            xyz[conf == 0] = 0.0
         self.xyz, self.conf = xyz, np.clip(conf, 0.0, 1.0)
 
     # -- shape
@@ -200,6 +202,7 @@ class PoseSequence:
                 zero = (xyz[:, j0 : j0 + nj][..., dims] == 0).all(-1)  # (T, Jp)
                 conf_s[:, j0 : j0 + nj][zero] = 0.0
                 j0 += nj
+        xyz_s[conf_s == 0] = 0.0  # missing joints keep coordinates 0
         return cls(xyz_s, conf_s, layout, fps, source)
 
     def to_flat(self) -> np.ndarray:
