@@ -22,6 +22,8 @@ holistic                  543    body 33 (x,y,z,visibility), face 468, hands 2 x
 holistic_iris             553    as holistic with the 478-point face (refined iris)
 holistic_world            576    holistic + body_world 33 (metric 3D pose)
 holistic_iris_world       586    the layout of pose-format/MediaPipe ``.pose`` files
+holistic_world_noface     108    body 33, hands 2 x 21, body_world 33 (no face mesh;
+                                 what ``signssl.synth`` writes)
 hands                     42     left_hand 21, right_hand 21
 coco_wholebody            133    body 17 + feet 6, face 68 (iBUG), hands 2 x 21
 openpose_body25_hands     67     BODY_25 + hands 2 x 21
@@ -344,6 +346,11 @@ for _layout in (
         _part("left_hand", HAND_21), _part("right_hand", HAND_21),
         _part("body_world", MEDIAPIPE_POSE_33, _POSE4),
     ), "the layout of MediaPipe .pose files made by pose-format"),
+    Layout("holistic_world_noface", (
+        _part("body", MEDIAPIPE_POSE_33, _POSE4),
+        _part("left_hand", HAND_21), _part("right_hand", HAND_21),
+        _part("body_world", MEDIAPIPE_POSE_33, _POSE4),
+    ), "MediaPipe Holistic pose + hands + world landmarks, without the face mesh"),
     Layout("hands", (_part("left_hand", HAND_21), _part("right_hand", HAND_21)), "two hands"),
     Layout("coco_wholebody", (
         _part("body", COCO_BODY_17 + COCO_FEET_6, ("x", "y", "score")),
