@@ -1,9 +1,236 @@
-"""Commands of this group (filled in as the library grows)."""
+"""``signssl embed | evaluate | retrieve | dictionary``: frozen features, protocols, lookup.
+
+Thin: options are parsed here, the work is done by :mod:`signssl.eval.pipeline`.
+"""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from signssl.errors import ConfigError
+
+console = Console(highlight=False)
+dictionary_app = typer.Typer(
+    name="dictionary", help="Build sign dictionaries for retrieval.", no_args_is_help=True
+)
+
+
+class Protocol(str, Enum):
+    retrieval = "retrieval"
+    knn = "knn"
+    linear = "linear"
+    finetune = "finetune"
+
+
+CHECKPOINT = typer.Option(None, "--checkpoint", help="Exported model: run dir, model/ dir or .safetensors.")
+BASELINE = typer.Option(
+    None, "--baseline",
+    help="Training-free encoder: raw-keypoints, raw-hand-keypoints, raw-hand-angles, random-init.")
+MODEL = typer.Option(None, "--model", help="Registered encoder for --baseline random-init.")
+DATA = typer.Option(..., "--data", help="Manifest CSV (signssl manifest …).")
+LAYOUT = typer.Option(
+    None, "--layout", help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file.")
+MODEL_LAYOUT = typer.Option(None, "--model-layout", help="Encoder input layout (default masa49 or the checkpoint's).")
+DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encoder (2 or 3).")
+NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | none.")
+BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
+SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
+
+
+def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
+          model_layout: str | None, dims: int | None, normalize: str | None, seed: int = 0):
+    from signssl.eval.pipeline import EncoderSpec
+
+    return EncoderSpec(
+        checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
+        seed=seed, layout=model_layout, dims=dims, normalize=normalize, source_layout=layout,
+    )
+
+
+def _print_skipped(report, what: str) -> None:
+    if report.num_problems:
+        console.print(f"[yellow]{what}: {report.summary()}[/]")
+
+
+def embed(
+    checkpoint: Path | None = CHECKPOINT,
+    baseline: str | None = BASELINE,
+    model: str | None = MODEL,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", "-o", help="Features file to write (.npz)."),
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+    split: str | None = typer.Option(None, "--split", help="Only rows of this split."),
+    batch_size: int = BATCH,
+    seed: int = SEED,
+) -> None:
+    """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
+    from signssl.eval.pipeline import embed_manifest
+
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
+    feats, report = embed_manifest(spec, data, split, batch_size)
+    feats.save(out)
+    _print_skipped(report, "samples")
+    console.print(f"wrote {out}: {len(feats)} x {feats.dim} features, {len(feats.classes())} labels "
+                  f"({report.summary()})")
+
+
+def evaluate(
+    protocol: Protocol = typer.Argument(..., help="retrieval | knn | linear | finetune."),
+    checkpoint: Path | None = CHECKPOINT,
+    baseline: str | None = BASELINE,
+    model: str | None = MODEL,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
+    test_data: Path | None = typer.Option(
+        None, "--test-data", help="Evaluate on this manifest instead (transfer)."),
+    train_split: str = typer.Option("train", "--train-split", help="Training / dictionary split."),
+    test_split: str = typer.Option("test", "--test-split", help="Test / query split."),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat with seeds 0..N-1; report mean ± 95% CI."),
+    label_fraction: float | None = typer.Option(
+        None, "--label-fraction", help="Keep this stratified share of training labels."),
+    holdout: float | None = typer.Option(
+        None, "--holdout",
+        help="Without a split column: test share per class (0 = leave-one-out for retrieval/knn)."),
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+    k: int = typer.Option(20, "--k", help="k-NN: neighbours."),
+    temperature: float = typer.Option(0.07, "--temperature", help="k-NN: vote weight exp(s / T)."),
+    aggregate: str = typer.Option("nearest", "--aggregate", help="Retrieval: nearest | mean."),
+    backend: str = typer.Option("sklearn", "--backend", help="Linear probe: sklearn | torch."),
+    epochs: int = typer.Option(20, "--epochs", help="Fine-tuning epochs."),
+    lr: float = typer.Option(1e-3, "--lr", help="Fine-tuning learning rate."),
+    optimizer: str = typer.Option("adamw", "--optimizer", help="Fine-tuning: adamw | sgd."),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="Fine-tuning."),
+    batch_size: int = BATCH,
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
+    projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
+) -> None:
+    """Run an evaluation protocol and write DIR/metrics.json, DIR/report.md and figures.
+
+    Dictionary = training split, queries = test split.  A manifest without a split column
+    is evaluated leave-one-out (retrieval, knn) or with a seeded stratified hold-out of
+    25 % per class and per seed (linear, finetune, --label-fraction).
+    """
+    from signssl.eval.pipeline import run_evaluation
+
+    options = {
+        "retrieval": {"aggregate": aggregate},
+        "knn": {"k": k, "temperature": temperature},
+        "linear": {"backend": backend},
+        "finetune": {"epochs": epochs, "lr": lr, "optimizer": optimizer,
+                     "label_smoothing": label_smoothing, "batch_size": batch_size},
+    }[protocol.value]
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize)
+    result = run_evaluation(
+        protocol.value, spec, data, out, test_data, train_split, test_split, seeds,
+        label_fraction, holdout, batch_size, options, plots_on=not no_plots, projection=projection,
+    )
+    _print_summary(result.runs)
+    if any(result.skipped.values()):
+        console.print(f"[yellow]skipped samples: {result.skipped}[/]")
+    console.print(f"wrote {out}/metrics.json, report.md and {len(result.written) - 2} figure(s)")
+
+
+def _print_summary(runs) -> None:
+    from signssl.eval.report import COUNTS, HEADLINE, _fmt
+
+    table = Table(title=f"{runs.protocol} ({runs.config.get('split')}; seeds {runs.seeds})")
+    table.add_column("metric")
+    table.add_column("mean ± 95% CI", justify="right")
+    for name in (*HEADLINE, *COUNTS):
+        if name in runs.summary:
+            s = runs.summary[name]
+            table.add_row(name, _fmt(s["mean"], s["ci95"]) if name in HEADLINE else f"{s['mean']:g}")
+    console.print(table)
+
+
+def retrieve(
+    dictionary: Path = typer.Option(..., "--dictionary", help="Dictionary file (signssl dictionary build)."),
+    query: Path = typer.Option(..., "--query", help="A pose file / MP_Data folder, or a features .npz."),
+    k: int = typer.Option(5, "-k", "--k", help="Glosses to show."),
+    layout: str | None = typer.Option(None, "--layout", help="Layout of a flat-vector query file."),
+    aggregate: str = typer.Option("nearest", "--aggregate", help="nearest | mean."),
+) -> None:
+    """Look up the glosses nearest to a query sign."""
+    from signssl.eval.features import Features, is_features_file
+    from signssl.eval.pipeline import EncoderSpec, embed_dataset, open_dataset
+    from signssl.eval.retrieval import Dictionary
+
+    d = Dictionary.load(dictionary)
+    if is_features_file(query):
+        feats = Features.load(query)
+    else:
+        from signssl.data import Manifest, ManifestRow
+
+        spec = EncoderSpec.from_info(d.info, source_layout=layout)
+        ds, _ = open_dataset(Manifest([ManifestRow(str(query.resolve()))]), spec, progress=False)
+        feats = embed_dataset(spec.build(), ds, spec, progress=False)
+    res = d.search(feats.features, k=k, aggregate=aggregate)  # type: ignore[arg-type]
+    if len(feats) == 1:
+        _print_single(res, d, str(feats.paths[0] or query), str(feats.labels[0]))
+        return
+    table = Table(title=f"{len(feats)} queries from {query}: top {k} glosses (score)")
+    for col in ("query", "label", "top glosses"):
+        table.add_column(col, overflow="fold")
+    for q in range(len(feats)):
+        hits = ", ".join(f"{lab} ({s:.3f})" for lab, s in zip(res.labels[q], res.scores[q], strict=False))
+        table.add_row(str(feats.paths[q]), str(feats.labels[q]), hits)
+    console.print(table)
+
+
+def _print_single(res, d, title: str, label: str) -> None:
+    paths = d.metadata.get("path")
+    table = Table(title=title + (f" (label {label})" if label else ""))
+    for col in ("rank", "gloss", "score", "nearest entry"):
+        table.add_column(col, justify="right" if col in ("rank", "score") else "left")
+    for r, (lab, s, idx) in enumerate(zip(res.labels[0], res.scores[0], res.indices[0], strict=False), 1):
+        table.add_row(str(r), lab, f"{s:.4f}", paths[idx] if paths and idx >= 0 else "")
+    console.print(table)
+
+
+@dictionary_app.command("build")
+def dictionary_build(
+    checkpoint: Path | None = CHECKPOINT,
+    baseline: str | None = BASELINE,
+    model: str | None = MODEL,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", "-o", help="Dictionary file to write (.safetensors)."),
+    split: str | None = typer.Option(None, "--split", help="Only rows of this split (e.g. train)."),
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+    batch_size: int = BATCH,
+    seed: int = SEED,
+) -> None:
+    """Embed the labelled samples of a manifest into a dictionary file."""
+    from signssl.eval.pipeline import embed_manifest
+    from signssl.eval.retrieval import Dictionary
+
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
+    feats, report = embed_manifest(spec, data, split, batch_size)
+    labelled = feats.labeled()
+    if len(labelled) == 0:
+        raise ConfigError(f"{data}: no labelled sample to put in a dictionary")
+    d = Dictionary.from_features(labelled)
+    d.save(out)
+    _print_skipped(report, "samples")
+    console.print(f"wrote {out}: {d} ({len(feats) - len(labelled)} unlabeled sample(s) left out)")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command()(embed)
+    app.command()(evaluate)
+    app.command()(retrieve)
+    app.add_typer(dictionary_app, name="dictionary")

@@ -1,0 +1,287 @@
+"""From files to evaluation: which encoder, which data, which split — used by the CLI.
+
+* :class:`EncoderSpec` names the encoder (an exported checkpoint, or a training-free
+  baseline) and the input it expects (model layout, coordinates, normalisation, frames);
+  it is stored in dictionaries and feature files so queries are embedded the same way;
+* :func:`open_dataset` reads a manifest as a :class:`~signssl.data.PoseDataset` with bad
+  samples skipped and counted;
+* :func:`embed_manifest` returns :class:`~signssl.eval.features.Features` plus that count;
+* :func:`run_evaluation` runs a protocol over seeds and writes the report folder.
+
+Splits (:func:`choose_splits`): with ``--test-data`` the test set is that manifest (its
+``test_split`` rows if it has any, else all of it: *transfer*); otherwise the manifest's
+``train_split`` / ``test_split`` rows.  A manifest without a split column is evaluated by
+leave-one-out (retrieval, k-NN) or a seeded stratified hold-out per seed (linear probe,
+fine-tuning, label fractions), see :mod:`signssl.eval.runner`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from signssl.errors import ConfigError, DataError
+from signssl.eval.features import Features, extract_features
+from signssl.eval.plots import PoseLookup
+from signssl.models.base import Encoder
+
+BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "shoulders", "max_frames": 64}
+
+
+@dataclass
+class EncoderSpec:
+    """How to build the encoder and prepare its input.
+
+    Exactly one of ``checkpoint`` / ``baseline``.  ``layout``, ``dims``, ``normalize`` and
+    ``max_frames`` left ``None`` come from the checkpoint's ``config.json`` (or, for a
+    baseline, ``masa49``, 2, ``shoulders``, 64).
+    """
+
+    checkpoint: str | None = None
+    baseline: str | None = None
+    model: str | None = None  # for baseline random-init
+    seed: int = 0
+    layout: str | None = None
+    dims: int | None = None
+    normalize: str | None = None
+    max_frames: int | None = None
+    source_layout: str | None = None  # layout of flat-vector files (MP_Data, arrays)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (self.baseline is None):
+            raise ConfigError("give exactly one of --checkpoint CKPT or --baseline NAME")
+        if self.checkpoint is not None:
+            self.checkpoint = str(Path(self.checkpoint).expanduser().resolve())
+        if self.baseline is not None:
+            from signssl.models.baselines import list_baselines
+
+            key = self.baseline.strip().lower().replace("_", "-")
+            if key not in list_baselines():
+                raise ConfigError(f"unknown baseline '{self.baseline}'; known: {', '.join(list_baselines())}")
+            if key == "random-init" and not self.model:
+                raise ConfigError("baseline 'random-init' needs a model name (--model NAME)")
+            self.baseline = key
+        if self.source_layout is not None and Path(self.source_layout).is_file():
+            self.source_layout = str(Path(self.source_layout).resolve())
+        self._fill_input_defaults()
+
+    def _fill_input_defaults(self) -> None:
+        if self.checkpoint is not None:
+            from signssl.engine.checkpoint import load_model_config
+
+            cfg = load_model_config(self.checkpoint)
+            defaults = {k: cfg.get(k, BASELINE_INPUT[k]) for k in BASELINE_INPUT}
+        else:
+            defaults = dict(BASELINE_INPUT)
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+
+    @property
+    def name(self) -> str:
+        """Short description for reports: the baseline name or the checkpoint path."""
+        if self.baseline is not None:
+            return f"{self.baseline}({self.model})" if self.model else self.baseline
+        return str(self.checkpoint)
+
+    def build(self, seed: int | None = None) -> Encoder:
+        """A fresh encoder (random-init uses ``seed``, default ``self.seed``)."""
+        if self.checkpoint is not None:
+            from signssl.engine.checkpoint import load_model
+
+            return load_model(self.checkpoint)
+        from signssl.models.baselines import get_baseline
+
+        assert self.baseline is not None
+        if self.baseline == "random-init":
+            return get_baseline(self.baseline, model=self.model,
+                                seed=self.seed if seed is None else seed, **self.extra)
+        return get_baseline(self.baseline, layout=self.layout, dims=self.dims, **self.extra)
+
+    def to_info(self) -> dict[str, Any]:
+        """JSON-able form (stored in dictionary and feature files)."""
+        return {"encoder": asdict(self)}
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any], source_layout: str | None = None) -> EncoderSpec:
+        """Inverse of :meth:`to_info`; ``source_layout`` overrides the stored one."""
+        raw = dict(info.get("encoder") or {})
+        if not raw:
+            raise DataError("this file does not say which encoder made it (no 'encoder' info); "
+                            "rebuild it with `signssl dictionary build`")
+        if source_layout is not None:
+            raw["source_layout"] = source_layout
+        return cls(**raw)
+
+
+# ----------------------------------------------------------------------------- data
+
+def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
+                 progress: bool = True) -> tuple[Any, Any]:
+    """``(PoseDataset, ItemReport)``: every sample read once, bad ones skipped and counted."""
+    from signssl.data import PoseDataset
+
+    ds = PoseDataset(
+        manifest, layout=spec.layout, dims=spec.dims, normalize=spec.normalize,  # type: ignore[arg-type]
+        split=split, on_error="skip", cache=True, source_layout=spec.source_layout,
+    )
+    if len(ds) == 0:
+        raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
+    report = ds.scan(progress=progress)
+    if len(ds) == 0:
+        raise DataError(f"none of the samples could be read ({report.summary()}); "
+                        "check --layout and run `signssl manifest check`")
+    return ds, report
+
+
+def embed_dataset(encoder: Encoder, dataset: Any, spec: EncoderSpec, batch_size: int = 64,
+                  progress: bool = True) -> Features:
+    feats = extract_features(encoder, dataset, batch_size=batch_size, progress=progress,
+                             max_frames=spec.max_frames)
+    feats.info.update(spec.to_info())
+    return feats
+
+
+def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
+                   batch_size: int = 64, progress: bool = True) -> tuple[Features, Any]:
+    """Features of a manifest's samples (manifest order, bad samples skipped) + report."""
+    ds, report = open_dataset(manifest, spec, split, progress)
+    return embed_dataset(spec.build(), ds, spec, batch_size, progress), report
+
+
+def pose_lookup(*datasets: Any) -> PoseLookup:
+    """``path -> (xyz, conf, bones)`` over the samples of the given pose datasets."""
+    index: dict[str, tuple[Any, int]] = {}
+    for ds in datasets:
+        for row in range(len(ds.manifest)):
+            index.setdefault(str(ds.manifest.resolve(row)), (ds, row))
+
+    def lookup(path: str) -> tuple[np.ndarray, np.ndarray, Any] | None:
+        hit = index.get(path)
+        if hit is None:
+            return None
+        ds, row = hit
+        try:
+            seq = ds.load(row)
+        except DataError:
+            return None
+        return np.asarray(seq.xyz), np.asarray(seq.conf), seq.layout.bones
+
+    return lookup
+
+
+# ----------------------------------------------------------------------------- splits
+
+def _read(manifest: Any) -> Any:
+    from signssl.data import Manifest
+
+    return manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+
+
+def choose_splits(data: Any, test_data: Any | None, train_split: str,
+                  test_split: str) -> tuple[Any, str | None, Any | None, str | None, str]:
+    """``(train_manifest, train_split, test_manifest, test_split, description)``.
+
+    ``test_manifest`` is ``None`` when the manifest has no split column (leave-one-out or
+    hold-out, decided by the protocol).
+    """
+    m = _read(data)
+    splits = {r.split for r in m if r.split}
+    if test_data is not None:
+        t = _read(test_data)
+        t_split = test_split if any(r.split == test_split for r in t) else None
+        tr_split = train_split if train_split in splits else None
+        desc = (f"transfer: train on {tr_split or 'all'} rows of the first manifest, test on "
+                f"{t_split or 'all'} rows of the second")
+        return m, tr_split, t, t_split, desc
+    if not splits:
+        return m, None, None, None, "no split column"
+    missing = [s for s in (train_split, test_split) if s not in splits]
+    if missing:
+        raise ConfigError(
+            f"the manifest has splits {sorted(splits)} but not {missing}; pass "
+            "--train-split/--test-split with existing names"
+        )
+    return m, train_split, m, test_split, f"splits {train_split!r} / {test_split!r}"
+
+
+# ----------------------------------------------------------------------------- protocol
+
+@dataclass
+class EvaluationOutput:
+    """What :func:`run_evaluation` produced."""
+
+    runs: Any  # EvalRuns
+    written: dict[str, Path]
+    skipped: dict[str, int]
+
+
+def run_evaluation(
+    protocol: str,
+    spec: EncoderSpec,
+    data: str | Path,
+    out_dir: str | Path,
+    test_data: str | Path | None = None,
+    train_split: str = "train",
+    test_split: str = "test",
+    seeds: int = 1,
+    label_fraction: float | None = None,
+    holdout: float | None = None,
+    batch_size: int = 64,
+    options: dict[str, Any] | None = None,
+    plots_on: bool = True,
+    progress: bool = True,
+    projection: str = "pca",
+) -> EvaluationOutput:
+    """Run ``protocol`` (retrieval, knn, linear, finetune) and write ``out_dir``.
+
+    ``options`` go to the protocol (e.g. ``k``, ``aggregate``, ``backend``, ``epochs``).
+    The report records the encoder, the split mode and the skipped samples.
+    """
+    from signssl.eval.report import write_report
+    from signssl.eval.runner import PROTOCOLS, evaluate_features, evaluate_finetune
+
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    if projection not in ("pca", "tsne"):
+        raise ConfigError(f"--projection must be pca or tsne, got {projection!r}")
+    options = dict(options or {})
+    train_m, tr_split, test_m, te_split, split_desc = choose_splits(data, test_data, train_split,
+                                                                    test_split)
+    train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
+    test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
+    skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
+    seed_list = list(range(seeds))
+    encoder = spec.build()
+    # frozen embeddings: the protocol's input (retrieval, knn, linear) and the report's map
+    train_f = embed_dataset(encoder, train_ds, spec, batch_size, progress)
+    test_f = None if test_ds is None else embed_dataset(encoder, test_ds, spec, batch_size, progress)
+    if protocol == "finetune":
+        options.setdefault("max_frames", spec.max_frames)
+        runs = evaluate_finetune(lambda s: spec.build(seed=s), train_ds, test_ds, seed_list,
+                                 label_fraction, holdout, progress=False, **options)
+    else:
+        runs = evaluate_features(protocol, train_f, test_f, seed_list, label_fraction, holdout,
+                                 **options)
+    runs.config["data"] = split_desc
+    extra = {
+        "encoder": spec.name,
+        "input": {k: getattr(spec, k) for k in ("layout", "dims", "normalize", "max_frames",
+                                                "source_layout")},
+        "skipped_samples": skipped,
+        "manifest": str(data),
+        **({"test_manifest": str(test_data)} if test_data is not None else {}),
+    }
+    shown = test_f if test_f is not None else train_f
+    written = write_report(
+        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name}",
+        lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
+        extra=extra, plots_on=plots_on, projection=projection,
+    )
+    return EvaluationOutput(runs, written, skipped)
