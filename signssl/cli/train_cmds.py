@@ -1,9 +1,236 @@
-"""Commands of this group (filled in as the library grows)."""
+"""Training commands: ``signssl pretrain``, ``signssl boundary-search``, ``signssl demo``.
+
+Thin: options are parsed into a configuration and handed to ``signssl.engine`` /
+``signssl.eval.boundary_search``; results are printed with rich.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from signssl.errors import ConfigError
+
+out = Console(highlight=False)
+
+RUN_FILE = "run.json"
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config", "-c",
+        help="Built-in profile ('tiny': small CPU setting) or a YAML file, overlaid on the "
+        "method's paper configuration.",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", "-s",
+        help="Override one value: dotted key = YAML value, e.g. --set optim.lr=0.01 "
+        "--set method.kwargs.b_s=0.25 (repeatable).",
+    ),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", "-d", help="Manifest CSV (signssl manifest / signssl synth)."),
+]
+
+
+def _is_rank_zero() -> bool:
+    """False in the extra processes a multi-device run starts."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+
+
+def _overrides(
+    sets: list[str] | None,
+    max_epochs: int | None = None,
+    max_steps: int | None = None,
+    devices: int | None = None,
+    strategy: str | None = None,
+    seed: int | None = None,
+    progress: bool | None = None,
+    init: Path | None = None,
+) -> list[str]:
+    """``--set`` items plus the shortcut options, shortcuts last (they win)."""
+    items = list(sets or [])
+    for key, value in (
+        ("trainer.max_epochs", max_epochs),
+        ("trainer.max_steps", max_steps),
+        ("trainer.devices", devices),
+        ("trainer.strategy", strategy),
+        ("trainer.seed", seed),
+        ("trainer.progress_bar", None if progress is None else str(progress).lower()),
+        ("model.init", None if init is None else json.dumps(str(init))),
+    ):
+        if value is not None:
+            items.append(f"{key}={value}")
+    return items
+
+
+def pretrain_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
+    method: Annotated[
+        str | None,
+        typer.Option("--method", "-m", help="sl_fpn, simclr, moco, simsiam or byol."),
+    ] = None,
+    data: DataOpt = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Shortcut for --set trainer.max_epochs=N.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimiser steps.")] = None,
+    devices: Annotated[int | None, typer.Option(help="Devices (GPUs, or CPU processes with ddp).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, ddp (gloo on CPU, NCCL on GPU), ...")] = None,
+    seed: Annotated[int | None, typer.Option(help="Shortcut for --set trainer.seed=N.")] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="Initialise the encoder from a run, model/ dir or .safetensors."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue RUN from checkpoints/last.ckpt (same result as no stop).")
+    ] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configuration and stop.")] = False,
+) -> None:
+    """Pretrain an encoder with a self-supervised method; writes RUN/model for evaluation."""
+    from signssl.engine.config import load_config, load_run_config
+    from signssl.utils import save_json
+
+    items = _overrides(sets, max_epochs, max_steps, devices, strategy, seed, progress, checkpoint)
+    run_file = out_dir / RUN_FILE
+    if resume:
+        cfg = load_run_config(out_dir, items)
+        if data is None and run_file.is_file():
+            data = Path(json.loads(run_file.read_text(encoding="utf-8"))["data"])
+        if method is not None and method != cfg.method.name:
+            raise ConfigError(f"--method {method}: {out_dir} was trained with {cfg.method.name}")
+    else:
+        cfg = load_config(method, config, items)
+    if dry_run:
+        import yaml
+
+        out.print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="", markup=False)
+        return
+    if data is None:
+        raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
+    from signssl.engine.pretrain import pretrain
+
+    if _is_rank_zero():
+        save_json(run_file, {"data": str(data.resolve()), "method": cfg.method.name})
+    result = pretrain(cfg, data, out_dir, resume=resume)
+    if not _is_rank_zero():
+        return
+    table = Table(title=f"pretrain {cfg.method.name} -> {escape(str(out_dir))}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("steps", f"{result.global_step} / {result.total_steps} ({result.steps_per_epoch} per epoch)")
+    if result.resumed_from_step is not None:
+        table.add_row("resumed from step", str(result.resumed_from_step))
+    table.add_row("clips", f"{result.clips} used, {result.skipped} skipped")
+    if result.final_loss is not None:
+        table.add_row("final loss", f"{result.final_loss:.4f}")
+    if result.collapse_std is not None:
+        dim = _embedding_dim(result.metrics)
+        healthy = f" (healthy ~ {1 / math.sqrt(dim):.3f})" if dim else ""
+        table.add_row("collapse std", f"{result.collapse_std:.4f}{healthy}")
+    table.add_row("time", f"{result.seconds:.1f} s")
+    table.add_row("model", escape(str(result.model_dir)))
+    table.add_row("logs", escape(str(out_dir / "logs")))
+    out.print(table)
+
+
+def _embedding_dim(metrics: dict[str, float]) -> int | None:
+    std, ratio = metrics.get("train/collapse_std"), metrics.get("train/collapse_ratio")
+    if not std or not ratio:
+        return None
+    return round((ratio / std) ** 2)
+
+
+def boundary_search_cmd(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled manifest CSV (train/test splits).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the runs, JSON and plot.")],
+    method: Annotated[str, typer.Option("--method", "-m", help="Method pretrained at each b.")] = "sl_fpn",
+    config: ConfigOpt = "tiny",
+    sets: SetOpt = None,
+    step: Annotated[int, typer.Option(help="Frames between candidate b values.")] = 4,
+    max_b: Annotated[int | None, typer.Option(help="Largest b tried (default: frames // 2).")] = None,
+    frames: Annotated[
+        int | None, typer.Option(help="Clip length b refers to (default: data.max_frames).")
+    ] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Pretraining epochs per candidate.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+) -> None:
+    """Find how many start/end frames to permute (SSL-SLR Algorithm 1): pretrain + linear eval per b."""
+    from signssl.engine.config import load_config
+    from signssl.eval.boundary_search import boundary_search
+
+    cfg = load_config(method, config, _overrides(sets, max_epochs, progress=progress))
+    result = boundary_search(
+        cfg, data, out_dir, step=step, max_b=max_b, reference_frames=frames, progress=progress,
+        log=lambda msg: out.print(escape(msg)),
+    )
+    table = Table(title=f"boundary search ({escape(result.metric)})")
+    table.add_column("b")
+    table.add_column("start: acc")
+    table.add_column("end: acc")
+    start = {p.b: p.accuracy for p in result.start}
+    end = {p.b: p.accuracy for p in result.end}
+    for b in sorted(set(start) | set(end)):
+        table.add_row(
+            str(b),
+            f"{start[b]:.4f}" if b in start else "",
+            f"{end[b]:.4f}" if b in end else "",
+        )
+    out.print(table)
+    out.print(
+        f"[bold]b_s = {result.b_s}[/], [bold]b_e = {result.b_e}[/] frames of {result.reference_frames} "
+        f"(--set method.kwargs.b_s={result.b_s / result.reference_frames:.4g} "
+        f"--set method.kwargs.b_e={result.b_e / result.reference_frames:.4g})"
+    )
+    out.print(f"curves: {escape(str(out_dir / 'boundary_search.json'))}, plot: {escape(str(result.plot))}")
+
+
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller vocabulary and schedule (<= 3 min on 2 CPU cores).")] = False,
+    all_methods: Annotated[bool, typer.Option("--all", help="Also pretrain SimCLR, MoCo, SimSiam and BYOL.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the data and of every run.")] = 0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+) -> None:
+    """Synthetic vocabulary -> pretrain SL-FPN (and baselines) -> retrieval + linear probe report."""
+    from signssl.engine.demo import run_demo
+
+    result = run_demo(out_dir, quick=quick, all_methods=all_methods, seed=seed, progress=progress,
+                      log=lambda msg: out.print(escape(msg)))
+    table = Table(title=f"demo ({'quick' if quick else 'full'}): {result.num_clips} synthetic clips, "
+                        f"{result.num_classes} signs, signer-independent test")
+    for col in ("encoder", "retrieval top-1", "MRR", "DCG", "linear top-1", "linear top-1 / class", "pretrain"):
+        table.add_column(col)
+    for row in result.rows:
+        m = row.metrics
+        table.add_row(
+            escape(row.name),
+            f"{m.get('retrieval/top1_per_instance', float('nan')):.3f}",
+            f"{m.get('retrieval/mrr', float('nan')):.3f}",
+            f"{m.get('retrieval/dcg', float('nan')):.3f}",
+            f"{m.get('linear/top1_per_instance', float('nan')):.3f}",
+            f"{m.get('linear/top1_per_class', float('nan')):.3f}",
+            f"{row.seconds:.0f} s" if row.seconds else "-",
+        )
+    out.print(table)
+    out.print(f"report: {escape(str(result.report))}  ({result.seconds:.0f} s in all)")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``pretrain``, ``boundary-search`` and ``demo`` to ``app``."""
+    app.command("pretrain")(pretrain_cmd)
+    app.command("boundary-search")(boundary_search_cmd)
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,265 @@
+"""Checkpoints: Lightning ``last.ckpt`` for exact resume, and a portable model export.
+
+Run directory layout::
+
+    RUN/
+      config.yaml            resolved configuration
+      checkpoints/last.ckpt  Lightning checkpoint (model, optimiser, schedule, loops, data
+                             position); loaded with ``torch.load(weights_only=True)``
+      model/model.safetensors + model/config.json   the exported encoder
+      logs/                  CSV (and TensorBoard when installed) logs
+      summary.json           what the run did
+
+``model/config.json`` holds ``{"name", "kwargs", "layout", "dims", "normalize", ...}``:
+:func:`load_model` rebuilds the encoder with ``create_model(name, **kwargs)`` and loads
+the safetensors weights — no training code, no unpickling.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
+from safetensors.torch import load_model as st_load_model
+from torch import nn
+
+from signssl.errors import DataError
+from signssl.models.base import Encoder
+from signssl.utils import atomic_path, save_json
+
+MODEL_DIR = "model"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CKPT = "last.ckpt"
+FORMAT = "signssl-model"
+FORMAT_VERSION = 1
+ENCODER_PREFIX = "method.encoder."
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def export_model(
+    encoder: nn.Module, out_dir: str | Path, name: str, kwargs: dict[str, Any], **meta: Any
+) -> Path:
+    """Write ``out_dir/model.safetensors`` and ``out_dir/config.json`` atomically.
+
+    Args:
+        encoder: the module to save (its ``state_dict``, shared tensors handled).
+        out_dir: destination directory (created).
+        name: the registered model name that rebuilds it (``create_model(name, **kwargs)``).
+        kwargs: primitive keyword arguments of that entrypoint.
+        **meta: extra JSON fields, e.g. ``layout``, ``dims``, ``normalize``, ``max_frames``.
+    Returns:
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kwargs": dict(kwargs),
+        **meta,
+    }
+    out_dim = getattr(encoder, "out_dim", None)
+    if isinstance(out_dim, int):
+        config.setdefault("out_dim", out_dim)
+    try:
+        json.dumps(config)
+    except TypeError as e:
+        raise DataError(f"model config is not JSON-serialisable ({e}); pass primitives") from None
+    with atomic_path(out_dir / WEIGHTS_FILE) as tmp:
+        save_model(encoder, str(tmp), metadata={"format": FORMAT, "name": name})
+    save_json(out_dir / CONFIG_FILE, config)
+    return out_dir
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def resolve_model_files(path: str | Path) -> tuple[Path, Path]:
+    """``(weights, config.json)`` for a run dir, its ``model/`` dir or a ``.safetensors``."""
+    path = Path(path)
+    if path.is_dir():
+        model_dir = path / MODEL_DIR if (path / MODEL_DIR / WEIGHTS_FILE).is_file() else path
+        weights = model_dir / WEIGHTS_FILE
+        if not weights.is_file():
+            hint = (
+                " (training has not finished: the last checkpoint is "
+                f"{path / CHECKPOINT_DIR / LAST_CKPT})"
+                if (path / CHECKPOINT_DIR / LAST_CKPT).is_file()
+                else ""
+            )
+            raise DataError(
+                f"no {WEIGHTS_FILE} here nor in {MODEL_DIR}/: pass a run directory, its "
+                f"model/ directory or a .safetensors file{hint}",
+                path,
+            )
+        return weights, model_dir / CONFIG_FILE
+    if not path.exists():
+        raise DataError("does not exist: pass a run directory, model/ directory or .safetensors", path)
+    if path.suffix == ".safetensors":
+        for candidate in (path.with_suffix(".json"), path.parent / CONFIG_FILE):
+            if candidate.is_file():
+                return path, candidate
+        raise DataError(f"no {CONFIG_FILE} next to the weights; it names the model to build", path)
+    raise DataError(
+        "not a model: pass a run directory, its model/ directory, a .safetensors file "
+        "or a run's checkpoints/*.ckpt",
+        path,
+    )
+
+
+def load_model_config(path: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of an exported model (or of a run's ``.ckpt``)."""
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        return _ckpt_model_config(path)
+    _, config_path = resolve_model_files(path)
+    return _read_model_config(config_path)
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Encoder:
+    """Rebuild an encoder from an export, without training code and without unpickling.
+
+    Args:
+        path: a run directory (``RUN``), its ``RUN/model`` directory, a ``.safetensors``
+            file with ``config.json`` beside it, or ``RUN/checkpoints/*.ckpt`` of one of
+            this library's runs (read with ``torch.load(weights_only=True)``).
+        map_location: device for the weights.
+    Returns:
+        the encoder in eval mode.
+    """
+    from signssl.models import create_model
+
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        config = _ckpt_model_config(path)
+        state = _ckpt_encoder_state(path)
+        encoder = create_model(config["name"], **config["kwargs"])
+        _load_state(encoder, state, path)
+        return encoder.to(map_location).eval()
+    weights, config_path = resolve_model_files(path)
+    config = _read_model_config(config_path)
+    encoder = create_model(config["name"], **config["kwargs"])
+    try:
+        missing, unexpected = st_load_model(encoder, str(weights), strict=False, device=str(map_location))
+    except (SafetensorError, OSError) as e:
+        raise DataError(f"cannot read weights ({e}); the file is damaged", weights) from None
+    if missing or unexpected:
+        raise DataError(
+            f"weights do not match model '{config['name']}' (missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}); config.json and weights disagree",
+            weights,
+        )
+    return encoder.to(map_location).eval()
+
+
+def _read_model_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError(f"missing {CONFIG_FILE}; it names the model to build", path.parent)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON ({e})", path) from None
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+        raise DataError('expected {"name": <registered model>, "kwargs": {...}, ...}', path)
+    if not isinstance(config.setdefault("kwargs", {}), dict):
+        raise DataError("'kwargs' must be a mapping", path)
+    return config
+
+
+def _load_state(module: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    result = module.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise DataError(
+            f"weights do not match the model (missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]})",
+            source,
+        )
+
+
+# ----------------------------------------------------------------------------- ckpt
+
+
+def last_checkpoint(run_dir: str | Path) -> Path | None:
+    """``RUN/checkpoints/last.ckpt`` if it exists."""
+    path = Path(run_dir) / CHECKPOINT_DIR / LAST_CKPT
+    return path if path.is_file() else None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a Lightning checkpoint of this library with ``weights_only=True`` (no pickle code)."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError("checkpoint not found", path) from None
+    except Exception as e:  # damaged file or foreign pickle content
+        raise DataError(
+            f"cannot load checkpoint safely ({type(e).__name__}: {e}); only checkpoints "
+            "written by signssl runs are supported",
+            path,
+        ) from None
+
+
+def _ckpt_encoder_state(path: Path) -> dict[str, torch.Tensor]:
+    state = read_checkpoint(path).get("state_dict", {})
+    enc = {k[len(ENCODER_PREFIX) :]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
+    if not enc:
+        raise DataError(f"no '{ENCODER_PREFIX}*' weights in this checkpoint", path)
+    return enc
+
+
+def _ckpt_model_config(path: Path) -> dict[str, Any]:
+    """Model name/kwargs of a run's checkpoint, from ``RUN/config.yaml``."""
+    from signssl.engine.config import load_run_config
+
+    run_dir = path.parent.parent
+    if not (run_dir / "config.yaml").is_file():
+        raise DataError("a .ckpt is only readable inside its run directory (RUN/checkpoints/)", path)
+    cfg = load_run_config(run_dir)
+    return {
+        "name": cfg.model.name,
+        "kwargs": dict(cfg.model.kwargs),
+        "layout": cfg.data.layout,
+        "dims": cfg.data.dims,
+        "normalize": cfg.data.normalize,
+        "max_frames": cfg.data.max_frames,
+    }
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O: atomic save (temp file + rename), ``weights_only`` load."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Any | None = None,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        return read_checkpoint(path)
+
+
+def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Encoder weights of a run's ``.ckpt`` (keys relative to the encoder)."""
+    return _ckpt_encoder_state(Path(path))
+
+
+def weights_of(path: str | Path) -> dict[str, torch.Tensor]:
+    """All tensors of an exported model (for comparisons), read with safetensors."""
+    weights, _ = resolve_model_files(path)
+    return load_file(str(weights))

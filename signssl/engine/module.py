@@ -1,0 +1,158 @@
+"""The one LightningModule that pretrains any method.
+
+A *method* is an ``nn.Module`` with ``.encoder`` and ``training_loss(batch) -> dict``
+(``"loss"`` to minimise, ``"embedding"`` ``(B, D)`` for the collapse monitor, other
+scalar terms are logged) and optionally ``on_step_end(step, max_steps)`` (momentum
+updates), called after every optimiser step with ``step`` = optimiser steps completed,
+this one included (``1 .. max_steps``), and ``max_steps`` = the run's total.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from signssl.engine.loader import seed_all, step_seed
+from signssl.engine.optim import WarmupSchedule, build_optimizer, param_groups
+
+
+def collapse_std(embedding: Tensor) -> Tensor:
+    """Collapse monitor (METHODS.md §2.1, SimSiam protocol).
+
+    Std over the batch of the L2-normalised embedding, averaged over dimensions:
+    0 when every sample maps to one point, about ``1 / sqrt(D)`` when the embeddings
+    spread over the sphere.
+
+    Args:
+        embedding: ``(B, D)``, ``B >= 2``.
+    Returns:
+        scalar tensor.
+    """
+    z = F.normalize(embedding.detach().float(), dim=1)  # (B, D), rows on the unit sphere
+    return z.std(dim=0).mean()
+
+
+class PretrainModule(L.LightningModule):
+    """Wraps a method: optimiser, per-step schedule, logging, seeding, momentum hook.
+
+    Args:
+        method: the recipe (see module docstring).
+        total_steps: optimiser steps of the whole run (the schedule's length).
+        warmup_steps: linear-warmup steps.
+        optim: ``name``, ``lr``, ``weight_decay``, ``momentum``, ``nesterov``,
+            ``betas``, ``eps``, ``schedule``, ``min_lr``, ``layer_decay`` (primitives).
+        seed: the run's seed; every step reseeds the global RNGs from
+            ``(seed, step, rank)`` so a resumed run draws the same augmentations.
+    """
+
+    def __init__(
+        self,
+        method: nn.Module,
+        total_steps: int,
+        warmup_steps: int = 0,
+        optim: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.method = method
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.optim = dict(optim or {})
+        self.seed = int(seed)
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.method.encoder
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Reseed the global RNGs and the method's own augmentation generator (if any)
+        from ``(seed, step, rank)``: randomness depends on the step, not on history."""
+        seed_all(step_seed(self.seed, self.global_step, self.global_rank))
+        generator = getattr(self.method, "generator", None)
+        if isinstance(generator, torch.Generator):
+            method_seed = int(getattr(self.method, "seed", 0))
+            generator.manual_seed(step_seed(self.seed + method_seed, self.global_step, self.global_rank))
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        out = self.method.training_loss(batch)
+        loss = out["loss"]
+        batch_size = _batch_size(batch)
+        self.log("train/loss", loss.detach(), prog_bar=True, sync_dist=True, batch_size=batch_size)
+        for key, value in out.items():
+            if key in ("loss", "embedding") or not isinstance(value, Tensor) or value.numel() != 1:
+                continue
+            self.log(f"train/{key}", value.detach().float(), sync_dist=True, batch_size=batch_size)
+        embedding = out.get("embedding")
+        if isinstance(embedding, Tensor) and embedding.ndim == 2 and embedding.shape[0] > 1:
+            std = collapse_std(embedding)
+            self.log("train/collapse_std", std, prog_bar=True, batch_size=batch_size)
+            # std * sqrt(D): ~1 healthy, 0 collapsed
+            self.log("train/collapse_ratio", std * math.sqrt(embedding.shape[1]), batch_size=batch_size)
+        lr = max(group["lr"] for group in self.optimizers().optimizer.param_groups)
+        self.log("train/lr", lr, prog_bar=False, batch_size=batch_size)
+        return loss
+
+    def optimizer_step(
+        self,
+        epoch: int,
+        batch_idx: int,
+        optimizer: Any,
+        optimizer_closure: Any = None,
+    ) -> None:
+        """Step, then the method's momentum hook (before any checkpoint of this step)."""
+        optimizer.step(closure=optimizer_closure)
+        hook = getattr(self.method, "on_step_end", None)
+        if callable(hook):
+            # global_step counts steps before this one: pass the number completed (1..total)
+            hook(int(self.global_step) + 1, self.total_steps)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        o = self.optim
+        lr = float(o.get("lr", 1e-3))
+        groups = param_groups(
+            self.method,
+            self.encoder,
+            lr=lr,
+            weight_decay=float(o.get("weight_decay", 0.0)),
+            layer_decay=float(o.get("layer_decay", 1.0)),
+        )
+        for group in groups:
+            del group["names"]  # optimiser state_dicts keep only primitives
+        optimizer = build_optimizer(
+            groups,
+            str(o.get("name", "sgd")),
+            lr=lr,
+            momentum=float(o.get("momentum", 0.9)),
+            nesterov=bool(o.get("nesterov", False)),
+            betas=tuple(o.get("betas", (0.9, 0.999))),
+            eps=float(o.get("eps", 1e-8)),
+        )
+        schedule = WarmupSchedule(
+            total_steps=self.total_steps,
+            warmup_steps=self.warmup_steps,
+            min_ratio=float(o.get("min_lr", 0.0)) / lr,
+            kind=str(o.get("schedule", "cosine")),
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _batch_size(batch: Any) -> int:
+    if isinstance(batch, dict):
+        for key in ("x", "video", "pose"):
+            value = batch.get(key)
+            if isinstance(value, Tensor):
+                return int(value.shape[0])
+        for value in batch.values():
+            if isinstance(value, Tensor) and value.ndim > 0:
+                return int(value.shape[0])
+    if isinstance(batch, Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, list | tuple) and batch and isinstance(batch[0], Tensor):
+        return int(batch[0].shape[0])
+    return 1

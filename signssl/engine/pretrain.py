@@ -1,0 +1,565 @@
+"""The pretraining composition root: config -> data, encoder, method -> Lightning -> RUN/.
+
+:func:`pretrain` builds everything from a :class:`~signssl.engine.config.PretrainConfig`
+and a manifest; :func:`fit` trains an already built method on an already built dataset
+(what tests and benchmarks use).  Both write the run directory described in
+:mod:`signssl.engine.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, Logger
+from torch import nn
+from torch.utils.data import Dataset
+
+from signssl.engine.checkpoint import (
+    CHECKPOINT_DIR,
+    LAST_CKPT,
+    MODEL_DIR,
+    SafeCheckpointIO,
+    export_model,
+    last_checkpoint,
+    load_model,
+    load_model_config,
+    read_checkpoint,
+)
+from signssl.engine.config import PretrainConfig, TrainerConfig
+from signssl.engine.loader import EpochBatchSampler, ResumableLoader, seed_all
+from signssl.engine.module import PretrainModule
+from signssl.errors import ConfigError, DataError
+from signssl.utils import save_json
+
+SUMMARY_FILE = "summary.json"
+CSV_DIR = "logs/csv"
+
+
+@dataclass
+class PretrainResult:
+    """What a run did (also written to ``RUN/summary.json``)."""
+
+    run_dir: Path
+    model_dir: Path | None
+    global_step: int
+    epochs: int
+    total_steps: int
+    steps_per_epoch: int
+    clips: int
+    skipped: int = 0
+    final_loss: float | None = None
+    collapse_std: float | None = None
+    seconds: float = 0.0
+    resumed_from_step: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["run_dir"] = str(self.run_dir)
+        out["model_dir"] = None if self.model_dir is None else str(self.model_dir)
+        return out
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+class LastCheckpoint(Callback):
+    """Writes ``RUN/checkpoints/last.ckpt`` every ``every_n_steps`` steps and each epoch end.
+
+    Saved at ``on_train_batch_end`` (after the optimiser, schedule and momentum updates
+    of the step) and at ``on_train_epoch_end``; the write is atomic (``SafeCheckpointIO``).
+    """
+
+    def __init__(self, path: Path, every_n_steps: int) -> None:
+        self.path = Path(path)
+        self.every_n_steps = max(1, int(every_n_steps))
+        self._saved_step = -1
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if trainer.global_step == self._saved_step or trainer.sanity_checking:
+            return
+        trainer.save_checkpoint(self.path, weights_only=False)
+        self._saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+
+class EpochSetter(Callback):
+    """Tells the batch sampler the epoch (Lightning only reaches ``batch_sampler.sampler``).
+
+    Called at ``on_train_epoch_start``, before the epoch's iterator is created; a run
+    resumed mid-epoch gets its epoch from the loader's saved state instead.
+    """
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if isinstance(sampler, EpochBatchSampler):
+            sampler.set_epoch(trainer.current_epoch)
+
+
+class _PretrainData(L.LightningDataModule):
+    """Builds the resumable loader once the trainer knows this process's rank."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        global_batch: int,
+        collate_fn: Callable[[list[Any]], Any] | None,
+        num_workers: int,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.global_batch = global_batch
+        self.collate_fn = collate_fn
+        self.num_workers = num_workers
+        self.seed = seed
+
+    def train_dataloader(self) -> ResumableLoader:
+        world = self.trainer.world_size if self.trainer is not None else 1
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        sampler = EpochBatchSampler(
+            len(self.dataset), self.global_batch // world, seed=self.seed, rank=rank, world_size=world
+        )
+        return ResumableLoader(
+            self.dataset,
+            sampler,
+            collate_fn=self.collate_fn,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+def resolve_accelerator(name: str) -> str:
+    """``auto`` -> ``gpu`` when CUDA is available, else ``cpu``."""
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={name} but no CUDA device is visible; use cpu")
+    return name
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto`` -> bf16/16 mixed on GPU, 32-bit on CPU; mixed on CPU is refused."""
+    on_gpu = accelerator in ("gpu", "cuda")
+    if precision == "auto":
+        if not on_gpu:
+            return "32-true"
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    if "mixed" in precision and not on_gpu:
+        raise ConfigError(
+            f"trainer.precision={precision} needs a GPU; use 'auto' or '32-true' on {accelerator}"
+        )
+    return precision
+
+
+def build_loggers(run_dir: Path, flush_every_n_steps: int = 100) -> list[Logger]:
+    """CSV always (``RUN/logs/csv/metrics.csv``); TensorBoard when it is installed.
+
+    The CSV is flushed as often as checkpoints are written, so a killed run loses at most
+    the rows of the steps it will redo.
+    """
+    loggers: list[Logger] = [
+        CSVLogger(run_dir, name="logs", version="csv", flush_logs_every_n_steps=flush_every_n_steps)
+    ]
+    if importlib.util.find_spec("tensorboard") is not None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(run_dir, name="logs", version="tensorboard"))
+    return loggers
+
+
+def build_trainer(
+    t: TrainerConfig,
+    run_dir: Path,
+    total_steps: int,
+    grad_clip: float | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | None = None,
+) -> L.Trainer:
+    """A Lightning trainer for ``total_steps`` optimiser steps (one place for all flags)."""
+    accelerator = resolve_accelerator(t.accelerator)
+    strategy: Any = t.strategy
+    if t.strategy in ("ddp", "ddp_spawn") and accelerator == "cpu":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy = DDPStrategy(
+            process_group_backend="gloo", start_method="spawn" if t.strategy == "ddp_spawn" else "popen"
+        )
+    show_progress = t.progress_bar if progress is None else progress
+    all_callbacks: list[Callback] = [
+        EpochSetter(),
+        LastCheckpoint(run_dir / CHECKPOINT_DIR / LAST_CKPT, t.checkpoint_every_n_steps),
+        *callbacks,
+    ]
+    if show_progress:
+        all_callbacks.append(TQDMProgressBar(refresh_rate=1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        return L.Trainer(
+            accelerator=accelerator,
+            devices=t.devices,
+            num_nodes=t.num_nodes,
+            strategy=strategy,
+            precision=resolve_precision(t.precision, accelerator),
+            max_epochs=-1,
+            max_steps=total_steps,
+            gradient_clip_val=grad_clip,
+            deterministic="warn" if (t.deterministic and accelerator != "cpu") else t.deterministic,
+            logger=build_loggers(run_dir, t.checkpoint_every_n_steps),
+            callbacks=all_callbacks,
+            enable_checkpointing=False,
+            enable_progress_bar=show_progress,
+            enable_model_summary=False,
+            log_every_n_steps=t.log_every_n_steps,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+            plugins=[SafeCheckpointIO()],
+            default_root_dir=run_dir,
+        )
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def schedule_lengths(num_items: int, cfg: PretrainConfig) -> tuple[int, int, int]:
+    """``(steps_per_epoch, total_steps, warmup_steps)`` for ``num_items`` clips."""
+    steps_per_epoch = num_items // cfg.data.batch_size
+    if steps_per_epoch < 1:
+        raise ConfigError(
+            f"the dataset has {num_items} clips, fewer than one batch of "
+            f"data.batch_size={cfg.data.batch_size}: lower the batch size or add data"
+        )
+    t = cfg.trainer
+    by_epochs = t.max_epochs * steps_per_epoch if t.max_epochs > 0 else None
+    by_steps = t.max_steps if t.max_steps > 0 else None
+    total = min(v for v in (by_epochs, by_steps) if v is not None)
+    o = cfg.optim
+    warmup = o.warmup_steps if o.warmup_steps is not None else round(o.warmup_epochs * steps_per_epoch)
+    return steps_per_epoch, total, min(int(warmup), total)
+
+
+def check_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from (``None`` for a fresh run); refuses to overwrite."""
+    ckpt = last_checkpoint(run_dir)
+    if resume:
+        if ckpt is None:
+            raise ConfigError(
+                f"--resume: {run_dir / CHECKPOINT_DIR / LAST_CKPT} not found; "
+                "start a new run without --resume"
+            )
+        return ckpt
+    if ckpt is not None or (run_dir / MODEL_DIR).exists():
+        raise ConfigError(
+            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    return None
+
+
+def fit(
+    method: nn.Module,
+    dataset: Dataset,
+    cfg: PretrainConfig,
+    run_dir: str | Path,
+    *,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    resume: bool = False,
+    export: dict[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | None = None,
+    skipped: int = 0,
+) -> PretrainResult:
+    """Train ``method`` on ``dataset`` as ``cfg`` says, writing ``run_dir``.
+
+    Args:
+        method: see :mod:`signssl.engine.module`.
+        dataset: map-style dataset of samples that ``collate_fn`` batches.
+        cfg: resolved configuration (saved to ``RUN/config.yaml``).
+        run_dir: the run directory.
+        resume: continue from ``RUN/checkpoints/last.ckpt`` (exactly: same weights as an
+            uninterrupted run).
+        export: ``{"name": ..., "kwargs": ..., **meta}`` to export the encoder to
+            ``RUN/model`` at the end; ``None`` skips the export.
+        callbacks: extra Lightning callbacks.
+        progress: show a progress bar (default ``cfg.trainer.progress_bar``).
+        skipped: clips the dataset left out, reported in the summary.
+    """
+    run_dir = Path(run_dir)
+    ckpt = check_run_dir(run_dir, resume)
+    steps_per_epoch, total, warmup = schedule_lengths(len(dataset), cfg)
+    module = PretrainModule(
+        method, total_steps=total, warmup_steps=warmup, optim=_optim_kwargs(cfg), seed=cfg.trainer.seed
+    )
+    data = _PretrainData(
+        dataset, cfg.data.batch_size, collate_fn, cfg.data.num_workers, cfg.trainer.seed
+    )
+    with _keep_torch_flags():  # the Trainer switches deterministic algorithms on process-wide
+        trainer = build_trainer(cfg.trainer, run_dir, total, cfg.optim.grad_clip, callbacks, progress)
+        if trainer.is_global_zero:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cfg.save(run_dir / "config.yaml")
+        resumed_from = None
+        if ckpt is not None:
+            resumed_from = int(read_checkpoint(ckpt).get("global_step", 0))
+            if trainer.is_global_zero:
+                _keep_previous_metrics(run_dir)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+            warnings.filterwarnings("ignore", message=".*Previous log files in this directory.*")
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    seconds = time.perf_counter() - start
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    result = PretrainResult(
+        run_dir=run_dir,
+        model_dir=None,
+        global_step=int(trainer.global_step),
+        epochs=int(trainer.current_epoch),
+        total_steps=total,
+        steps_per_epoch=steps_per_epoch,
+        clips=len(dataset),
+        skipped=skipped,
+        final_loss=metrics.get("train/loss"),
+        collapse_std=metrics.get("train/collapse_std"),
+        seconds=seconds,
+        resumed_from_step=resumed_from,
+        metrics=metrics,
+    )
+    if trainer.is_global_zero:
+        if export is not None:
+            meta = dict(export)
+            result.model_dir = export_model(
+                method.encoder, run_dir / MODEL_DIR, meta.pop("name"), meta.pop("kwargs", {}), **meta
+            )
+        save_json(run_dir / SUMMARY_FILE, result.to_dict())
+    return result
+
+
+@contextlib.contextmanager
+def _keep_torch_flags() -> Iterator[None]:
+    """Restore ``torch.use_deterministic_algorithms`` as it was (library code running in
+    someone else's process must not leave it changed)."""
+    state = (torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(state[0], warn_only=state[1])
+
+
+def _optim_kwargs(cfg: PretrainConfig) -> dict[str, Any]:
+    o = cfg.optim
+    return {
+        "name": o.name,
+        "lr": o.lr,
+        "weight_decay": o.weight_decay,
+        "momentum": o.momentum,
+        "nesterov": o.nesterov,
+        "betas": tuple(o.betas),
+        "eps": o.eps,
+        "schedule": o.schedule,
+        "min_lr": o.min_lr,
+        "layer_decay": o.layer_decay,
+    }
+
+
+# ----------------------------------------------------------------------------- pretrain
+
+
+def build_encoder(cfg: PretrainConfig) -> tuple[nn.Module, str, dict[str, Any]]:
+    """The encoder of ``cfg.model`` (initialised from ``model.init`` when set).
+
+    Returns ``(encoder, registered name, kwargs)`` — what the export records.
+    """
+    from signssl.models import create_model
+
+    if cfg.model.init:
+        saved = load_model_config(cfg.model.init)
+        encoder = load_model(cfg.model.init).train()
+        return encoder, saved["name"], dict(saved.get("kwargs", {}))
+    return create_model(cfg.model.name, **cfg.model.kwargs), cfg.model.name, dict(cfg.model.kwargs)
+
+
+def check_encoder_matches_data(encoder: nn.Module, cfg: PretrainConfig) -> None:
+    """The encoder's joint layout, coordinates and frame budget must fit ``cfg.data``."""
+    d = cfg.data
+    layout = getattr(getattr(encoder, "layout", None), "name", None)
+    if layout is not None and layout != d.layout:
+        raise ConfigError(
+            f"model layout '{layout}' differs from data.layout '{d.layout}': "
+            f"--set model.kwargs.layout={d.layout} (or data.layout={layout})"
+        )
+    in_dims = getattr(encoder, "in_dims", None)
+    if isinstance(in_dims, int) and in_dims != d.dims:
+        raise ConfigError(
+            f"model takes {in_dims}-D joints but data.dims={d.dims}: "
+            f"--set model.kwargs.in_dims={d.dims} (or data.dims={in_dims})"
+        )
+    max_frames = getattr(encoder, "max_frames", None)
+    if isinstance(max_frames, int) and max_frames < d.max_frames:
+        raise ConfigError(
+            f"model takes at most {max_frames} frames but data.max_frames={d.max_frames}: "
+            f"--set model.kwargs.max_frames={d.max_frames} (or data.max_frames={max_frames})"
+        )
+
+
+def build_dataset(
+    cfg: PretrainConfig, data: str | Path | Any, progress: bool = True
+) -> tuple[Dataset, int]:
+    """``PoseDataset`` over a manifest (path or ``Manifest``) and the number of clips skipped.
+
+    With ``data.on_error: skip`` every clip is read once up front (``scan``): unreadable
+    ones are left out and counted, so the epoch length is exact.
+    """
+    from signssl.data import Manifest, PoseDataset
+
+    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
+    d = cfg.data
+    split = d.split
+    if split is not None and split not in {row.split for row in manifest.rows}:
+        split = None  # a manifest without that split: pretrain on every clip
+    dataset = PoseDataset(
+        manifest,
+        layout=d.layout,
+        dims=d.dims,
+        normalize=d.normalize,
+        split=split,
+        on_error=d.on_error,
+        cache=d.cache,
+    )
+    skipped = 0
+    if d.on_error == "skip":
+        skipped = dataset.scan(progress=progress).num_problems
+    return dataset, skipped
+
+
+def _read_manifest(path: Path) -> Any:
+    from signssl.data import Manifest
+
+    if not path.is_file():
+        raise DataError("manifest not found: pass a CSV made by `signssl manifest` or `synth`", path)
+    return Manifest.read(path)
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    data: str | Path | Any,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> PretrainResult:
+    """Pretrain ``cfg.method`` on the clips of manifest ``data``; write run dir ``out``.
+
+    The encoder is exported to ``out/model`` (``load_model(out)`` rebuilds it).
+    ``resume=True`` continues ``out/checkpoints/last.ckpt`` to the same final weights an
+    uninterrupted run reaches.
+    """
+    from signssl.methods import create_method
+
+    out = Path(out)
+    check_run_dir(out, resume)
+    seed_all(cfg.trainer.seed)
+    show = cfg.trainer.progress_bar if progress is None else progress
+    dataset, skipped = build_dataset(cfg, data, progress=show)
+    if len(dataset) == 0:
+        raise DataError("no usable clips in the manifest (check paths and --set data.split)", str(data))
+    encoder, name, kwargs = build_encoder(cfg)
+    check_encoder_matches_data(encoder, cfg)
+    method = create_method(cfg.method.name, encoder, **cfg.method.kwargs)
+    max_frames = cfg.data.max_frames
+    export = {
+        "name": name,
+        "kwargs": kwargs,
+        "layout": cfg.data.layout,
+        "dims": cfg.data.dims,
+        "normalize": cfg.data.normalize,
+        "max_frames": max_frames,
+        "method": cfg.method.name,
+    }
+    return fit(
+        method,
+        dataset,
+        cfg,
+        out,
+        collate_fn=_Collate(max_frames),
+        resume=resume,
+        export=export,
+        callbacks=callbacks,
+        progress=progress,
+        skipped=skipped,
+    )
+
+
+class _Collate:
+    """Picklable ``collate_poses`` with a fixed ``max_frames`` (for DataLoader workers)."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        from signssl.data import collate_poses
+
+        return collate_poses(samples, max_frames=self.max_frames)
+
+
+def _keep_previous_metrics(run_dir: Path) -> None:
+    """Before a resumed session: ``metrics.csv`` -> ``metrics.part<k>.csv`` (the CSV
+    logger would otherwise replace it)."""
+    current = run_dir / CSV_DIR / "metrics.csv"
+    if current.is_file():
+        k = len(list(current.parent.glob("metrics.part*.csv"))) + 1
+        current.rename(current.parent / f"metrics.part{k}.csv")
+
+
+def read_run_metrics(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """Logged series of a run, ``{name: [(step, value), ...]}`` sorted by step.
+
+    Sessions of a resumed run are joined; where two sessions logged the same step (the
+    steps redone after the last checkpoint) the later session wins.
+    """
+    csv_dir = Path(run_dir) / CSV_DIR
+    parts = sorted(csv_dir.glob("metrics.part*.csv"), key=lambda p: int(p.stem[len("metrics.part"):]))
+    series: dict[str, dict[int, float]] = {}
+    for path in [*parts, csv_dir / "metrics.csv"]:
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                step = int(row.get("step") or 0)
+                for key, value in row.items():
+                    if key in ("step", "epoch") or value in ("", None):
+                        continue
+                    series.setdefault(key, {})[step] = float(value)
+    return {k: sorted(v.items()) for k, v in series.items()}
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    """``RUN/summary.json`` as a dict."""
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise DataError("no summary.json: the run has not finished", run_dir)
+    return json.loads(path.read_text(encoding="utf-8"))

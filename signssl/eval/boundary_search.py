@@ -1,0 +1,237 @@
+"""Boundary-importance search (SSL-SLR Algorithm 1, METHODS.md §2.3).
+
+For ``b = step, 2·step, ...``: pretrain with the permutation of the first ``b`` frames
+only, measure linear-evaluation accuracy ``acc(b)``; stop as soon as ``acc`` stops
+increasing (``acc(b) <= acc(b - step)``) and keep ``b_s`` = the last ``b`` before the
+drop.  The same from the end (permuting only the last ``b`` frames) gives ``b_e``.
+
+Every ``b`` is one pretraining run in ``OUT/<side>_b<b>/`` with its accuracy in
+``result.json``; a rerun reuses finished points, so an interrupted search resumes.
+Results: ``OUT/boundary_search.json`` (``b_s``, ``b_e``, both curves) and
+``OUT/boundary_search.png``.
+
+``b`` counts frames of a clip of ``reference_frames`` frames (default: the data's
+``max_frames``).  When the recipe takes absolute counts (``b_s_frames``/``b_e_frames``)
+they are used; otherwise the permuted share of each clip is ``(b + 0.5) / reference``
+(so a clip of exactly ``reference`` frames permutes ``b`` of them, shorter clips
+proportionally fewer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from signssl.errors import ConfigError
+from signssl.utils import save_json
+
+RESULT_FILE = "boundary_search.json"
+PLOT_FILE = "boundary_search.png"
+POINT_FILE = "result.json"
+SIDES = ("start", "end")
+
+
+@dataclass
+class BoundaryPoint:
+    """One pretraining run of the search."""
+
+    b: int
+    accuracy: float
+    run_dir: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BoundarySearchResult:
+    """``b_s``/``b_e`` in frames and the accuracy curves that chose them."""
+
+    b_s: int
+    b_e: int
+    start: list[BoundaryPoint]
+    end: list[BoundaryPoint]
+    step: int
+    reference_frames: int
+    metric: str
+    plot: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "b_s": self.b_s,
+            "b_e": self.b_e,
+            "b_s_fraction": self.b_s / self.reference_frames,
+            "b_e_fraction": self.b_e / self.reference_frames,
+            "step": self.step,
+            "reference_frames": self.reference_frames,
+            "metric": self.metric,
+            "start": [p.__dict__ for p in self.start],
+            "end": [p.__dict__ for p in self.end],
+            "plot": self.plot,
+        }
+
+
+def candidate_bs(step: int, max_b: int) -> list[int]:
+    """``[step, 2·step, ...] <= max_b``."""
+    if step < 1:
+        raise ConfigError(f"--step must be >= 1 frame, got {step}")
+    if max_b < step:
+        raise ConfigError(f"max b ({max_b}) is smaller than the step ({step}); lower --step")
+    return list(range(step, max_b + 1, step))
+
+
+def last_before_drop(accuracies: list[float]) -> int:
+    """Index of the last value before the sequence stops increasing (Algorithm 1).
+
+    >>> last_before_drop([0.3, 0.5, 0.4, 0.9])
+    1
+    >>> last_before_drop([0.3, 0.5, 0.6])
+    2
+    """
+    if not accuracies:
+        raise ValueError("no accuracy measured")
+    for i in range(1, len(accuracies)):
+        if accuracies[i] <= accuracies[i - 1]:
+            return i - 1
+    return len(accuracies) - 1
+
+
+def boundary_kwargs(side: str, b: int, reference_frames: int, absolute: bool) -> dict[str, Any]:
+    """Method options permuting only the first (``start``) or last (``end``) ``b`` frames."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    kwargs: dict[str, Any] = {"boundary_permutation": True}
+    if absolute:
+        kwargs.update(
+            b_s_frames=b if side == "start" else 0, b_e_frames=b if side == "end" else 0,
+            b_s=0.0, b_e=0.0,
+        )
+    else:
+        share = min(1.0, (b + 0.5) / reference_frames)
+        kwargs.update(b_s=share if side == "start" else 0.0, b_e=share if side == "end" else 0.0)
+    return kwargs
+
+
+def search_side(
+    side: str,
+    bs: list[int],
+    evaluate: Callable[[str, int], BoundaryPoint],
+    on_point: Callable[[BoundaryPoint], None] | None = None,
+) -> tuple[int, list[BoundaryPoint]]:
+    """Walk ``bs`` until accuracy stops increasing; returns ``(chosen b, points)``."""
+    points: list[BoundaryPoint] = []
+    for b in bs:
+        point = evaluate(side, b)
+        points.append(point)
+        if on_point is not None:
+            on_point(point)
+        if len(points) > 1 and points[-1].accuracy <= points[-2].accuracy:
+            break
+    chosen = points[last_before_drop([p.accuracy for p in points])].b
+    return chosen, points
+
+
+def boundary_search(
+    cfg: Any,
+    data: str | Path,
+    out_dir: str | Path,
+    step: int = 4,
+    max_b: int | None = None,
+    reference_frames: int | None = None,
+    metric: str = "linear/top1_per_instance",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> BoundarySearchResult:
+    """Run Algorithm 1 with pretraining configuration ``cfg`` on manifest ``data``.
+
+    Args:
+        cfg: a :class:`~signssl.engine.config.PretrainConfig` (its method should use the
+            boundary permutation, e.g. ``sl_fpn``); ``b_s``/``b_e`` are set per run.
+        data: manifest CSV; its ``train``/``test`` splits are used for the linear
+            evaluation (a signer-independent split is made when they are missing) and
+            pretraining uses ``cfg.data.split``.
+        out_dir: where the runs, JSON and plot go (reused on a rerun).
+        step: frames between candidates.
+        max_b: largest ``b`` tried (default ``reference_frames // 2``).
+        reference_frames: clip length ``b`` refers to (default ``cfg.data.max_frames``).
+        metric: the accuracy compared between candidates (a key of
+            :func:`signssl.engine.evaluation.frozen_eval`).
+    """
+    from signssl.data import Manifest
+    from signssl.engine.checkpoint import load_model
+    from signssl.engine.config import config_from_dict, deep_merge
+    from signssl.engine.evaluation import DataSpec, ensure_splits, frozen_eval, split_features
+    from signssl.engine.pretrain import pretrain
+    from signssl.methods import method_options
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ref = int(reference_frames or cfg.data.max_frames)
+    bs = candidate_bs(step, max_b if max_b is not None else ref // 2)
+    absolute = "b_s_frames" in method_options(cfg.method.name)
+    manifest = ensure_splits(Manifest.read(data))
+    split_csv = out_dir / "manifest_splits.csv"
+    manifest.write(split_csv)
+    spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, cfg.data.max_frames)
+    say = log or (lambda _msg: None)
+
+    def evaluate(side: str, b: int) -> BoundaryPoint:
+        run_dir = out_dir / f"{side}_b{b:03d}"
+        done = run_dir / POINT_FILE
+        if done.is_file():
+            saved = json.loads(done.read_text(encoding="utf-8"))
+            return BoundaryPoint(**saved)
+        tree = deep_merge(cfg.to_dict(), {"method": {"kwargs": boundary_kwargs(side, b, ref, absolute)}})
+        run_cfg = config_from_dict(tree)
+        if not (run_dir / "model").exists():  # not pretrained yet, or interrupted
+            resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+            pretrain(run_cfg, split_csv, run_dir, resume=resume, progress=progress)
+        encoder = load_model(run_dir)
+        train, test = split_features(encoder, manifest, spec)
+        metrics = frozen_eval(train, test, protocols=("linear",), seed=cfg.trainer.seed)
+        if metric not in metrics:
+            raise ConfigError(f"unknown metric {metric!r}; available: {', '.join(sorted(metrics))}")
+        point = BoundaryPoint(b=b, accuracy=metrics[metric], run_dir=str(run_dir), metrics=metrics)
+        save_json(done, point.__dict__)
+        return point
+
+    def report(point: BoundaryPoint) -> None:
+        say(f"b={point.b:3d}: {metric} = {point.accuracy:.4f}  ({point.run_dir})")
+
+    b_s, start = search_side("start", bs, evaluate, report)
+    b_e, end = search_side("end", bs, evaluate, report)
+    result = BoundarySearchResult(b_s, b_e, start, end, step, ref, metric)
+    result.plot = str(plot_boundary_search(result, out_dir / PLOT_FILE))
+    save_json(out_dir / RESULT_FILE, result.to_dict())
+    return result
+
+
+def plot_boundary_search(result: BoundarySearchResult, path: str | Path) -> Path:
+    """Accuracy against ``b`` for both sides, the chosen ``b`` marked; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from signssl.utils import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for side, points, chosen, colour in (
+        ("start (b_s)", result.start, result.b_s, "tab:blue"),
+        ("end (b_e)", result.end, result.b_e, "tab:orange"),
+    ):
+        xs = [p.b for p in points]
+        ys = [p.accuracy for p in points]
+        ax.plot(xs, ys, marker="o", color=colour, label=f"{side} = {chosen}")
+        ax.axvline(chosen, color=colour, linestyle=":", alpha=0.7)
+    ax.set_xlabel(f"permuted frames b (of {result.reference_frames})")
+    ax.set_ylabel(result.metric)
+    ax.set_title("Boundary-importance search (SSL-SLR Alg. 1)")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,136 @@
+"""Model export / load round trip, path forms, safe loading, atomic checkpoint writes."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from signssl.engine.checkpoint import (
+    SafeCheckpointIO,
+    export_model,
+    load_model,
+    load_model_config,
+    read_checkpoint,
+    weights_of,
+)
+from signssl.errors import DataError
+from signssl.models import create_model
+
+KWARGS = {"layout": "masa49", "in_dims": 2, "max_frames": 16, "pos_embed": "learned"}
+
+
+def _batch(b: int = 3, t: int = 10) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(b, t, 49, 2, generator=g)
+    conf = (torch.rand(b, t, 49, generator=g) > 0.2).float()
+    mask = torch.zeros(b, t, dtype=torch.bool)
+    mask[0, 7:] = True  # a padded clip
+    return {"x": x, "conf": conf, "frame_mask": mask}
+
+
+@pytest.fixture()
+def exported(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
+    torch.manual_seed(0)
+    enc = create_model("pose_transformer_test", **KWARGS)
+    with torch.no_grad():  # move every weight away from its initial value
+        for p in enc.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    run = tmp_path / "run"
+    export_model(enc, run / "model", "pose_transformer_test", KWARGS,
+                 layout="masa49", dims=2, normalize="shoulders")
+    return enc.eval(), run
+
+
+def test_round_trip_gives_identical_outputs(exported: tuple[torch.nn.Module, Path]) -> None:
+    enc, run = exported
+    batch = _batch()
+    want = enc.embed(batch)
+    for path in (run, run / "model", run / "model" / "model.safetensors"):
+        loaded = load_model(path)
+        assert type(loaded) is type(enc) and not loaded.training
+        assert torch.equal(loaded.embed(batch), want), path
+        assert torch.equal(loaded.forward_features(batch), enc.forward_features(batch))
+    state = weights_of(run)
+    assert set(state) == set(enc.state_dict())
+    assert all(torch.equal(state[k], v) for k, v in enc.state_dict().items())
+
+
+def test_config_json_records_how_to_rebuild(exported: tuple[torch.nn.Module, Path]) -> None:
+    enc, run = exported
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["name"] == "pose_transformer_test"
+    assert config["kwargs"] == KWARGS
+    assert (config["layout"], config["dims"], config["normalize"]) == ("masa49", 2, "shoulders")
+    assert config["out_dim"] == enc.out_dim
+    assert load_model_config(run) == config
+    assert not list((run / "model").glob("*.tmp*"))  # atomic writes leave no temporaries
+
+
+def test_load_errors_name_the_problem(tmp_path: Path, exported: tuple[torch.nn.Module, Path]) -> None:
+    _, run = exported
+    with pytest.raises(DataError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="no model.safetensors"):
+        load_model(tmp_path)
+    # weights of another architecture
+    other = create_model("pose_transformer_test", **{**KWARGS, "depth": 2})
+    export_model(other, tmp_path / "other", "pose_transformer_test", KWARGS)
+    with pytest.raises(DataError, match="weights do not match"):
+        load_model(tmp_path / "other")
+    # damaged weights file
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text((run / "model" / "config.json").read_text())
+    (bad / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(DataError, match="bad/model.safetensors"):
+        load_model(bad)
+    # config.json without a model name
+    (bad / "config.json").write_text('{"kwargs": {}}')
+    with pytest.raises(DataError, match="registered model"):
+        load_model(bad)
+    with pytest.raises(DataError, match="not a model"):
+        load_model(run / "model" / "config.json")
+
+
+def test_export_rejects_non_json_kwargs(tmp_path: Path) -> None:
+    enc = create_model("pose_transformer_test")
+    with pytest.raises(DataError, match="not JSON-serialisable"):
+        export_model(enc, tmp_path, "pose_transformer_test", {"layout": object()})
+
+
+class _Payload:
+    """Unpickling this would run code: a safe loader must refuse it."""
+
+    def __reduce__(self):  # noqa: ANN204
+        return (print, ("unpickled!",))
+
+
+def test_read_checkpoint_never_unpickles_code(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.ckpt"
+    with open(evil, "wb") as f:
+        pickle.dump({"state_dict": {}, "x": _Payload()}, f, protocol=2)
+    with pytest.raises(DataError, match="cannot load checkpoint safely"):
+        read_checkpoint(evil)
+    torch.save({"state_dict": {"w": torch.ones(2)}, "global_step": 3}, tmp_path / "ok.ckpt")
+    assert read_checkpoint(tmp_path / "ok.ckpt")["global_step"] == 3
+
+
+def test_safe_checkpoint_io_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    io = SafeCheckpointIO()
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"step": 1, "w": torch.arange(3)}, path)
+    assert io.load_checkpoint(path)["step"] == 1
+
+    def crash(obj: object, f: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        io.save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert io.load_checkpoint(path)["step"] == 1  # the old checkpoint survives intact
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]

@@ -1,0 +1,184 @@
+"""Configuration: YAML merge, --set parsing, dataclass validation, built-in files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from signssl.engine.config import (
+    METHODS,
+    PretrainConfig,
+    apply_overrides,
+    builtin_config_path,
+    config_from_dict,
+    deep_merge,
+    list_configs,
+    load_config,
+    load_run_config,
+    parse_override,
+    parse_value,
+)
+from signssl.errors import ConfigError
+
+
+def test_deep_merge_merges_mappings_and_replaces_other_values() -> None:
+    base = {"a": {"x": 1, "y": {"p": 1, "q": 2}}, "b": [1, 2], "c": 3}
+    overlay = {"a": {"y": {"q": 20}, "z": 5}, "b": [9]}
+    merged = deep_merge(base, overlay)
+    assert merged == {"a": {"x": 1, "y": {"p": 1, "q": 20}, "z": 5}, "b": [9], "c": 3}
+    assert base["a"]["y"]["q"] == 2  # inputs untouched
+    merged["a"]["x"] = 100
+    assert base["a"]["x"] == 1  # no shared sub-dicts
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3", 3),
+        ("0.5", 0.5),
+        ("1e-3", 0.001),  # YAML 1.1 alone would keep the string "1e-3"
+        ("-2E4", -20000.0),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("[1, 2]", [1, 2]),
+        ("{a: 1}", {"a": 1}),
+        ("adamw", "adamw"),
+        ("'007'", "007"),
+        ("evening", "evening"),  # contains 'e' but is not a number
+    ],
+)
+def test_parse_value_is_yaml_typed(text: str, expected: object) -> None:
+    value = parse_value(text)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_parse_override_splits_dotted_key() -> None:
+    assert parse_override("optim.lr=0.01") == (["optim", "lr"], 0.01)
+    assert parse_override("method.kwargs.b_s = 0.25") == (["method", "kwargs", "b_s"], 0.25)
+    assert parse_override("data.split=") == (["data", "split"], None)  # empty YAML = null
+    for bad in ("optim.lr", "=3", "optim..lr=1", ".lr=2"):
+        with pytest.raises(ConfigError, match="KEY=VALUE"):
+            parse_override(bad)
+
+
+def test_apply_overrides_creates_and_replaces_nested_keys() -> None:
+    tree = {"optim": {"lr": 0.1}, "method": {"name": "x"}}
+    out = apply_overrides(tree, ["optim.lr=0.5", "method.kwargs.tau=0.2", "optim.lr=0.25"])
+    assert out == {"optim": {"lr": 0.25}, "method": {"name": "x", "kwargs": {"tau": 0.2}}}
+    assert tree["optim"]["lr"] == 0.1
+    with pytest.raises(ConfigError, match="optim.lr is a value"):
+        apply_overrides(tree, ["optim.lr.x=1"])
+
+
+def test_from_dict_validates_keys_and_types() -> None:
+    cfg = config_from_dict({"optim": {"lr": 1, "betas": [0.8, 0.9]}, "trainer": {"devices": 2},
+                            "data": {"batch_size": 8}})
+    assert isinstance(cfg.optim.lr, float) and cfg.optim.lr == 1.0  # int widened
+    assert cfg.optim.betas == (0.8, 0.9)
+    with pytest.raises(ConfigError, match=r"unknown key config.optim.learning_rate.*known keys"):
+        config_from_dict({"optim": {"learning_rate": 0.1}})
+    with pytest.raises(ConfigError, match=r"config.trainer.max_epochs must be an integer"):
+        config_from_dict({"trainer": {"max_epochs": 2.5}})
+    with pytest.raises(ConfigError, match=r"config.trainer.deterministic must be true or false"):
+        config_from_dict({"trainer": {"deterministic": "yes"}})
+    with pytest.raises(ConfigError, match=r"betas must be a list of 2"):
+        config_from_dict({"optim": {"betas": [0.9]}})
+    with pytest.raises(ConfigError, match="unknown key config.bogus"):
+        config_from_dict({"bogus": {}})
+
+
+@pytest.mark.parametrize(
+    ("tree", "message"),
+    [
+        ({"optim": {"name": "lars"}}, "optim.name"),
+        ({"optim": {"schedule": "step"}}, "optim.schedule"),
+        ({"optim": {"layer_decay": 1.5}}, "layer_decay"),
+        ({"optim": {"lr": 0.1, "min_lr": 0.2}}, "min_lr"),
+        ({"data": {"batch_size": 10}, "trainer": {"devices": 4}}, "not divisible by 4"),
+        ({"data": {"batch_size": 1}}, "batch_size must be >= 2"),
+        ({"trainer": {"max_epochs": 0, "max_steps": -1}}, "max_epochs or trainer.max_steps"),
+    ],
+)
+def test_validate_rejects_inconsistent_values(tree: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(tree)
+
+
+def test_builtin_method_configs_hold_the_paper_setting() -> None:
+    """METHODS.md §2.4: pose_transformer_paper, batch 512, <= 64 frames, 200 epochs;
+    SL-FPN with SGD at a fixed lr of 0.001; contrastive baselines with tau = 0.5."""
+    assert set(METHODS) <= set(list_configs()["methods"])
+    assert list_configs()["profiles"] == ["tiny"]
+    for method in METHODS:
+        cfg = load_config(method)
+        assert cfg.method.name == method
+        assert cfg.model.name == "pose_transformer_paper"
+        assert cfg.data.batch_size == 512 and cfg.data.max_frames == 64
+        assert cfg.trainer.max_epochs == 200
+        assert cfg.data.layout == cfg.model.kwargs["layout"] == "masa49"
+    sl = load_config("sl_fpn")
+    assert (sl.optim.name, sl.optim.lr, sl.optim.schedule) == ("sgd", 0.001, "constant")
+    assert sl.method.kwargs["b_s"] == pytest.approx(1 / 3) and sl.method.kwargs["b_e"] == 0.25
+    for method in ("simclr", "moco"):
+        assert load_config(method).method.kwargs["temperature"] == 0.5
+
+
+def test_builtin_configs_are_accepted_by_the_recipes() -> None:
+    """Every method file (and its tiny overlay) only uses options the recipe knows."""
+    from signssl.methods import method_options
+    from signssl.models import list_models
+
+    for method in METHODS:
+        for profile in (None, "tiny"):
+            cfg = load_config(method, profile)
+            assert set(cfg.method.kwargs) <= set(method_options(method)), (method, profile)
+            assert cfg.model.name in list_models()
+
+
+def test_tiny_profile_overlays_method_file_and_per_method_section() -> None:
+    paper, tiny = load_config("moco"), load_config("moco", "tiny")
+    raw = yaml.safe_load(builtin_config_path("tiny").read_text())
+    assert tiny.model.name == raw["model"]["name"] != paper.model.name
+    assert tiny.data.batch_size == raw["data"]["batch_size"]
+    assert tiny.method.kwargs["queue_size"] == raw["methods"]["moco"]["method"]["kwargs"]["queue_size"]
+    assert tiny.method.kwargs["temperature"] == paper.method.kwargs["temperature"]  # kept
+    assert tiny.data.layout == paper.data.layout  # not in the overlay: kept
+
+
+def test_set_wins_over_profile_and_yaml_file(tmp_path: Path) -> None:
+    user = tmp_path / "mine.yaml"
+    user.write_text("method: {name: byol}\noptim: {lr: 0.02}\ntrainer: {max_epochs: 7}\n")
+    cfg = load_config(None, user, ["trainer.max_epochs=3"])
+    assert cfg.method.name == "byol"  # taken from the file
+    assert cfg.optim.lr == 0.02 and cfg.trainer.max_epochs == 3
+    assert cfg.data.batch_size == load_config("byol").data.batch_size  # the method's defaults
+    assert load_config("simclr", user).method.name == "simclr"  # --method wins
+
+
+def test_load_config_errors_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown method 'mae'.*sl_fpn"):
+        load_config("mae")
+    with pytest.raises(ConfigError, match="no method given"):
+        load_config(None, "tiny")
+    with pytest.raises(ConfigError, match="neither a built-in profile"):
+        load_config("sl_fpn", "huge")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("sl_fpn", tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config("sl_fpn", bad)
+
+
+def test_saved_config_round_trips(tmp_path: Path) -> None:
+    cfg = load_config("simsiam", "tiny", ["optim.lr=0.123", "method.kwargs.flip_p=0.5"])
+    cfg.save(tmp_path / "config.yaml")
+    again = load_run_config(tmp_path)
+    assert again == cfg
+    assert load_run_config(tmp_path, ["optim.lr=0.5"]).optim.lr == 0.5
+    with pytest.raises(ConfigError, match="not a pretraining run"):
+        load_run_config(tmp_path / "nope")
+    assert isinstance(again, PretrainConfig)
