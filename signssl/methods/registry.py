@@ -26,6 +26,7 @@ _METHOD_MODULES: list[str] = [
     "signssl.methods.moco",
     "signssl.methods.simsiam",
     "signssl.methods.byol",
+    "signssl.methods.masa",
 ]
 
 

@@ -50,4 +50,4 @@ def _import_all() -> None:
 
 
 #: modules whose import registers models; a new encoder file adds itself here.
-_ENTRYPOINT_MODULES: list[str] = ["signssl.models.pose_transformer"]
+_ENTRYPOINT_MODULES: list[str] = ["signssl.models.pose_transformer", "signssl.models.masa"]
