@@ -31,7 +31,8 @@ Errors
     short of the frame count in its header.  Bulk jobs catch ``DataError``, skip the
     file and count it.
 
-Display rotation (phone videos) is applied by default (``autorotate``).
+Display rotation (phone videos) is applied by default (``autorotate``).  Decoding uses
+FFmpeg's default threading; ``threads=True`` adds frame threading.
 """
 
 from __future__ import annotations
@@ -135,11 +136,13 @@ class VideoInfo:
     """What the header of a video file says (see :func:`probe_video`).
 
     ``num_frames`` is the header's frame count, or the number of packets when the
-    header has none or ``count=True`` was asked (``frames_counted``).
+    header has none or ``count=True`` was asked (``frames_counted``); ``header_frames``
+    is the header's count (0 = none).
     """
 
     path: str
     num_frames: int
+    header_frames: int
     fps: float
     width: int
     height: int
@@ -323,7 +326,8 @@ def _open_video(path: str | Path, threads: bool = False) -> Iterator[tuple[Any, 
         raise _bad_video(src, e) from None
     try:
         if not container.streams.video:
-            raise DataError("has no video stream (audio only, or not a video file)", src)
+            raise DataError("has no video stream (an audio file, not a video, or a corrupt or "
+                            "truncated one)", src)
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
@@ -346,25 +350,34 @@ def probe_video(path: str | Path, count: bool = False) -> VideoInfo:
         path: the video file.
         count: count the packets of the video stream (demuxing only, no decoding)
             instead of trusting the header; done anyway when the header has no count.
+    Raises:
+        DataError: unreadable file; with ``count``, fewer packets than the header
+            announces (a truncated file).
     """
     with _open_video(path) as (container, stream, src):
-        n, counted = int(stream.frames or 0), False
+        header = int(stream.frames or 0)
+        n, counted = header, False
         if count or n <= 0:
             n, counted = _count_packets(container, stream, src), True
+            _check_complete(n, header, src)
         duration = None
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
         return VideoInfo(
-            path=src, num_frames=n, fps=_stream_fps(stream, src),
+            path=src, num_frames=n, header_frames=header, fps=_stream_fps(stream, src),
             width=int(stream.codec_context.width), height=int(stream.codec_context.height),
             codec=str(stream.codec_context.name), duration=duration, frames_counted=counted,
         )
 
 
 def count_frames(path: str | Path) -> int:
-    """Number of frames, counted by demuxing (no decoding; exact for ordinary files)."""
+    """Number of frames, counted by demuxing (no decoding; exact for ordinary files).
+
+    Raises :class:`DataError` for an unreadable or truncated file (fewer packets than
+    the header announces), so a file can be checked before it is streamed.
+    """
     return probe_video(path, count=True).num_frames
 
 
@@ -381,15 +394,17 @@ def _count_packets(container: Any, stream: Any, src: str) -> int:
 
 # ----------------------------------------------------------------------------- decoding
 
-def _to_rgb(frame: Any, autorotate: bool) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB of a decoded frame, display rotation applied."""
+def _quarter_turns(frame: Any) -> int:
+    """Counter-clockwise quarter turns the file's display matrix asks for (0 to 3)."""
+    rotation = frame.rotation or 0
+    return int(round(rotation / 90)) % 4
+
+
+def _to_rgb(frame: Any, quarter: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of a decoded frame, turned ``quarter`` times 90 degrees
+    counter-clockwise (the display rotation)."""
     arr = frame.to_ndarray(format="rgb24")  # (H, W, 3)
-    if autorotate:
-        quarter = int(round(frame.rotation / 90)) % 4 if frame.rotation else 0
-        if quarter:
-            # the display matrix turns the picture counter-clockwise by `rotation` degrees
-            arr = np.ascontiguousarray(np.rot90(arr, k=quarter))
-    return arr
+    return np.ascontiguousarray(np.rot90(arr, k=quarter)) if quarter else arr
 
 
 def _iter_selected(
@@ -399,7 +414,7 @@ def _iter_selected(
     end: int | None = None,
     open_ended: bool = False,
     autorotate: bool = True,
-    threads: bool = True,
+    threads: bool = False,
     tolerance: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame number, (H, W, 3) frame)`` for the wanted frames, in order.
@@ -421,28 +436,28 @@ def _iter_selected(
     nxt = _next_wanted(wanted, start, -1)
     with _open_video(path, threads=threads) as (container, stream, src):
         header_frames = int(stream.frames or 0)
-        i, last = -1, None
+        i, last, quarter = -1, None, -1
         try:
             for frame in container.decode(stream):
                 i += 1
+                if quarter < 0:  # the display matrix of the stream, read once
+                    quarter = _quarter_turns(frame) if autorotate else 0
                 if i < start:
                     continue
                 if end is not None and i >= end:
                     break
                 if wanted is None:
-                    yield i, _to_rgb(frame, autorotate)
+                    yield i, _to_rgb(frame, quarter)
                     continue
                 if nxt is None:
                     break
                 if nxt == i:
-                    last = _to_rgb(frame, autorotate)
+                    last = _to_rgb(frame, quarter)
                     while nxt == i:
                         yield i, last
                         nxt = _next_wanted(wanted, start, i)
-                elif nxt > i + tolerance or nxt is None:
-                    continue
-                else:
-                    last = _to_rgb(frame, autorotate)  # kept in case the end is near
+                elif nxt - i <= tolerance:  # kept in case the video ends before `nxt`
+                    last = _to_rgb(frame, quarter)
             else:
                 _check_complete(i + 1, header_frames, src)
         except av.error.FFmpegError as e:
@@ -479,11 +494,11 @@ def _next_wanted(wanted: Iterator[int] | None, start: int, previous: int) -> int
     return n
 
 
-def _check_complete(decoded: int, header_frames: int, src: str) -> None:
-    if header_frames > 0 and decoded < header_frames - 1:
+def _check_complete(found: int, header_frames: int, src: str) -> None:
+    if header_frames > 0 and found < header_frames - 1:
         raise DataError(
-            f"is truncated: its header announces {header_frames} frames but only {decoded} "
-            "could be decoded - re-encode or re-download it", src)
+            f"is truncated: its header announces {header_frames} frames but only {found} "
+            "are in the file - re-encode or re-download it", src)
 
 
 def _range_message(start: int, end: int | None, decoded: int) -> str:
@@ -501,7 +516,7 @@ def iter_frames(
     fps: float | None = None,
     size: VideoSize = None,
     autorotate: bool = True,
-    threads: bool = True,
+    threads: bool = False,
 ) -> Iterator[np.ndarray]:
     """Decode frames one at a time (constant memory): ``(H, W, 3)`` uint8 RGB each.
 
@@ -512,7 +527,9 @@ def iter_frames(
         fps: resample to this rate (module docstring); ``None`` keeps every frame.
         size: resize every frame (module docstring).
         autorotate: apply the file's display rotation.
-        threads: let FFmpeg decode with several threads.
+        threads: FFmpeg frame threading (decodes several frames at once: faster for
+            one long stream on an idle multi-core machine; keep it off in DataLoader
+            workers and on busy machines, where it slows decoding down).
     """
     src_fps = probe_video(path).fps if fps is not None else None
     positions = _resample_positions(src_fps, fps) if fps is not None else None
@@ -529,7 +546,7 @@ def read_video(
     num_frames: int | None = None,
     size: VideoSize = None,
     autorotate: bool = True,
-    threads: bool = True,
+    threads: bool = False,
 ) -> VideoClip:
     """Read a clip, or the frame range ``[start, end)`` of it.
 
@@ -540,7 +557,9 @@ def read_video(
         num_frames: keep this many evenly spaced frames of the range.
         size: plain resize, ``(height, width)`` or the shorter side.
         autorotate: apply the file's display rotation.
-        threads: let FFmpeg decode with several threads.
+        threads: FFmpeg frame threading (decodes several frames at once: faster for
+            one long stream on an idle multi-core machine; keep it off in DataLoader
+            workers and on busy machines, where it slows decoding down).
     Returns:
         a :class:`VideoClip`: frames ``(T, H, W, 3)`` uint8, its fps (``fps``, the
         source's, or for ``num_frames`` the rate that spreads them over the range's
@@ -554,22 +573,29 @@ def read_video(
     if fps is not None:
         _check_fps(fps, "fps")
     src = os.fspath(path)
-    src_fps = probe_video(src).fps
-    first = start or 0
+    info = probe_video(src)
+    src_fps, first = info.fps, start or 0
     positions = _resample_positions(src_fps, fps) if fps is not None else None
-    pairs = list(_iter_selected(src, positions, first, end, open_ended=True,
-                                autorotate=autorotate, threads=threads))
-    if not pairs:
+    # frames expected (from the header; only sizes the output buffer)
+    expected = max(0, min(end or info.num_frames, info.num_frames) - first)
+    if fps is not None:
+        expected = math.ceil(expected * fps / src_fps)
+    sink = _FrameSink(expected, size if num_frames is None else None)
+    numbers = []
+    for i, frame in _iter_selected(src, positions, first, end, open_ended=True,
+                                   autorotate=autorotate, threads=threads):
+        sink.add(frame)
+        numbers.append(i)
+    if not numbers:
         raise DataError(_range_message(first, end, 0), src)
-    indices = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
-    frames = _stack([f for _, f in pairs])
+    frames, indices = sink.result(), np.array(numbers, np.int64)
     rate = fps if fps is not None else src_fps
     if num_frames is not None:
-        keep = uniform_indices(len(pairs), num_frames)
+        keep = uniform_indices(len(numbers), num_frames)
         frames, indices = frames[keep], indices[keep]
-        rate = src_fps * num_frames / len(pairs)
-    if size is not None:
-        frames = resize_frames(frames, size)
+        rate = src_fps * num_frames / len(numbers)
+        if size is not None:
+            frames = resize_frames(frames, size)
     return VideoClip(frames, float(rate), src, indices)
 
 
@@ -578,7 +604,7 @@ def read_frames(
     indices: Iterable[int] | np.ndarray,
     size: VideoSize = None,
     autorotate: bool = True,
-    threads: bool = True,
+    threads: bool = False,
     tolerance: int = 0,
 ) -> VideoClip:
     """The given frame numbers, in the given order (repeats allowed).
@@ -601,16 +627,17 @@ def read_frames(
         raise ConfigError(f"frame numbers must be >= 0, got {int(idx.min())}")
     src = os.fspath(path)
     order = np.argsort(idx, kind="stable")
-    got = list(_iter_selected(src, idx[order].tolist(), 0, None, autorotate=autorotate,
-                              threads=threads, tolerance=tolerance))
-    frames_sorted = _stack([f for _, f in got])
-    read_sorted = np.fromiter((i for i, _ in got), np.int64, len(got))
-    frames = np.empty_like(frames_sorted)
-    frames[order] = frames_sorted
-    read = np.empty_like(read_sorted)
+    sink = _FrameSink(len(idx), size)
+    read_sorted = []
+    for i, frame in _iter_selected(src, idx[order].tolist(), 0, None, autorotate=autorotate,
+                                   threads=threads, tolerance=tolerance):
+        sink.add(frame)
+        read_sorted.append(i)
+    in_order = sink.result()
+    frames = np.empty_like(in_order)
+    frames[order] = in_order  # sorted order -> the order asked for
+    read = np.empty(len(idx), np.int64)
     read[order] = read_sorted
-    if size is not None:
-        frames = resize_frames(frames, size)
     return VideoClip(frames, probe_video(src).fps, src, read)
 
 
@@ -625,7 +652,7 @@ def iter_windows(
     cover_end: bool = False,
     pad_short: bool = True,
     autorotate: bool = True,
-    threads: bool = True,
+    threads: bool = False,
 ) -> Iterator[VideoClip]:
     """Sliding windows over a video, decoded in one pass without loading it whole.
 
@@ -639,7 +666,9 @@ def iter_windows(
         :class:`VideoClip` per window: frames ``(window, H, W, 3)`` uint8 (resized when
         ``size`` is given) and the source frame number of each frame.
     Raises:
-        DataError: missing, corrupt or truncated file, or an empty range.
+        DataError: missing, corrupt or truncated file, or an empty range.  Windows
+            before a damaged part of a file have already been yielded by then; check a
+            file first with :func:`count_frames` (cheap) when that matters.
     """
     if window < 1 or stride < 1:
         raise ConfigError(f"window and stride must be >= 1, got window={window}, stride={stride}")
@@ -673,11 +702,65 @@ def iter_windows(
 
 def _stack(frames: list[np.ndarray]) -> np.ndarray:
     """``(T, H, W, 3)`` from frames of one size (a size change mid-stream is an error)."""
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise DataError(f"frame size changes within the video ({sorted(shapes)[:3]}); "
+    if len({f.shape for f in frames}) > 1:
+        raise DataError(f"frame size changes within the video ({sorted({f.shape for f in frames})[:3]}); "
                         "re-encode it at one size")
     return np.stack(frames)
+
+
+class _FrameSink:
+    """Collects decoded frames into one ``(T, h, w, 3)`` array as they come.
+
+    Each frame is copied into the output while it is still in cache, so the decoder's
+    buffer is reused at once (stacking a list afterwards holds every decoded buffer and
+    copies them all a second time).  The output is sized from ``expected`` and grown if
+    the file holds more.  With ``size``, frames are resized in chunks on the way in, so
+    only ``chunk`` full-size frames are held at a time.
+    """
+
+    def __init__(self, expected: int, size: VideoSize = None, chunk: int = 32) -> None:
+        self.expected, self.size, self.chunk = max(1, expected), size, chunk
+        self.out: np.ndarray | None = None
+        self.count = 0
+        self.pending: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.size is None:
+            self._put(frame[None])
+            return
+        self.pending.append(frame)
+        if len(self.pending) == self.chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self._put(resize_frames(_stack(self.pending), self.size))
+            self.pending = []
+
+    def _put(self, block: np.ndarray) -> None:
+        """Append ``block`` ``(n, h, w, 3)``."""
+        n = block.shape[0]
+        if self.out is None:
+            self.out = np.empty((max(self.expected, n),) + block.shape[1:], np.uint8)
+        elif block.shape[1:] != self.out.shape[1:]:
+            raise DataError(f"frame size changes within the video ({self.out.shape[1:3]} then "
+                            f"{block.shape[1:3]}); re-encode it at one size")
+        if self.count + n > self.out.shape[0]:
+            grown = np.empty((max(2 * self.out.shape[0], self.count + n),) + self.out.shape[1:],
+                             np.uint8)
+            grown[:self.count] = self.out[:self.count]
+            self.out = grown
+        self.out[self.count:self.count + n] = block
+        self.count += n
+
+    def result(self) -> np.ndarray:
+        """The frames collected, ``(T, h, w, 3)``."""
+        self._flush()
+        if self.out is None:
+            raise DataError("no frames were decoded")
+        if self.count < 0.75 * self.out.shape[0]:  # the header promised many more frames
+            self.out = self.out[:self.count].copy()
+        return self.out[:self.count]
 
 
 # ----------------------------------------------------------------------------- writing

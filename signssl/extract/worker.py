@@ -1,0 +1,155 @@
+"""Extracting one video, in the calling process or in a worker process.
+
+Kept free of torch and the data package so that worker processes start fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from signssl.errors import ConfigError, DataError, MissingExtraError, SignSSLError
+from signssl.extract.estimator import EstimatorFactory, PoseEstimator, check_output
+from signssl.io import write_pose
+from signssl.io.video import iter_frames, probe_video
+from signssl.pose.sequence import PoseSequence
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    """One video to extract: ``video`` (absolute path) -> ``output`` (a ``.pose`` path)."""
+
+    video: str
+    output: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What became of a task: ``error`` is ``None`` on success; ``fatal`` when the
+    estimator itself could not be built (every other task would fail the same way)."""
+
+    task: ExtractTask
+    frames: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    fatal: bool = False
+
+
+def extract_video(video: str | os.PathLike, estimator: PoseEstimator) -> PoseSequence:
+    """Run ``estimator`` on every frame of ``video``.
+
+    Returns:
+        a :class:`PoseSequence` in the estimator's layout, one pose per video frame
+        (frame ``i`` of the pose = frame ``i`` of the video), at the video's frame rate.
+    Raises:
+        DataError: unreadable, truncated or empty video.
+    """
+    src = os.fspath(video)
+    fps = probe_video(src).fps
+    estimator.reset()
+    layout = estimator.layout
+    xyz_frames, conf_frames = [], []
+    for frame in iter_frames(src):
+        xyz, conf = check_output(*estimator.process(frame), layout)
+        xyz_frames.append(xyz)
+        conf_frames.append(conf)
+    if not xyz_frames:
+        raise DataError("has no frames to extract poses from", src)
+    # (T, J, 3), (T, J)
+    return PoseSequence(np.stack(xyz_frames), np.stack(conf_frames), layout, fps, src)
+
+
+def run_task(task: ExtractTask, estimator: PoseEstimator) -> TaskResult:
+    """Extract one video and write its ``.pose`` file atomically; failures become results."""
+    t0 = time.perf_counter()
+    try:
+        seq = extract_video(task.video, estimator)
+        write_pose(seq, task.output)
+    except SignSSLError as e:
+        return TaskResult(task, 0, time.perf_counter() - t0, _strip(str(e), task.video))
+    except Exception as e:  # an estimator failing on one video must not stop the job
+        return TaskResult(task, 0, time.perf_counter() - t0, f"{type(e).__name__}: {e}")
+    return TaskResult(task, seq.num_frames, time.perf_counter() - t0)
+
+
+def _strip(message: str, path: str) -> str:
+    return message.removeprefix(f"{path}: ")
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+_FACTORY: EstimatorFactory | None = None
+_ESTIMATOR: PoseEstimator | None = None
+
+
+#: seconds between two checks that the main process is still there
+WATCH_INTERVAL = 0.2
+_HAVE_PROC = os.path.isdir("/proc/self")
+
+
+def init_worker(factory: EstimatorFactory, parent_pid: int) -> None:
+    """Process-pool initializer: remember the factory; die with the main process.
+
+    A killed main process cannot stop its workers, and a worker waiting for work would
+    wait for ever, so each worker watches ``parent_pid`` (the main process; with
+    ``forkserver`` our direct parent is the fork server, which outlives it) and exits
+    within :data:`WATCH_INTERVAL` seconds of its death, leaving at most a temporary
+    file that the next run removes.  On Linux the kernel also kills a worker whose
+    direct parent dies.
+    """
+    global _FACTORY
+    _FACTORY = factory
+    if sys.platform.startswith("linux"):
+        try:  # PR_SET_PDEATHSIG = 1: SIGKILL when the direct parent dies
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch, args=(parent_pid,), name="parent-watch", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    while process_alive(pid):
+        time.sleep(WATCH_INTERVAL)
+    os._exit(1)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (a killed one not yet reaped, a zombie, does
+    not count)."""
+    if _HAVE_PROC:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        except FileNotFoundError:
+            return False
+        except (OSError, IndexError):
+            pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_task(task: ExtractTask) -> TaskResult:
+    """Run one task in a worker process (the estimator is built on the first task)."""
+    global _ESTIMATOR
+    if _ESTIMATOR is None:
+        assert _FACTORY is not None, "init_worker was not called"
+        try:
+            _ESTIMATOR = _FACTORY()
+        except (MissingExtraError, ConfigError) as e:
+            return TaskResult(task, error=str(e), fatal=True)
+        except Exception as e:
+            return TaskResult(task, error=f"the pose estimator could not be built: "
+                                          f"{type(e).__name__}: {e}", fatal=True)
+    return run_task(task, _ESTIMATOR)
