@@ -50,7 +50,9 @@ from signssl.io.video import (
     VideoClip,
     VideoSize,
     count_frames,
+    frames_to_tensor,
     iter_windows,
+    output_size,
     probe_video,
     read_frames,
     resample_indices,
@@ -150,13 +152,8 @@ def _normalizer(normalize: str | None, dtype: str) -> tuple[torch.Tensor, torch.
 def _to_video_tensor(
     frames: np.ndarray, dtype: str, norm: tuple[torch.Tensor, torch.Tensor] | None
 ) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T,H,W,3)->(T,3,H,W)
-    if dtype == "uint8":
-        return t.contiguous()
-    t = t.float().div_(255.0)
-    if norm is not None:
-        t = (t - norm[0]) / norm[1]
-    return t
+    t = frames_to_tensor(frames, dtype)  # (T, H, W, 3) -> (T, 3, H, W)
+    return (t - norm[0]) / norm[1] if norm is not None else t
 
 
 class _VideoRows:
@@ -183,6 +180,7 @@ class _VideoRows:
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if fps is not None and not fps > 0:
             raise ConfigError(f"fps must be a positive number, got {fps!r}")
+        output_size(1, 1, size)  # a bad size fails here, not in every sample
         self.norm = _normalizer(normalize, dtype)
         self.classes: list[str] = list(classes) if classes is not None else full.labels()
         self.manifest = full.filter(split=split) if split is not None else full

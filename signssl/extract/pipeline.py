@@ -23,7 +23,9 @@ Resuming
 Parallelism
     ``workers > 1`` runs videos in worker processes (``forkserver`` where available,
     else ``spawn``; not ``fork``, which crashes once MediaPipe has run in the parent),
-    each building its own estimator once; workers are killed when the main process dies.  ``workers == 1`` runs in the calling process.
+    each building its own estimator once.  Workers end within a fraction of a second
+    when the main process dies, even by SIGKILL (:func:`~signssl.extract.worker.init_worker`).
+    ``workers == 1`` runs in the calling process.
 """
 
 from __future__ import annotations

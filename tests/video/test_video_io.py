@@ -226,15 +226,20 @@ def test_windows_short_clip_resampled_and_resized(gray: Path, reference: np.ndar
     assert all(w.frames.shape == (4, 12, 16, 3) and w.fps == 10 for w in wins)
 
 
-def test_windows_stream_without_holding_the_video(tmp_path: Path) -> None:
-    """A window is produced before the rest of the file is decoded."""
+def test_windows_stream_without_holding_the_video(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first window comes after decoding its 8 frames, not the 120 of the file."""
+    import signssl.io.video as video_module
+
     video = make_gray_video(tmp_path / "long.mp4", frames=120)
+    converted = []
+    real = video_module._to_rgb
+    monkeypatch.setattr(video_module, "_to_rgb", lambda f, q: converted.append(1) or real(f, q))
     gen = iter_windows(video, 8, 8)
     first = next(gen)
     assert first.frame_indices.tolist() == list(range(8))
-    assert gen.gi_frame is not None  # suspended mid-file, not finished
-    assert sum(1 for _ in gen) == 14  # 15 windows in all
-    gen.close()
+    assert len(converted) == 8
+    assert sum(1 for _ in gen) == 14 and len(converted) == 120  # 15 windows in all
 
 
 # ----------------------------------------------------------------------------- writing
