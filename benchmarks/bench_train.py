@@ -113,12 +113,14 @@ def loader(dataset: Any, batch: int, max_frames: int, workers: int) -> Resumable
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=40, help="timed steps per feed")
-    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="alternating rounds (default: one step per feed per round)")
     ap.add_argument("--method", default="sl_fpn")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--paper-batch", type=int, default=16, help="batch for the paper-size encoder")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    rounds = args.rounds or args.steps
 
     cfg = load_config(args.method, "tiny", ["trainer.progress_bar=false"])
     d = cfg.data
@@ -138,7 +140,7 @@ def main() -> None:
             "PoseDataset (no cache) + loader": Feed(loader(uncached, d.batch_size, d.max_frames, args.workers)),
         }
         rates = interleaved({name: (*build(cfg), feed) for name, feed in feeds.items()},
-                            rounds=args.rounds, steps=max(1, args.steps // args.rounds))
+                            rounds=rounds, steps=max(1, args.steps // rounds))
         tensors, piped, disk = rates.values()
         # (2) the whole engine on the cached pipeline, between two plain-loop measurements
         plain = interleaved({"loop": (*build(cfg), Feed(loader(cached, d.batch_size, d.max_frames, 0)))},
