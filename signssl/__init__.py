@@ -4,4 +4,13 @@ __version__ = "0.1.0"
 
 from signssl.pose import PoseSequence, get_layout, list_layouts  # noqa: E402
 
-__all__ = ["PoseSequence", "get_layout", "list_layouts", "__version__"]
+__all__ = ["PoseSequence", "get_layout", "list_layouts", "load_model", "__version__"]
+
+
+def __getattr__(name: str):
+    """``signssl.load_model`` without importing the engine at ``import signssl``."""
+    if name == "load_model":
+        from signssl.engine.checkpoint import load_model
+
+        return load_model
+    raise AttributeError(f"module 'signssl' has no attribute {name!r}")

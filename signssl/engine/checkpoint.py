@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_model
 from safetensors.torch import load_model as st_load_model
@@ -234,24 +233,6 @@ def _ckpt_model_config(path: Path) -> dict[str, Any]:
         "normalize": cfg.data.normalize,
         "max_frames": cfg.data.max_frames,
     }
-
-
-class SafeCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint I/O: atomic save (temp file + rename), ``weights_only`` load."""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
-    ) -> None:
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
-
-    def load_checkpoint(
-        self,
-        path: str | Path,
-        map_location: Any | None = None,
-        weights_only: bool | None = None,
-    ) -> dict[str, Any]:
-        return read_checkpoint(path)
 
 
 def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:

@@ -145,6 +145,8 @@ def _plain(obj: Any) -> Any:
 
 # ----------------------------------------------------------------------------- built-ins
 
+#: the SSL-SLR recipe and the baselines it compares with (METHODS.md §2.4); other recipe
+#: files (e.g. masa.yaml) are found in ``signssl/configs`` by name
 METHODS: tuple[str, ...] = ("sl_fpn", "simclr", "moco", "simsiam", "byol")
 PROFILES: tuple[str, ...] = ("tiny",)
 

@@ -37,10 +37,11 @@ class DemoSize:
     reps: int
     frames: int
     epochs: int
+    batch_size: int = 32
 
 
-QUICK = DemoSize(classes=10, signers=6, reps=4, frames=40, epochs=30)
-FULL = DemoSize(classes=20, signers=8, reps=5, frames=48, epochs=40)
+QUICK = DemoSize(classes=10, signers=8, reps=4, frames=40, epochs=30)
+FULL = DemoSize(classes=20, signers=10, reps=5, frames=48, epochs=40)
 
 
 @dataclass
@@ -68,6 +69,7 @@ def demo_overrides(size: DemoSize, seed: int, progress: bool) -> list[str]:
     """``--set`` items turning the ``tiny`` profile into the demo schedule."""
     return [
         f"trainer.max_epochs={size.epochs}",
+        f"data.batch_size={size.batch_size}",
         f"trainer.seed={seed}",
         f"trainer.progress_bar={str(progress).lower()}",
         "trainer.checkpoint_every_n_steps=100",
@@ -201,7 +203,8 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
     ax_loss.legend(fontsize=7)
     ax_std.axhline(1.0, color="k", ls="--", lw=0.8)
     ax_std.set_xlabel("step")
-    ax_std.set_ylabel("collapse monitor: std x sqrt(D)  (1 healthy, 0 collapsed)")
+    ax_std.set_ylabel("std x sqrt(D)")
+    ax_std.set_title("collapse monitor (1 healthy, 0 collapsed)", fontsize=9)
     ax_std.set_ylim(bottom=0)
     save(fig, "training.png")
 

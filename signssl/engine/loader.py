@@ -103,7 +103,7 @@ class ResumableLoader(DataLoader):
             num_workers=num_workers,
             pin_memory=pin_memory,
             generator=generator,  # keeps DataLoader from drawing on the global RNG
-            persistent_workers=False,
+            persistent_workers=num_workers > 0,  # no process start-up at every epoch
         )
         self._batches_done = 0
         self._pending_skip = 0

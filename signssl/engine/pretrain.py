@@ -12,6 +12,7 @@ import contextlib
 import csv
 import importlib.util
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
 from torch import nn
@@ -30,7 +32,6 @@ from signssl.engine.checkpoint import (
     CHECKPOINT_DIR,
     LAST_CKPT,
     MODEL_DIR,
-    SafeCheckpointIO,
     export_model,
     last_checkpoint,
     load_model,
@@ -41,7 +42,7 @@ from signssl.engine.config import PretrainConfig, TrainerConfig
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, seed_all
 from signssl.engine.module import PretrainModule
 from signssl.errors import ConfigError, DataError
-from signssl.utils import save_json
+from signssl.utils import atomic_path, save_json
 
 SUMMARY_FILE = "summary.json"
 CSV_DIR = "logs/csv"
@@ -73,6 +74,24 @@ class PretrainResult:
 
 
 # ----------------------------------------------------------------------------- callbacks
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O: atomic save (temp file + rename), ``weights_only`` load."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Any | None = None,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        return read_checkpoint(path)
 
 
 class LastCheckpoint(Callback):
@@ -189,6 +208,19 @@ def build_loggers(run_dir: Path, flush_every_n_steps: int = 100) -> list[Logger]
     return loggers
 
 
+class _DropAdverts(logging.Filter):
+    """Drops Lightning's advertisement lines from its info log (no download suggestions)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.getMessage()).lower()
+
+
+def _quiet_lightning() -> None:
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdverts) for f in log.filters):
+        log.addFilter(_DropAdverts())
+
+
 def build_trainer(
     t: TrainerConfig,
     run_dir: Path,
@@ -206,6 +238,7 @@ def build_trainer(
         strategy = DDPStrategy(
             process_group_backend="gloo", start_method="spawn" if t.strategy == "ddp_spawn" else "popen"
         )
+    _quiet_lightning()
     show_progress = t.progress_bar if progress is None else progress
     all_callbacks: list[Callback] = [
         EpochSetter(),

@@ -70,7 +70,6 @@ def test_boundary_kwargs_permute_exactly_b_frames_of_a_reference_clip(side: str,
     assert (view[:, list(moved)] != torch.tensor(list(moved), dtype=torch.float32)).any()
 
 
-@pytest.mark.slow
 def test_boundary_search_cli_end_to_end(tmp_path: Path) -> None:
     """Two candidates per side, one epoch each; rerunning reuses the finished points."""
     from typer.testing import CliRunner

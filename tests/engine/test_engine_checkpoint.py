@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from signssl.engine.checkpoint import (
-    SafeCheckpointIO,
     export_model,
     load_model,
     load_model_config,
     read_checkpoint,
     weights_of,
 )
+from signssl.engine.pretrain import SafeCheckpointIO
 from signssl.errors import DataError
 from signssl.models import create_model
 
@@ -43,6 +43,18 @@ def exported(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
     export_model(enc, run / "model", "pose_transformer_test", KWARGS,
                  layout="masa49", dims=2, normalize="shoulders")
     return enc.eval(), run
+
+
+def test_loading_a_model_imports_no_training_code() -> None:
+    """``load_model`` works without Lightning or the recipes (checked in a fresh process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import signssl.engine.checkpoint as c; "
+            "print(sorted(m for m in ('lightning', 'signssl.methods', 'signssl.engine.pretrain') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_round_trip_gives_identical_outputs(exported: tuple[torch.nn.Module, Path]) -> None:
