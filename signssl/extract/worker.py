@@ -117,6 +117,8 @@ def init_worker(factory: EstimatorFactory, parent_pid: int) -> None:
 def _watch(pid: int) -> None:
     while process_alive(pid):
         time.sleep(WATCH_INTERVAL)
+    # Runs in an orphaned worker process, not in the caller's: a watchdog thread cannot
+    # raise into the main thread, and the pool that would receive an error is gone.
     os._exit(1)
 
 

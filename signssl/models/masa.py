@@ -52,7 +52,7 @@ import torch
 from torch import Tensor, nn
 
 from signssl.errors import ConfigError, DataError
-from signssl.models.base import Encoder
+from signssl.models.base import Encoder, unpack_pose_batch
 from signssl.models.gcn import PartGCN, part_adjacency
 from signssl.models.heads import build_mlp
 from signssl.models.pose_transformer import Block
@@ -197,28 +197,10 @@ class MASAEncoder(Encoder):
 
     def preprocess(self, x: Any) -> MasaInput:
         """Unpack a batch (dict or tensor) and apply the MASA-49 pipeline."""
-        if isinstance(x, dict):
-            if "x" not in x:
-                raise ConfigError(f"a pose batch needs the key 'x'; got keys {sorted(x)}")
-            xyz, conf, pad = x["x"], x.get("conf"), x.get("frame_mask")
-        elif isinstance(x, Tensor):
-            xyz, conf, pad = x, None, None
-        else:
-            raise ConfigError(
-                f"expected a batch dict or a (B, T, J, 2) tensor, got {type(x).__name__}"
-            )
-        J = self.layout.num_joints
-        if xyz.ndim != 4 or xyz.shape[2] != J or xyz.shape[3] != self.in_dims:
-            raise ConfigError(
-                f"model expects x of shape (B, T, {J}, 2) (layout '{self.layout.name}'), got "
-                f"{tuple(xyz.shape)}; load the data with layout {self.layout.name} and dims=2"
-            )
-        B, T = xyz.shape[:2]
-        if T > self.max_frames:
-            raise ConfigError(
-                f"clips have {T} frames but the model takes at most max_frames={self.max_frames}; "
-                "shorten the clips (collate max_frames) or build the model with a larger max_frames"
-            )
+        xyz, conf, pad = unpack_pose_batch(
+            x, self.layout.num_joints, self.in_dims, self.max_frames, self.layout.name
+        )
+        B, T, J = xyz.shape[:3]
         xyz = xyz.float()
         conf = (xyz != 0).any(-1).to(xyz.dtype) if conf is None else conf.to(xyz.dtype)
         if conf.shape != (B, T, J):

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from signssl.errors import ConfigError, DataError
-from signssl.models.base import Encoder
+from signssl.models.base import Encoder, unpack_pose_batch
 from signssl.models.registry import register_model
 from signssl.pose.layouts import get_layout
 
@@ -175,30 +175,10 @@ class PoseTransformer(Encoder):
 
     def _unpack(self, x: Any, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """Coordinates ``(B, T, J, C)``, confidence ``(B, T, J)``, hidden ``(B, T)`` bool."""
-        if isinstance(x, dict):
-            if "x" not in x:
-                raise ConfigError(f"a pose batch needs the key 'x'; got keys {sorted(x)}")
-            xyz, conf, pad = x["x"], x.get("conf"), x.get("frame_mask")
-        elif isinstance(x, Tensor):
-            xyz, conf, pad = x, None, None
-        else:
-            raise ConfigError(
-                f"expected a batch dict or a (B, T, J, C) tensor, got {type(x).__name__}"
-            )
-        J = self.layout.num_joints
-        if xyz.ndim != 4 or xyz.shape[2] != J or xyz.shape[3] != self.in_dims:
-            raise ConfigError(
-                f"model expects x of shape (B, T, {J}, {self.in_dims}) (layout "
-                f"'{self.layout.name}', in_dims={self.in_dims}), got {tuple(xyz.shape)}; "
-                "load the data with the model's layout and dims, or build the model to match"
-            )
-        B, T = xyz.shape[:2]
-        if T > self.max_frames:
-            raise ConfigError(
-                f"clips have {T} frames but the model takes at most max_frames={self.max_frames}; "
-                "crop or resample the clips (collate max_frames) or build the model with a "
-                "larger max_frames"
-            )
+        xyz, conf, pad = unpack_pose_batch(
+            x, self.layout.num_joints, self.in_dims, self.max_frames, self.layout.name
+        )
+        B, T, J = xyz.shape[:3]
         xyz = xyz.float()
         conf = (xyz != 0).any(-1).float() if conf is None else conf.to(xyz.dtype)  # (B, T, J)
         if conf.shape != (B, T, J):
