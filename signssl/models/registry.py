@@ -50,4 +50,8 @@ def _import_all() -> None:
 
 
 #: modules whose import registers models; a new encoder file adds itself here.
-_ENTRYPOINT_MODULES: list[str] = ["signssl.models.pose_transformer", "signssl.models.masa"]
+_ENTRYPOINT_MODULES: list[str] = [
+    "signssl.models.pose_transformer",
+    "signssl.models.masa",
+    "signssl.models.hiera",
+]

@@ -1,0 +1,952 @@
+"""Video Hiera (Ryali et al. 2023): the SignRep encoder (METHODS.md §1.2), in plain torch.
+
+Input ``x``: a clip batch ``(B, 3, T, H, W)``, ``uint8`` (0-255) or float in [0, 1]; with
+``normalize_input=True`` (default) the model divides ``uint8`` by 255 and applies the
+ImageNet mean / std itself, so feed raw frames (a dataset built with
+``normalize="imagenet"`` needs ``normalize_input=False``).  ``T, H, W`` must equal the
+model's ``input_size``: the position embeddings are not interpolated.
+
+Computation (Hiera-B video, ``hiera_base_16x224``, sizes in brackets):
+
+1. patch embedding: ``Conv3d`` kernel (3, 7, 7), stride (2, 4, 4), padding (1, 3, 3):
+   ``(B, 3, 16, 224, 224) -> (B, 96, 8, 56, 56)``, flattened in raster order ``(t, y, x)``;
+   plus separate learned spatial ``(1, 56 * 56, 96)`` and temporal ``(1, 8, 96)`` position
+   embeddings (their sum is the position of a token);
+2. *unroll*: a fixed permutation of the tokens.  One unroll step with stride ``s`` splits
+   every axis ``n -> (n / s, s)`` and moves the offsets inside a stride group to the front
+   of the sequence.  Applied ``len(stages) - 1`` times with ``q_stride`` (1, 2, 2) it gives,
+   per clip, the order ``(s_1, s_2, s_3, unit)``: ``s_1`` the offset in the finest 1x2x2
+   group, ``s_3`` the coarsest, ``unit`` the raster index of the mask unit (1x8x8 tokens;
+   8x7x7 = 392 units).  So (a) the tokens of one mask unit are the entries
+   ``[:, :, u]`` of the view ``(B, 64, units, D)``, (b) a max-pool with stride (1, 2, 2) is
+   ``x.view(B, 4, -1, D).amax(1)``: a max over the leading group, and the result is again in
+   unrolled order, one level coarser;
+3. MAE masking: ``mask (B, units)`` with ``True`` = hidden unit (the project convention;
+   Hiera's own code uses ``True`` = visible and this module converts at this boundary:
+   ``visible = ~mask``).  Pixels of hidden units are zeroed (after normalisation) before the
+   patch convolution, so the border tokens of a visible unit never see hidden pixels, and
+   the tokens of hidden units are *dropped* after the unroll: the blocks see only
+   ``visible units x tokens per unit`` tokens.  Every clip must hide the same number of units;
+   :meth:`Hiera.random_mask` draws such masks;
+4. blocks, stages (2, 3, 16, 3): pre-norm ``x + DropPath(Attn(LN(x)))``,
+   ``x + DropPath(MLP(LN(x)))``.  The first block of stages 2.. doubles the width
+   (96 -> 192 -> 384 -> 768) and the heads (1 -> 2 -> 4 -> 8) and, for the first ``q_pool``
+   (2) stage changes, pools queries and the residual by the max of step 2(b) (query
+   pooling): its residual is ``maxpool(Linear(LN(x)))``.  Attention is *mask-unit attention*
+   (a window over the tokens of one unit) in the stages flagged by ``mask_unit_attn``
+   (default: the first half, (True, True, False, False)) and global afterwards; as in Hiera
+   the flag lags one block, so the first (pooling) block of a stage still uses the previous
+   stage's flag.  Attention itself is ``F.scaled_dot_product_attention``; drop path grows
+   linearly from 0 to ``drop_path`` over the blocks;
+5. ``forward_features`` returns the last block's tokens ``(B, N, 768)`` in unrolled order
+   (unmasked: 8 x 14 x 14 = 1568 tokens; masked: 4 per visible unit).  ``pool`` is the mean
+   over tokens followed by the final LayerNorm ``norm`` (Hiera's own pooling), so
+   ``embed(x) = norm(mean(tokens))``.  The sign decoder's ``z`` (Eq. 1: mean over the
+   encoder tokens, then LayerNorm) is ``tokens.mean(1)`` fed to the decoder's LayerNorm.
+
+What a decoder can use: :meth:`Hiera.tokens_by_time` (per-time mean of the final tokens,
+``(B, T', D)`` with ``T' = num_temporal_tokens``, 8 for Hiera-B);
+:meth:`Hiera.forward_intermediates` (every stage's output rerolled to mask-unit order
+``(B, units, mt, mh, mw, D_stage)``, as Hiera's MAE uses them); :meth:`Hiera.unit_pixels`
+(the normalised pixels of every mask unit, ``(B, units, 3, 2, 32, 32)``, the target of a
+pixel MAE, where each final token of a unit covers a ``final_token_pixels`` block of it);
+:meth:`Hiera.units_to_grid` (mask-unit order back to a ``(B, T, H, W, D)`` grid when
+nothing is hidden).
+
+Simplifications with respect to the reference implementation: no classification head (the
+evaluation code adds its own); ``mask_unit_size`` must equal ``q_stride`` to the power
+``len(stages) - 1`` (what makes the unrolled order end in the unit index) and the clip size
+must be a whole number of patch strides; unroll and reroll are index permutations computed
+once at construction instead of chains of views; MAE's multi-scale fusion heads and decoder
+are not part of the encoder.  Parameter names follow the official release, so its
+checkpoints load by name (:func:`load_hiera_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from signssl.data.video import IMAGENET_MEAN, IMAGENET_STD
+from signssl.errors import ConfigError, DataError
+from signssl.models.base import Encoder
+from signssl.models.registry import register_model
+
+Size3 = tuple[int, int, int]
+LN_EPS = 1e-6  # the LayerNorm epsilon of the reference implementation
+
+
+def _triple(value: int | Sequence[int], name: str) -> Size3:
+    """``7 -> (7, 7, 7)``; a sequence of 3 ints (a YAML / JSON list too) -> tuple."""
+    if isinstance(value, int):
+        return (value, value, value)
+    vals = [int(v) for v in value]
+    if len(vals) != 3:
+        raise ConfigError(f"{name} must be one int or 3 ints (t, h, w), got {value!r}")
+    return (vals[0], vals[1], vals[2])
+
+
+def _prod(values: Sequence[int]) -> int:
+    return math.prod(int(v) for v in values)
+
+
+def _mul(a: Size3, b: Size3) -> Size3:
+    return (a[0] * b[0], a[1] * b[1], a[2] * b[2])
+
+
+def _div(a: Size3, b: Size3) -> Size3:
+    return (a[0] // b[0], a[1] // b[1], a[2] // b[2])
+
+
+def conv_out_size(n: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a convolution over ``n`` samples (no dilation)."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+# ----------------------------------------------------------------------------- token order
+
+
+def unroll(x: Tensor, grid: Size3, schedule: Sequence[Size3]) -> Tensor:
+    """Reorder raster tokens so that stride groups and mask units are contiguous.
+
+    ``x (B, N, C)`` in raster order over ``grid = (T, H, W)``.  Each stride ``s`` of
+    ``schedule`` splits the current grid ``(T, H, W) -> (T/st, st, H/sh, sh, W/sw, sw)`` and
+    moves the offsets ``(st, sh, sw)`` in front of everything not yet unrolled, so after
+    ``k`` steps one clip reads ``(s_1, ..., s_k, T / prod st, H / prod sh, W / prod sw)``,
+    ``s_1`` being the offset inside the finest group.
+    """
+    B, N, C = x.shape
+    size = list(grid)
+    lead = B
+    x = x.reshape(B, *size, C)  # (B, N, C) -> (B, T, H, W, C)
+    for st in schedule:
+        size = [n // s for n, s in zip(size, st, strict=True)]
+        # (L, T, H, W, C) -> (L, T/st, st, H/sh, sh, W/sw, sw, C)
+        x = x.reshape(lead, size[0], st[0], size[1], st[1], size[2], st[2], C)
+        # -> (L, st, sh, sw, T/st, H/sh, W/sw, C): stride offsets join the leading axes
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)
+        lead *= _prod(st)
+        x = x.reshape(lead, *size, C)  # (L * st*sh*sw, T', H', W', C)
+    return x.reshape(B, N, C)  # (B, s_1, .., s_k, T', H', W', C) -> (B, N, C)
+
+
+def unroll_index(grid: Size3, schedule: Sequence[Size3]) -> Tensor:
+    """``(N,)`` long: the raster index of the token at each unrolled position."""
+    raster = torch.arange(_prod(grid)).view(1, -1, 1)  # (1, N, 1)
+    return unroll(raster, grid, schedule).view(-1)
+
+
+def pool_groups(x: Tensor, stride: int) -> Tensor:
+    """Max over the leading stride group of an unrolled sequence (a max-pool in the grid).
+
+    ``(B, N, C) -> (B, N / stride, C)``; ``stride`` = product of the pooling strides.
+    """
+    B, N, C = x.shape
+    return x.view(B, stride, N // stride, C).amax(dim=1)  # (B, s, N/s, C) -> (B, N/s, C)
+
+
+def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
+    """Stochastic depth: zero a residual branch per sample with probability ``p``, scale
+    the kept ones by ``1 / (1 - p)``.  ``x (B, ...)``."""
+    if p == 0.0 or not training:
+        return x
+    keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - p)  # (B, 1, ..)
+    return x * keep / (1.0 - p)
+
+
+def random_unit_mask(
+    batch: int,
+    num_units: int,
+    ratio: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """``(batch, num_units)`` bool, ``True`` = hidden, exactly ``round(ratio * num_units)``
+    (Python's ``round``) hidden units per row, chosen uniformly at random."""
+    if not 0.0 <= ratio < 1.0:
+        raise ConfigError(f"mask ratio must be in [0, 1), got {ratio}")
+    hidden = round(ratio * num_units)
+    if hidden >= num_units:
+        raise ConfigError(
+            f"mask ratio {ratio} hides all {num_units} mask units; lower the ratio so at least "
+            "one unit stays visible"
+        )
+    noise = torch.rand(batch, num_units, generator=generator)  # (B, U)
+    rank = noise.argsort(dim=1).argsort(dim=1)  # (B, U): rank of each unit's noise
+    return (rank < hidden).to(device)
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+class DropPath(nn.Module):
+    """Module form of :func:`drop_path`."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return drop_path(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Mlp(nn.Module):
+    """``Linear -> GELU -> Linear``."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MaskUnitAttention(nn.Module):
+    """Multi-head attention inside mask units (windows) or over all tokens, with query pooling.
+
+    ``x (B, N, dim)`` in unrolled order, where the window index is the fastest axis:
+    token ``j * W + w`` is token ``j`` of window ``w`` (``W`` windows).  With
+    ``use_mask_unit_attn`` the ``W = N / (q_stride * window_size)`` windows attend separately,
+    otherwise ``W = 1`` (global).  ``q_stride > 1`` max-pools the queries over the leading
+    stride group of each window, so the output has ``N / q_stride`` tokens:
+    ``-> (B, N / q_stride, dim_out)``.  ``qkv`` outputs ``(3, heads, head_dim)`` features,
+    the reference layout.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        dim_out: int,
+        heads: int,
+        q_stride: int = 1,
+        window_size: int = 0,
+        use_mask_unit_attn: bool = False,
+    ) -> None:
+        super().__init__()
+        if dim_out % heads:
+            raise ConfigError(f"width {dim_out} is not divisible by {heads} heads")
+        self.dim_out, self.heads, self.head_dim = dim_out, heads, dim_out // heads
+        self.q_stride, self.window_size = q_stride, window_size
+        self.use_mask_unit_attn = use_mask_unit_attn
+        self.qkv = nn.Linear(dim, 3 * dim_out)
+        self.proj = nn.Linear(dim_out, dim_out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, N, _ = x.shape
+        W = N // (self.q_stride * self.window_size) if self.use_mask_unit_attn else 1
+        h, hd = self.heads, self.head_dim
+        # (B, N, 3 * Do) -> (B, N/W, W, 3, h, hd) -> (3, B, h, W, N/W, hd)
+        qkv = self.qkv(x).reshape(B, N // W, W, 3, h, hd).permute(3, 0, 4, 2, 1, 5)
+        q, k, v = qkv.unbind(0)
+        if self.q_stride > 1:
+            # (B, h, W, N/W, hd) -> (B, h, W, q, N/(W q), hd) -> max over q
+            q = q.reshape(B, h, W, self.q_stride, -1, hd).amax(dim=3)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, W, Nq/W, hd)
+        out = out.transpose(1, 3).reshape(B, -1, self.dim_out)  # (B, Nq/W, W, h, hd) -> (B, Nq, Do)
+        return self.proj(out)
+
+    def extra_repr(self) -> str:
+        kind = f"window={self.window_size}" if self.use_mask_unit_attn else "global"
+        return f"heads={self.heads}, q_stride={self.q_stride}, {kind}"
+
+
+class HieraBlock(nn.Module):
+    """Pre-norm block; a width change adds ``proj`` and pools the residual like the queries.
+
+    ``(B, N, dim) -> (B, N / q_stride, dim_out)``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        dim_out: int,
+        heads: int,
+        mlp_ratio: float,
+        drop_path: float,
+        q_stride: int,
+        window_size: int,
+        use_mask_unit_attn: bool,
+    ) -> None:
+        super().__init__()
+        self.dim, self.dim_out = dim, dim_out
+        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.attn = MaskUnitAttention(
+            dim, dim_out, heads, q_stride, window_size, use_mask_unit_attn
+        )
+        self.norm2 = nn.LayerNorm(dim_out, eps=LN_EPS)
+        self.mlp = Mlp(dim_out, int(dim_out * mlp_ratio))
+        self.drop_path = DropPath(drop_path)
+        if dim != dim_out:
+            self.proj = nn.Linear(dim, dim_out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x_norm = self.norm1(x)
+        if self.dim != self.dim_out:
+            x = pool_groups(self.proj(x_norm), self.attn.q_stride)  # (B, N/q, Do)
+        x = x + self.drop_path(self.attn(x_norm))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class PatchEmbed(nn.Module):
+    """``Conv3d`` patch embedding; ``(B, 3, T, H, W) -> (B, T' * H' * W', D)`` raster order.
+
+    ``pixel_visible (B, 1, T, H, W)`` (``True`` = visible) zeroes hidden pixels first.
+    """
+
+    def __init__(self, in_chans: int, dim: int, kernel: Size3, stride: Size3, padding: Size3):
+        super().__init__()
+        self.proj = nn.Conv3d(in_chans, dim, kernel, stride, padding)
+
+    def forward(self, x: Tensor, pixel_visible: Tensor | None = None) -> Tensor:
+        if pixel_visible is not None:
+            x = x * pixel_visible.to(x.dtype)
+        x = self.proj(x)  # (B, D, T', H', W')
+        return x.flatten(2).transpose(1, 2)  # (B, D, T', H', W') -> (B, T'H'W', D)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class _StageOrder:
+    """Index bookkeeping of one pooling level ``k`` (after ``k`` query poolings).
+
+    ``unit_size``: tokens per mask unit per axis; ``perm (S,)``: for each position of the
+    within-unit raster order, the position in the unrolled stride order; ``local_t (S,)``:
+    the within-unit time of each unrolled stride position.
+    """
+
+    unit_size: Size3
+    perm: Tensor
+    local_t: Tensor
+
+
+class Hiera(Encoder):
+    """Hierarchical video ViT with mask units (see the module docstring).
+
+    Args:
+        num_frames: clip length T.
+        input_size: frame size, one int (square) or ``(H, W)``.
+        in_chans: input channels.
+        embed_dim: width of the first stage (doubles with ``dim_mul`` per stage).
+        num_heads: heads of the first stage (times ``head_mul`` per stage).
+        stages: blocks per stage.
+        q_pool: number of stage changes (from the first) that pool by ``q_stride``.
+        q_stride: pooling stride per axis ``(t, h, w)``.
+        mask_unit_size: tokens per mask unit ``(t, h, w)``; must be
+            ``q_stride ** (len(stages) - 1)``.
+        mask_unit_attn: per stage, whether attention stays inside mask units; default:
+            ``True`` for the first ``len(stages) // 2`` stages.
+        dim_mul, head_mul: width / heads multiplier at each stage change.
+        patch_kernel, patch_stride, patch_padding: the patch ``Conv3d``.
+        mlp_ratio: MLP hidden width / block width.
+        drop_path: final stochastic-depth rate (linear from 0 over the blocks).
+        normalize_input: divide ``uint8`` by 255 and apply the ImageNet mean / std.
+    """
+
+    def __init__(
+        self,
+        num_frames: int = 16,
+        input_size: int | Sequence[int] = 224,
+        in_chans: int = 3,
+        embed_dim: int = 96,
+        num_heads: int = 1,
+        stages: Sequence[int] = (2, 3, 16, 3),
+        q_pool: int = 2,
+        q_stride: Sequence[int] = (1, 2, 2),
+        mask_unit_size: Sequence[int] = (1, 8, 8),
+        mask_unit_attn: Sequence[bool] | None = None,
+        dim_mul: float = 2.0,
+        head_mul: float = 2.0,
+        patch_kernel: int | Sequence[int] = (3, 7, 7),
+        patch_stride: int | Sequence[int] = (2, 4, 4),
+        patch_padding: int | Sequence[int] = (1, 3, 3),
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        normalize_input: bool = True,
+    ) -> None:
+        super().__init__()
+        stages = tuple(int(s) for s in stages)
+        if not stages or min(stages) < 1:
+            raise ConfigError(f"stages must be a non-empty list of positive ints, got {stages}")
+        if not 0 <= q_pool < len(stages):
+            raise ConfigError(f"q_pool must be in [0, {len(stages) - 1}], got {q_pool}")
+        if mask_unit_attn is None:
+            mask_unit_attn = [i < len(stages) // 2 for i in range(len(stages))]
+        mask_unit_attn = tuple(bool(m) for m in mask_unit_attn)
+        if len(mask_unit_attn) != len(stages):
+            raise ConfigError(
+                f"mask_unit_attn needs one flag per stage ({len(stages)}), got {mask_unit_attn}"
+            )
+        if not 0.0 <= drop_path < 1.0:
+            raise ConfigError(f"drop_path must be in [0, 1), got {drop_path}")
+        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if len(hw) != 2:
+            raise ConfigError(f"input_size must be one int or (H, W), got {input_size!r}")
+        self.input_size: Size3 = (int(num_frames), int(hw[0]), int(hw[1]))
+        self.in_chans = in_chans
+        self.patch_kernel = _triple(patch_kernel, "patch_kernel")
+        self.patch_stride = _triple(patch_stride, "patch_stride")
+        self.patch_padding = _triple(patch_padding, "patch_padding")
+        self.q_stride = _triple(q_stride, "q_stride")
+        self.mask_unit_size = _triple(mask_unit_size, "mask_unit_size")
+        self.stages, self.q_pool, self.mask_unit_attn = stages, q_pool, mask_unit_attn
+        self.token_grid = self._check_token_grid()
+        self.mask_unit_grid = self._check_mask_units(len(stages))
+        self.num_mask_units = _prod(self.mask_unit_grid)
+        self.normalize_input = bool(normalize_input)
+        # (3,) -> (1, 3, 1, 1, 1) to broadcast over (B, 3, T, H, W); not saved with weights
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), False)
+
+        self.patch_embed = PatchEmbed(
+            in_chans, embed_dim, self.patch_kernel, self.patch_stride, self.patch_padding
+        )
+        T, H, W = self.token_grid
+        self.pos_embed_spatial = nn.Parameter(torch.zeros(1, H * W, embed_dim))
+        self.pos_embed_temporal = nn.Parameter(torch.zeros(1, T, embed_dim))
+        self._build_blocks(embed_dim, num_heads, dim_mul, head_mul, mlp_ratio, drop_path)
+        self.norm = nn.LayerNorm(self.out_dim, eps=LN_EPS)
+        self._build_orders()
+        nn.init.trunc_normal_(self.pos_embed_spatial, std=0.02)
+        nn.init.trunc_normal_(self.pos_embed_temporal, std=0.02)
+        self.apply(self._init_weights)
+
+    # ------------------------------------------------------------------ construction
+
+    def _check_token_grid(self) -> Size3:
+        n, k, s, p = self.input_size, self.patch_kernel, self.patch_stride, self.patch_padding
+        grid = (
+            conv_out_size(n[0], k[0], s[0], p[0]),
+            conv_out_size(n[1], k[1], s[1], p[1]),
+            conv_out_size(n[2], k[2], s[2], p[2]),
+        )
+        if _mul(grid, s) != self.input_size:
+            raise ConfigError(
+                f"clip size (T, H, W) = {self.input_size} is not a whole number of patch strides "
+                f"{self.patch_stride} (kernel {self.patch_kernel}, padding {self.patch_padding} "
+                f"gives {grid} tokens); use num_frames / input_size multiples of the stride"
+            )
+        return grid
+
+    def _check_mask_units(self, num_stages: int) -> Size3:
+        needed = tuple(q ** (num_stages - 1) for q in self.q_stride)
+        if self.mask_unit_size != needed:
+            raise ConfigError(
+                f"mask_unit_size {self.mask_unit_size} must be q_stride {self.q_stride} to the "
+                f"power len(stages) - 1 = {num_stages - 1}, i.e. {needed}"
+            )
+        if any(g % m for g, m in zip(self.token_grid, self.mask_unit_size, strict=True)):
+            raise ConfigError(
+                f"token grid {self.token_grid} (clip {self.input_size}) is not divisible into "
+                f"mask units of {self.mask_unit_size} tokens; change num_frames / input_size"
+            )
+        return _div(self.token_grid, self.mask_unit_size)
+
+    def _build_blocks(
+        self,
+        dim: int,
+        heads: int,
+        dim_mul: float,
+        head_mul: float,
+        mlp_ratio: float,
+        drop_path: float,
+    ) -> None:
+        depth = sum(self.stages)
+        self.stage_ends = [sum(self.stages[: i + 1]) - 1 for i in range(len(self.stages))]
+        pool_blocks = {end + 1 for end in self.stage_ends[: self.q_pool]}
+        flat_q = _prod(self.q_stride)
+        window = _prod(self.mask_unit_size)
+        rates = torch.linspace(0, drop_path, depth).tolist()
+        stage, dims, blocks = 0, [dim], []
+        for i in range(depth):
+            dim_out = dim
+            use_mu_attn = self.mask_unit_attn[stage]  # lags one block behind the stage
+            if i - 1 in self.stage_ends:
+                dim_out, heads, stage = int(dim * dim_mul), int(heads * head_mul), stage + 1
+                dims.append(dim_out)
+                if i in pool_blocks:
+                    window //= flat_q
+            blocks.append(
+                HieraBlock(
+                    dim,
+                    dim_out,
+                    heads,
+                    mlp_ratio,
+                    rates[i],
+                    flat_q if i in pool_blocks else 1,
+                    window,
+                    use_mu_attn,
+                )
+            )
+            dim = dim_out
+        self.blocks = nn.ModuleList(blocks)
+        self.stage_dims, self.out_dim = tuple(dims), dim
+
+    def _build_orders(self) -> None:
+        """Unroll permutation and, per pooling level, the reroll / time bookkeeping."""
+        schedule = [self.q_stride] * (len(self.stages) - 1)
+        idx = unroll_index(self.token_grid, schedule)  # (N,)
+        self.register_buffer("unroll_idx", idx, persistent=False)
+        T, H, W = self.token_grid
+        coords = torch.stack(
+            torch.meshgrid(torch.arange(T), torch.arange(H), torch.arange(W), indexing="ij"), -1
+        ).view(-1, 3)[idx]  # (T, H, W, 3) -> (N, 3) raster -> unrolled
+        q = torch.tensor(self.q_stride)
+        U = self.num_mask_units
+        self._orders: list[_StageOrder] = []
+        for k in range(self.q_pool + 1):
+            n_k = coords.shape[0] // _prod(self.q_stride) ** k
+            c = coords[:n_k] // q**k  # (N_k, 3) coordinates after k poolings
+            unit = torch.tensor(self.mask_unit_size) // q**k  # tokens per unit per axis
+            local = c % unit  # (N_k, 3) position inside the unit
+            local_raster = (local[:, 0] * unit[1] + local[:, 1]) * unit[2] + local[:, 2]
+            S = n_k // U
+            first = local_raster.view(S, U)[:, 0]  # (S,) positions of unit 0
+            self._orders.append(
+                _StageOrder(
+                    (int(unit[0]), int(unit[1]), int(unit[2])),
+                    first.argsort(),
+                    local[:, 0].view(S, U)[:, 0].clone(),
+                )
+            )
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------ sizes for decoders
+
+    @property
+    def num_frames(self) -> int:
+        return self.input_size[0]
+
+    @property
+    def mask_unit_pixels(self) -> Size3:
+        """Pixels ``(frames, rows, cols)`` covered by one mask unit (Hiera-B: (2, 32, 32))."""
+        return _mul(self.mask_unit_size, self.patch_stride)
+
+    @property
+    def final_unit_size(self) -> Size3:
+        """Tokens per mask unit per axis after the blocks (Hiera-B: (1, 2, 2))."""
+        return self._orders[-1].unit_size
+
+    @property
+    def tokens_per_unit(self) -> int:
+        """Final tokens per visible mask unit (Hiera-B: 4)."""
+        return _prod(self.final_unit_size)
+
+    @property
+    def final_token_grid(self) -> Size3:
+        """Grid of the final tokens when nothing is hidden (Hiera-B: (8, 14, 14))."""
+        return _mul(self.mask_unit_grid, self.final_unit_size)
+
+    @property
+    def final_token_pixels(self) -> Size3:
+        """Pixels covered by one final token (Hiera-B: (2, 16, 16))."""
+        return _div(self.mask_unit_pixels, self.final_unit_size)
+
+    @property
+    def num_temporal_tokens(self) -> int:
+        """Temporal positions T' of the final tokens (Hiera-B: 8)."""
+        return self.final_token_grid[0]
+
+    def random_mask(
+        self, batch: int, ratio: float, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``(batch, num_mask_units)`` bool, ``True`` = hidden, exactly
+        ``round(ratio * num_mask_units)`` hidden per clip, on the model's device."""
+        return random_unit_mask(
+            batch, self.num_mask_units, ratio, generator, self.pos_embed_spatial.device
+        )
+
+    # ------------------------------------------------------------------ input handling
+
+    def prepare_input(self, x: Tensor) -> Tensor:
+        """Check the clip shape, convert ``uint8`` to [0, 1] and normalise (if enabled)."""
+        if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != self.in_chans:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ConfigError(
+                f"Hiera expects clips (B, {self.in_chans}, T, H, W), got {shape}; "
+                "stack frames as (B, 3, T, H, W)"
+            )
+        if tuple(x.shape[2:]) != self.input_size:
+            raise ConfigError(
+                f"clip size (T, H, W) = {tuple(x.shape[2:])} does not match the model's "
+                f"{self.input_size}; resize / sample the clips or build the model with "
+                "num_frames / input_size to match"
+            )
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        elif not x.is_floating_point():
+            raise ConfigError(f"clips must be uint8 or float in [0, 1], got dtype {x.dtype}")
+        if self.normalize_input:
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return x
+
+    def _visible_units(self, mask: Tensor, batch: int) -> Tensor:
+        """``mask (B, U)`` bool ``True`` = hidden -> ``(B, V)`` sorted visible unit indices."""
+        if mask.shape != (batch, self.num_mask_units) or mask.dtype != torch.bool:
+            raise ConfigError(
+                f"mask must be a bool tensor (B, num_mask_units) = {(batch, self.num_mask_units)}"
+                f" with True = hidden unit, got {mask.dtype} {tuple(mask.shape)}; "
+                "draw one with model.random_mask(batch, ratio)"
+            )
+        n_vis = (~mask).sum(dim=1)  # (B,)
+        if bool((n_vis != n_vis[0]).any()) or int(n_vis[0]) == 0:
+            raise ConfigError(
+                f"every clip must keep the same, non-zero number of visible mask units; got "
+                f"{n_vis.tolist()}; draw masks with model.random_mask(batch, ratio)"
+            )
+        # stable sort: visible (False) first, each row's visible units in increasing order
+        return mask.to(torch.uint8).argsort(dim=1, stable=True)[:, : int(n_vis[0])]
+
+    def _pixel_visibility(self, visible_units: Tensor, batch: int) -> Tensor:
+        """``(B, V)`` visible unit indices -> ``(B, 1, T, H, W)`` bool, ``True`` = visible."""
+        Tm, Hm, Wm = self.mask_unit_grid
+        pt, ph, pw = self.mask_unit_pixels
+        vis = torch.zeros(batch, self.num_mask_units, dtype=torch.bool, device=visible_units.device)
+        vis.scatter_(1, visible_units, True)  # (B, U)
+        vis = vis.view(batch, 1, Tm, 1, Hm, 1, Wm, 1)
+        vis = vis.expand(batch, 1, Tm, pt, Hm, ph, Wm, pw)
+        return vis.reshape(
+            batch, 1, Tm * pt, Hm * ph, Wm * pw
+        )  # (B, 1, Tm, pt, .., pw) -> (B, 1, T, H, W)
+
+    def pos_embed(self) -> Tensor:
+        """``(1, N, D)`` position of each raster token: spatial + temporal embedding."""
+        T = self.token_grid[0]
+        HW = self.pos_embed_spatial.shape[1]
+        spatial = self.pos_embed_spatial.repeat(1, T, 1)  # (1, HW, D) -> (1, T HW, D)
+        temporal = self.pos_embed_temporal.repeat_interleave(HW, dim=1)  # (1, T, D) -> (1, T HW, D)
+        return spatial + temporal
+
+    # ------------------------------------------------------------------ forward
+
+    def _run(
+        self, x: Tensor, mask: Tensor | None, keep_stages: bool
+    ) -> tuple[Tensor, list[Tensor]]:
+        x = self.prepare_input(x)
+        B = x.shape[0]
+        visible = None if mask is None else self._visible_units(mask.to(x.device), B)
+        pixel_vis = None if visible is None else self._pixel_visibility(visible, B)
+        tok = self.patch_embed(x, pixel_vis) + self.pos_embed()  # (B, N, D) raster
+        tok = tok[:, self.unroll_idx]  # raster -> unrolled (s_1, .., s_k, unit)
+        if visible is not None:
+            D, U = tok.shape[-1], self.num_mask_units
+            tok = tok.view(B, -1, U, D)  # (B, N, D) -> (B, S, U, D)
+            idx = visible[:, None, :, None].expand(B, tok.shape[1], visible.shape[1], D)
+            tok = tok.gather(2, idx).flatten(1, 2)  # (B, S, V, D) -> (B, S V, D)
+        stages: list[Tensor] = []
+        for i, blk in enumerate(self.blocks):
+            tok = blk(tok)
+            if keep_stages and i in self.stage_ends:
+                stages.append(self.reroll(tok, min(self.stage_ends.index(i), self.q_pool)))
+        return tok, stages
+
+    def forward_features(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Final tokens ``(B, N, out_dim)`` in unrolled order (not normalised).
+
+        ``mask (B, num_mask_units)`` bool, ``True`` = hidden unit: hidden units are dropped,
+        ``N = visible units x tokens_per_unit``; without a mask
+        ``N = prod(final_token_grid)``.
+        """
+        return self._run(x, mask, keep_stages=False)[0]
+
+    def forward_intermediates(
+        self, x: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Final tokens and every stage's output in mask-unit order.
+
+        Stage ``i`` output: ``(B, V, mt, mh, mw, D_i)`` with ``V`` visible units (all units,
+        in raster order, without a mask; the visible ones in increasing index order with a
+        mask) and ``(mt, mh, mw)`` the tokens per unit at that stage (Hiera-B:
+        (1, 8, 8), (1, 4, 4), (1, 2, 2), (1, 2, 2)).
+        """
+        return self._run(x, mask, keep_stages=True)
+
+    def reroll(self, tokens: Tensor, level: int) -> Tensor:
+        """Unrolled tokens after ``level`` poolings -> mask-unit order.
+
+        ``(B, S V, D) -> (B, V, mt, mh, mw, D)``, ``S = mt mh mw`` tokens per unit.
+        """
+        order = self._orders[level]
+        B, N, D = tokens.shape
+        S = order.perm.numel()
+        x = tokens.view(B, S, N // S, D)  # (B, S, V, D), stride order
+        x = x[:, order.perm.to(tokens.device)]  # (B, S, V, D), raster order inside the unit
+        return x.transpose(1, 2).reshape(B, N // S, *order.unit_size, D)  # -> (B, V, mt, mh, mw, D)
+
+    def units_to_grid(self, units: Tensor) -> Tensor:
+        """All units in raster order ``(B, U, mt, mh, mw, D)`` -> token grid ``(B, T, H, W, D)``."""
+        B, U, mt, mh, mw, D = units.shape
+        if U != self.num_mask_units:
+            raise ConfigError(
+                f"units_to_grid needs all {self.num_mask_units} mask units, got {U}; "
+                "it only applies to unmasked outputs"
+            )
+        Tm, Hm, Wm = self.mask_unit_grid
+        x = units.view(B, Tm, Hm, Wm, mt, mh, mw, D)
+        x = x.permute(0, 1, 4, 2, 5, 3, 6, 7)  # -> (B, Tm, mt, Hm, mh, Wm, mw, D)
+        return x.reshape(B, Tm * mt, Hm * mh, Wm * mw, D)
+
+    def unit_pixels(self, x: Tensor) -> Tensor:
+        """The prepared (normalised) pixels of every mask unit, the pixel-MAE target.
+
+        ``(B, 3, T, H, W) -> (B, U, 3, pt, ph, pw)``, units in raster order,
+        ``(pt, ph, pw) = mask_unit_pixels``; select hidden units with ``[mask]``.
+        """
+        x = self.prepare_input(x)
+        B, C = x.shape[:2]
+        Tm, Hm, Wm = self.mask_unit_grid
+        pt, ph, pw = self.mask_unit_pixels
+        x = x.view(B, C, Tm, pt, Hm, ph, Wm, pw)
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # -> (B, Tm, Hm, Wm, C, pt, ph, pw)
+        return x.reshape(B, Tm * Hm * Wm, C, pt, ph, pw)
+
+    def _token_times(self, mask: Tensor | None, batch: int, device: torch.device) -> Tensor:
+        """``(B, S V)`` long: the temporal index of every final token."""
+        order = self._orders[-1]
+        U = self.num_mask_units
+        if mask is None:
+            units = torch.arange(U, device=device).expand(batch, U)  # (B, U)
+        else:
+            units = self._visible_units(mask.to(device), batch)  # (B, V)
+        unit_t = units // (U // self.mask_unit_grid[0])  # (B, V) temporal index of the unit
+        local_t = order.local_t.to(device)  # (S,)
+        times = unit_t[:, None, :] * order.unit_size[0] + local_t[None, :, None]  # (B, S, V)
+        return times.flatten(1)  # (B, S, V) -> (B, S V)
+
+    def tokens_per_time(self, mask: Tensor | None, batch: int) -> Tensor:
+        """``(B, T')`` long: number of final tokens at each temporal position."""
+        times = self._token_times(mask, batch, self.unroll_idx.device)
+        counts = torch.zeros(batch, self.num_temporal_tokens, dtype=torch.long, device=times.device)
+        return counts.scatter_add_(1, times, torch.ones_like(times))
+
+    def tokens_by_time(self, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Mean of the final tokens at each temporal position: ``(B, N, D) -> (B, T', D)``.
+
+        ``mask`` must be the one given to :meth:`forward_features`; a temporal position
+        with no visible token gets the zero vector (see :meth:`tokens_per_time`).
+        """
+        B, N, D = tokens.shape
+        times = self._token_times(mask, B, tokens.device)  # (B, N)
+        if times.shape[1] != N:
+            raise ConfigError(
+                f"tokens have {N} positions but the mask implies {times.shape[1]}; pass the mask "
+                "used by forward_features"
+            )
+        sums = tokens.new_zeros(B, self.num_temporal_tokens, D)
+        sums.scatter_add_(1, times[..., None].expand(B, N, D), tokens)  # (B, T', D)
+        counts = torch.zeros(B, self.num_temporal_tokens, device=tokens.device, dtype=tokens.dtype)
+        counts.scatter_add_(1, times, torch.ones_like(times, dtype=tokens.dtype))  # (B, T')
+        return sums / counts.clamp_min(1.0)[..., None]
+
+    def pool(self, tokens: Tensor) -> Tensor:
+        """Mean over tokens, then the final LayerNorm: ``(B, N, D) -> (B, D)``."""
+        return self.norm(tokens.mean(dim=1))
+
+    def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Pooled embedding ``(B, out_dim)`` of the visible units (all without a mask)."""
+        return self.pool(self.forward_features(x, mask))
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, tokens={self.token_grid}, "
+            f"mask_units={self.mask_unit_grid}, q_pool={self.q_pool}, out_dim={self.out_dim}"
+        )
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class CheckpointReport:
+    """What :func:`load_hiera_checkpoint` did.  ``mismatched``: (key, checkpoint shape,
+    model shape) of keys present in both with different shapes (not loaded)."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+
+
+#: wrappers under which a checkpoint file may hold its state dict (official: "model_state")
+_STATE_KEYS = ("model_state", "model", "state_dict")
+
+
+def official_key(key: str) -> str:
+    """Checkpoint key of the official Hiera release -> parameter name of :class:`Hiera`.
+
+    ==========================================  ===================================
+    official                                    here
+    ==========================================  ===================================
+    ``patch_embed.proj.{weight,bias}``          same (``Conv3d (D, 3, 3, 7, 7)``)
+    ``pos_embed_spatial`` / ``_temporal``       same (``(1, H'W', D)`` / ``(1, T', D)``)
+    ``blocks.N.norm1`` / ``norm2``              same
+    ``blocks.N.attn.qkv`` / ``attn.proj``       same (qkv features ``(3, heads, hd)``)
+    ``blocks.N.mlp.fc1`` / ``mlp.fc2``          same
+    ``blocks.N.proj`` (width change)            same
+    ``norm``                                    same (LayerNorm of the pooled mean)
+    ``head.projection``                         none: reported as unexpected
+    MAE-only: ``encoder_norm``, ``mask_token``,  none: reported as unexpected
+    ``multi_scale_fusion_heads.*``, ``decoder*``
+    ==========================================  ===================================
+
+    A ``module.`` prefix (DistributedDataParallel) is removed.
+    """
+    return key.removeprefix("module.")
+
+
+def read_state_dict(path: str | Path) -> dict[str, Any]:
+    """The state dict of a local ``.safetensors`` or ``torch.save`` file (unwrapped from
+    ``model_state`` / ``model`` / ``state_dict`` when nested)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            "checkpoint file not found; give the path of a local Hiera checkpoint", path
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unreadable / not a checkpoint: say which file
+        raise DataError(
+            f"cannot read it as a checkpoint ({type(err).__name__}: {err}); expected a "
+            ".safetensors file or a torch.save file of tensors",
+            path,
+        ) from err
+    for key in _STATE_KEYS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise DataError(f"holds a {type(state).__name__}, not a state dict", path)
+    return state
+
+
+def load_hiera_checkpoint(model: Hiera, path: str | Path) -> CheckpointReport:
+    """Load the parameters of a local official-Hiera checkpoint whose shapes match.
+
+    ``path``: ``.safetensors`` or a ``torch.save`` file (``weights_only=True``; official files
+    hold ``{"model_state": state_dict, ...}``).  Keys are mapped by :func:`official_key`;
+    every checkpoint entry ends up in exactly one of ``loaded`` / ``unexpected`` /
+    ``mismatched``, and ``missing`` lists the model parameters left at their initial value.
+    Raises :class:`ConfigError` when no parameter matches (wrong file or wrong model size).
+    A 16-frame checkpoint loads into the 16-frame model; inflate afterwards
+    (:func:`signssl.models.inflate.inflate_patch_embed`).
+    """
+    state = read_state_dict(path)
+    own = model.state_dict()
+    report, to_load = CheckpointReport(), {}
+    for key, value in state.items():
+        name = official_key(str(key))
+        if not isinstance(value, Tensor) or name not in own:
+            report.unexpected.append(str(key))
+        elif tuple(value.shape) != tuple(own[name].shape):
+            report.mismatched.append((str(key), tuple(value.shape), tuple(own[name].shape)))
+        else:
+            to_load[name] = value
+            report.loaded.append(name)
+    if not to_load:
+        raise ConfigError(
+            f"no parameter of {path} matches the model ({len(state)} entries, "
+            f"{len(report.mismatched)} with the wrong shape); check that the file is a Hiera "
+            "checkpoint of the same size as the model"
+        )
+    report.missing = sorted(set(own) - set(to_load))
+    model.load_state_dict(to_load, strict=False)
+    return report
+
+
+# ----------------------------------------------------------------------------- sizes
+
+_KWARGS = set(inspect.signature(Hiera.__init__).parameters) - {"self"}
+
+
+def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> Hiera:
+    unknown = sorted(set(overrides) - _KWARGS)
+    if unknown:
+        raise ConfigError(f"unknown Hiera option(s) {unknown}; known: {sorted(_KWARGS)}")
+    return Hiera(**{**defaults, **overrides})
+
+
+@register_model
+def hiera_base_16x224(**kwargs: Any) -> Hiera:
+    """Hiera-B video (METHODS.md §1.2): 16 x 224 x 224, embed 96, heads 1, stages
+    (2, 3, 16, 3), q_pool 2, q_stride (1, 2, 2), mask unit (1, 8, 8), patch (3, 7, 7) /
+    (2, 4, 4) / (1, 3, 3), drop path 0.1; out dim 768, 51M parameters."""
+    return _build(
+        dict(
+            num_frames=16,
+            input_size=224,
+            embed_dim=96,
+            num_heads=1,
+            stages=(2, 3, 16, 3),
+            q_pool=2,
+            q_stride=(1, 2, 2),
+            mask_unit_size=(1, 8, 8),
+            drop_path=0.1,
+        ),
+        kwargs,
+    )
+
+
+@register_model
+def hiera_tiny_16x64(**kwargs: Any) -> Hiera:
+    """16 x 64 x 64 clips, embed 32, stages (1, 1, 2, 1); Hiera-B's patch and mask-unit
+    geometry (32 mask units); out dim 256 (CPU experiments)."""
+    return _build(
+        dict(
+            num_frames=16,
+            input_size=64,
+            embed_dim=32,
+            num_heads=1,
+            stages=(1, 1, 2, 1),
+            q_pool=2,
+            q_stride=(1, 2, 2),
+            mask_unit_size=(1, 8, 8),
+            drop_path=0.1,
+        ),
+        kwargs,
+    )
+
+
+@register_model
+def hiera_test(**kwargs: Any) -> Hiera:
+    """4 x 32 x 32 clips, embed 8, stages (1, 1, 1), mask unit (1, 4, 4) tokens (8 units),
+    Hiera-B's patch embedding; out dim 32 (unit tests)."""
+    return _build(
+        dict(
+            num_frames=4,
+            input_size=32,
+            embed_dim=8,
+            num_heads=1,
+            stages=(1, 1, 1),
+            q_pool=2,
+            q_stride=(1, 2, 2),
+            mask_unit_size=(1, 4, 4),
+            mlp_ratio=2.0,
+            drop_path=0.0,
+        ),
+        kwargs,
+    )
