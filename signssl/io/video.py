@@ -47,11 +47,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-import av
 import numpy as np
 
 from signssl.errors import ConfigError, DataError
 from signssl.utils import atomic_path
+
+
+def _av() -> Any:
+    """PyAV, imported on first use (importing it costs ~50 ms and loads FFmpeg)."""
+    import av
+
+    return av
 
 #: ``(height, width)``, or an int = the shorter side (aspect ratio kept), or ``None``
 VideoSize = int | tuple[int, int] | None
@@ -321,8 +327,8 @@ def _open_video(path: str | Path, threads: bool = False) -> Iterator[tuple[Any, 
     if os.path.isdir(src):
         raise DataError("is a folder, not a video file", src)
     try:
-        container = av.open(src, mode="r")
-    except (av.error.FFmpegError, OSError, ValueError, EOFError, IndexError) as e:
+        container = _av().open(src, mode="r")
+    except (_av().error.FFmpegError, OSError, ValueError, EOFError, IndexError) as e:
         raise _bad_video(src, e) from None
     try:
         if not container.streams.video:
@@ -387,7 +393,7 @@ def _count_packets(container: Any, stream: Any, src: str) -> int:
         for packet in container.demux(stream):
             if packet.size:
                 n += 1
-    except av.error.FFmpegError as e:
+    except _av().error.FFmpegError as e:
         raise _bad_video(src, e) from None
     return n
 
@@ -460,7 +466,7 @@ def _iter_selected(
                     last = _to_rgb(frame, quarter)
             else:
                 _check_complete(i + 1, header_frames, src)
-        except av.error.FFmpegError as e:
+        except _av().error.FFmpegError as e:
             raise DataError(
                 f"decoding failed after {i + 1} frames ({_why(e)}); the file is corrupt or "
                 "truncated - re-encode or re-download it", src) from None
@@ -799,7 +805,7 @@ def write_video(
     rate = Fraction(str(fps)).limit_denominator(100_000)
     stream_iter = iter(frames)
     with atomic_path(p) as tmp:
-        with av.open(str(tmp), mode="w", format=container_format) as out:
+        with _av().open(str(tmp), mode="w", format=container_format) as out:
             stream = None
             n = 0
             for frame in stream_iter:
@@ -812,7 +818,7 @@ def write_video(
                 elif (arr.shape[0], arr.shape[1]) != (stream.height, stream.width):
                     raise DataError(f"frame {n} is {arr.shape[:2]} but the first was "
                                     f"{(stream.height, stream.width)}", p)
-                for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                for packet in stream.encode(_av().VideoFrame.from_ndarray(arr, format="rgb24")):
                     out.mux(packet)
                 n += 1
             if stream is None:
@@ -830,7 +836,7 @@ def _add_stream(out: Any, codec: str, rate: Fraction, height: int, width: int,
     options = {"crf": str(crf)} if crf is not None and codec in ("libx264", "h264", "libx265") else {}
     try:
         stream = out.add_stream(codec, rate=rate, options=options)
-    except (av.error.FFmpegError, ValueError) as e:
+    except (_av().error.FFmpegError, ValueError) as e:
         raise ConfigError(f"{p}: cannot encode with codec '{codec}': {_why(e)}") from None
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     return stream
