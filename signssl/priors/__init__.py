@@ -1,0 +1,68 @@
+"""SignRep sign priors (METHODS.md §1.1): per-frame 3D pose targets for pretraining.
+
+* :mod:`.joints` - the 61-point prior skeleton of the MediaPipe Holistic layouts and its
+  3D frame (:func:`lift_holistic`);
+* :mod:`.bones` - kinematic tree, standard bone lengths (:func:`standard_bone_lengths`,
+  :class:`BoneLengths`) and re-lengthening (:func:`rebuild`);
+* :mod:`.compute` - the seven prior families (:func:`compute_priors`,
+  :class:`Priors`, :data:`PRIOR_SPECS`);
+* :mod:`.dataset` - whole manifests (:func:`precompute_priors`,
+  :func:`dataset_bone_lengths`), used by ``signssl priors`` and ``signssl bone-lengths``.
+"""
+
+from signssl.priors.bones import (
+    BONE_NAMES,
+    BONES,
+    BoneLengthAccumulator,
+    BoneLengths,
+    default_bone_lengths,
+    rebuild,
+    standard_bone_lengths,
+)
+from signssl.priors.compute import (
+    BODY_ANGLES,
+    FINGERTIP_TARGETS,
+    FINGERTIPS,
+    HAND_ANGLES,
+    INTERACTION_SOURCES,
+    INTERACTION_TARGETS,
+    PRIOR_NAMES,
+    PRIOR_SPECS,
+    Priors,
+    PriorSpec,
+    compute_priors,
+    compute_priors_batch,
+    hand_activity,
+)
+from signssl.priors.dataset import PriorsReport, dataset_bone_lengths, precompute_priors
+from signssl.priors.joints import SKELETON_POINTS, UPPER_BODY_19, Lifted, lift_holistic
+
+__all__ = [
+    "BODY_ANGLES",
+    "BONES",
+    "BONE_NAMES",
+    "BoneLengthAccumulator",
+    "BoneLengths",
+    "FINGERTIPS",
+    "FINGERTIP_TARGETS",
+    "HAND_ANGLES",
+    "INTERACTION_SOURCES",
+    "INTERACTION_TARGETS",
+    "Lifted",
+    "PRIOR_NAMES",
+    "PRIOR_SPECS",
+    "PriorSpec",
+    "Priors",
+    "PriorsReport",
+    "SKELETON_POINTS",
+    "UPPER_BODY_19",
+    "compute_priors",
+    "compute_priors_batch",
+    "dataset_bone_lengths",
+    "default_bone_lengths",
+    "hand_activity",
+    "lift_holistic",
+    "precompute_priors",
+    "rebuild",
+    "standard_bone_lengths",
+]
