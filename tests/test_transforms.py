@@ -291,3 +291,18 @@ def test_as_pose_batch_fills_and_checks() -> None:
         as_pose_batch({"x": x, "frame_mask": torch.zeros(2, 4, dtype=torch.bool)})
     with pytest.raises(ConfigError, match=r"\(B, T, J, C\)"):
         as_pose_batch({"x": torch.zeros(3, 4)})
+
+
+def test_default_view_temporal_option() -> None:
+    from signssl.pose.transforms import (
+        RandomTemporalCrop,
+        RandomTemporalResample,
+        default_view_pipeline,
+    )
+
+    plain = default_view_pipeline("masa49")
+    assert not any(isinstance(t, RandomTemporalCrop | RandomTemporalResample) for t in plain.transforms)
+    view = default_view_pipeline("masa49", temporal_p=1.0)
+    kinds = [type(t) for t in view.transforms]
+    assert kinds[:2] == [RandomTemporalCrop, RandomTemporalResample]
+    assert view.transforms[0].p == 1.0 and view.transforms[1].p == 1.0

@@ -17,6 +17,7 @@ Methods make their own views of the batch with the pose augmentations
   ``b_s_frames``, ``b_e_frames``: absolute frame counts instead (boundary search §2.3);
 * ``spatial_aug``: rotation, shear, scale, jitter after the permutation;
 * ``flip_p``, ``hand_dropout_p``: mirror (with left/right swap) and hand dropout;
+* ``temporal_p``: probability of a temporal crop and of a speed change (before the rest);
 * ``seed``: the augmentation generator's seed (the rank is added under DDP).
 """
 
@@ -96,6 +97,7 @@ class Method(nn.Module):
         hand_dropout_p: float = 0.0,
         b_s_frames: int | None = None,
         b_e_frames: int | None = None,
+        temporal_p: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -118,6 +120,7 @@ class Method(nn.Module):
             hand_dropout_p=hand_dropout_p,
             b_s_frames=b_s_frames,
             b_e_frames=b_e_frames,
+            temporal_p=temporal_p,
         )
         self.seed = int(seed)
         self._generator: torch.Generator | None = None

@@ -9,12 +9,20 @@ The original clip is not augmented.  Collapse ablation switches (paper §7):
 ``use_predictor=False`` replaces h by the identity, ``stop_gradient=False`` removes sg,
 ``input_layernorm=False`` turns off the encoder's input-embedding layer norms.
 ``embedding`` is z0 (projector output of the original clip).
+
+``l2_normalize=True`` (not in the paper) L2-normalises z0, z1, z2 and h(z0) before the
+MSE terms, so that each term is ``(2 − 2·cos)/D`` averaged over the batch as in
+BYOL/SimSiam: the unnormalised loss can also fall by shrinking every projection.
+``proj_last_norm="batch"`` (not in the paper) ends the projector with a batch norm, as
+SimSiam's projector does: every projection dimension keeps unit variance over the batch,
+so the MSE terms cannot fall by shrinking the projections.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from signssl.errors import ConfigError
@@ -42,16 +50,21 @@ class SLFPN(Method):
         use_predictor: bool = True,
         stop_gradient: bool = True,
         input_layernorm: bool | None = None,
+        l2_normalize: bool = False,
+        proj_last_norm: str | None = None,
         **view_options: Any,
     ) -> None:
         super().__init__(encoder, **view_options)
-        self.projector = SLFPNProjectionHead(encoder.out_dim, proj_hidden_dim, proj_dim, head_norm)
+        self.projector = SLFPNProjectionHead(
+            encoder.out_dim, proj_hidden_dim, proj_dim, head_norm, last_norm=proj_last_norm
+        )
         self.predictor = (
             SLFPNPredictionHead(proj_dim, pred_hidden_dim, proj_dim, head_norm)
             if use_predictor
             else None
         )
         self.stop_gradient = bool(stop_gradient)
+        self.l2_normalize = bool(l2_normalize)
         if input_layernorm is not None:
             if not hasattr(encoder, "set_input_norm"):
                 raise ConfigError(
@@ -66,6 +79,9 @@ class SLFPN(Method):
         h0, h1, h2 = self.encode([x0, x1, x2])  # 3 x (B, D)
         z0, z1, z2 = self.projector(h0), self.projector(h1), self.projector(h2)  # (B, d)
         p0 = self.predictor(z0) if self.predictor is not None else z0
+        embedding = z0.detach()
+        if self.l2_normalize:
+            z0, z1, z2, p0 = (F.normalize(z, dim=-1) for z in (z0, z1, z2, p0))
         terms = sl_fpn_terms(z0, z1, z2, p0, self.stop_gradient)
         loss = terms["pair"] + terms["original"] + terms["predictor"]
-        return {"loss": loss, "embedding": z0.detach(), **{k: v.detach() for k, v in terms.items()}}
+        return {"loss": loss, "embedding": embedding, **{k: v.detach() for k, v in terms.items()}}

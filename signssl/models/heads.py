@@ -107,8 +107,9 @@ class SLFPNProjectionHead(MLPHead):
         hidden_dim: int = 1024,
         out_dim: int = 128,
         norm: str | None = "batch",
+        last_norm: str | None = None,
     ) -> None:
-        super().__init__([in_dim, hidden_dim, out_dim], norm=norm)
+        super().__init__([in_dim, hidden_dim, out_dim], norm=norm, last_norm=last_norm)
 
 
 class SLFPNPredictionHead(MLPHead):

@@ -472,6 +472,7 @@ def default_view_pipeline(
     hand_dropout_p: float = 0.0,
     b_s_frames: int | None = None,
     b_e_frames: int | None = None,
+    temporal_p: float = 0.0,
 ) -> Compose:
     """The SSL-SLR view: boundary permutation (§2.2) then mild spatial noise.
 
@@ -479,8 +480,15 @@ def default_view_pipeline(
     of the paper's Table 1 comparison (rotation, noise, flip — set ``flip_p``).
     ``b_s_frames`` / ``b_e_frames`` replace the fractions by absolute frame counts.
     Spatial: rotation ±15°, shear ±0.1, scale 0.9–1.1, jitter σ = 0.01 (shoulder widths).
+    ``temporal_p`` > 0 first applies, each with that probability, a temporal crop keeping
+    70–100 % of the clip (stretched back) and a speed change of 0.8–1.25x.
     """
     ts: list[BatchTransform] = []
+    if temporal_p > 0:
+        ts += [
+            RandomTemporalCrop(0.7, 1.0, resample=True, p=temporal_p),
+            RandomTemporalResample(0.8, 1.25, p=temporal_p),
+        ]
     if boundary_permutation:
         ts.append(BoundaryPermutation(b_s, b_e, b_s_frames, b_e_frames))
     if spatial:

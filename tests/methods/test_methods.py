@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from signssl.errors import ConfigError
 from signssl.methods import create_method, list_methods, method_options, normalized_std
@@ -187,3 +188,22 @@ def test_normalized_std() -> None:
     assert float(normalized_std(torch.ones(8, 16))) == pytest.approx(0.0, abs=1e-7)
     z = torch.randn(4000, 64, generator=torch.Generator().manual_seed(0))
     assert float(normalized_std(z)) == pytest.approx(1 / math.sqrt(64), rel=0.02)
+
+
+def test_sl_fpn_l2_normalize_option_is_scale_free() -> None:
+    """With ``l2_normalize`` each term is 2 - 2 cos over D: scaling the projector's last
+    layer (so every projection grows) leaves the loss unchanged."""
+    method = build("sl_fpn", l2_normalize=True, use_predictor=False).eval()
+    batch = make_batch()
+    torch.manual_seed(0)
+    before = method.training_loss(batch)
+    last = [m for m in method.projector.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(3.0)
+        if last.bias is not None:
+            last.bias.mul_(3.0)
+    method._generator = None  # same augmentation draws
+    after = method.training_loss(batch)
+    torch.testing.assert_close(after["loss"], before["loss"], atol=1e-5, rtol=1e-5)
+    z = F.normalize(after["embedding"], dim=-1)
+    assert float(after["original"]) <= 4.0 / z.shape[1] + 1e-6  # ||a - b||^2 <= 4 per row

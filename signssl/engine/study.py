@@ -1,0 +1,383 @@
+"""Repeated, seeded comparisons of methods and ablations (``signssl study``).
+
+A *study* is a grid ``variants x seeds`` on synthetic vocabularies: for every seed a
+fresh data set is generated (new signers, new signer-independent split), every
+pretrained variant is trained on its training clips without labels, and every variant
+(pretrained or training-free baseline) is scored with frozen features — retrieval
+(training clips = dictionary, test signers = queries) and a linear probe.  The summary
+gives the mean and the 95 % t-interval over seeds (:func:`signssl.eval.summarize_runs`).
+
+A study is described in YAML::
+
+    size: {classes: 20, signers: 10, reps: 5, frames: 48}   # synthetic data per seed
+    video: false          # true: render videos too (video methods: signrep, mae)
+    video_size: 64        # their frame size (pixels) when video is true
+    data: null            # or a manifest path: real data, the same for every seed
+    data_seed: null       # an int: one synthetic data set for every seed (training seeds only)
+    config: tiny          # profile / YAML overlaid on each method's config
+    epochs: 40
+    seeds: [0, 1, 2]
+    set: []               # --set items for every pretrained variant
+    variants:
+      - {name: SL-FPN, method: sl_fpn}
+      - {name: SL-FPN no permutation, method: sl_fpn,
+         set: [method.kwargs.boundary_permutation=false]}
+      - {name: random init, baseline: random-init, method: sl_fpn}   # method's encoder
+      - {name: raw keypoints, baseline: raw-keypoints}
+
+Every (variant, seed) writes ``OUT/results/<variant>__s<seed>.json`` atomically when it
+finishes: a killed study rerun with the same arguments redoes only what is missing
+(pretraining runs resume from their last checkpoint).  Jobs run in parallel processes
+(``jobs``), each with ``threads`` torch threads.  Outputs: ``study.json``, ``study.md``
+(table, mean ± 95 % CI) and ``collapse.png`` (the collapse monitor of every pretrained
+variant, one line per seed).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from signssl.errors import ConfigError
+from signssl.utils import atomic_write_text, save_json
+
+#: columns of the summary table: (metric key, header)
+TABLE_METRICS = (
+    ("retrieval/top1_per_instance", "retrieval top-1"),
+    ("retrieval/mrr", "retrieval MRR"),
+    ("linear/top1_per_instance", "linear top-1"),
+)
+
+
+@dataclass
+class Variant:
+    """One row of the study: a pretrained method (+ overrides) or a baseline."""
+
+    name: str
+    method: str = "sl_fpn"
+    set: list[str] = field(default_factory=list)
+    baseline: str | None = None  # "random-init" | "raw-keypoints" | ... (no training)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-").lower() or "variant"
+
+
+@dataclass
+class StudySpec:
+    variants: list[Variant]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    size: dict[str, int] = field(
+        default_factory=lambda: {"classes": 20, "signers": 10, "reps": 5, "frames": 48}
+    )
+    data: str | None = None
+    data_seed: int | None = None
+    config: str = "tiny"
+    epochs: int = 40
+    set: list[str] = field(default_factory=list)
+    video: bool = False
+    video_size: int = 64
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read a study YAML (see the module docstring); unknown keys raise."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"study file {p} not found")
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    return spec_from_dict(raw, where=str(p))
+
+
+def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
+    known = set(StudySpec.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    if not raw.get("variants"):
+        raise ConfigError(f"{where}: 'variants' must list at least one variant")
+    variants = []
+    for i, v in enumerate(raw["variants"]):
+        if not isinstance(v, dict) or "name" not in v:
+            raise ConfigError(f"{where}: variant #{i} needs a 'name'")
+        bad = set(v) - set(Variant.__dataclass_fields__)
+        if bad:
+            raise ConfigError(f"{where}: variant '{v['name']}' has unknown keys {sorted(bad)}")
+        variants.append(Variant(**{**v, "set": list(v.get("set") or [])}))
+    slugs = [v.slug for v in variants]
+    if len(set(slugs)) != len(slugs):
+        raise ConfigError(f"{where}: variant names must differ (after slugging): {slugs}")
+    spec = StudySpec(variants=variants, **{k: v for k, v in raw.items() if k != "variants"})
+    spec.seeds = [int(s) for s in spec.seeds]
+    if not spec.seeds:
+        raise ConfigError(f"{where}: 'seeds' must not be empty")
+    return spec
+
+
+# ----------------------------------------------------------------------------- one job
+
+
+def _data_manifest(spec: StudySpec, out: Path, seed: int) -> Path:
+    """The manifest of seed ``seed`` (generated once; real data is shared by every seed)."""
+    if spec.data is not None:
+        return Path(spec.data)
+    from signssl.synth import generate_dataset
+
+    if spec.data_seed is not None:
+        seed = spec.data_seed
+    video = {"video": True, "size": spec.video_size} if spec.video else {"video": False}
+    return generate_dataset(out / "data" / f"s{seed}", **spec.size, **video, seed=seed, progress=False)
+
+
+def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: int) -> dict[str, Any]:
+    """Pretrain (if needed) and evaluate one (variant, seed); returns the result record."""
+    import torch
+
+    from signssl.data import Manifest
+    from signssl.engine.checkpoint import load_model
+    from signssl.engine.config import load_config
+    from signssl.engine.evaluation import (
+        ensure_splits,
+        frozen_eval,
+        spec_from_config,
+        split_features,
+    )
+    from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
+    from signssl.models.baselines import get_baseline
+
+    torch.set_num_threads(max(1, threads))
+    start = time.perf_counter()
+    manifest_path = _data_manifest(spec, out, seed)
+    manifest = ensure_splits(Manifest.read(manifest_path), seed=seed)
+    overrides = [
+        f"trainer.max_epochs={spec.epochs}", f"trainer.seed={seed}",
+        "trainer.progress_bar=false", "trainer.checkpoint_every_n_steps=200",
+        *spec.set, *variant.set,
+    ]
+    cfg = load_config(variant.method, spec.config, overrides)
+    data_spec = spec_from_config(cfg)  # pose: layout/dims/...; video: centre clip, resized
+    record: dict[str, Any] = {"variant": variant.name, "seed": seed, "kind": "baseline"}
+    if variant.baseline is None:
+        run_dir = out / "runs" / f"{variant.slug}__s{seed}"
+        if not (run_dir / "model").exists():
+            # pretraining sees the training split only (no test signer, even unlabelled)
+            has_split = {"train", "test"} <= {row.split for row in Manifest.read(manifest_path).rows}
+            manifest_for_training = manifest_path if has_split else _split_manifest(manifest, out, seed)
+            resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+            pretrain(cfg, manifest_for_training, run_dir, resume=resume, progress=False)
+        encoder = load_model(run_dir)
+        series = read_run_metrics(run_dir)
+        record.update(
+            kind="pretrained", run_dir=str(run_dir),
+            pretrain_seconds=float(read_summary(run_dir).get("seconds", 0.0)),
+            collapse=[list(p) for p in series.get("train/collapse_ratio", [])],
+            loss=[list(p) for p in series.get("train/loss", [])],
+        )
+    elif variant.baseline == "random-init":
+        encoder = get_baseline("random-init", model=cfg.model.name, seed=seed, **cfg.model.kwargs)
+    else:
+        encoder = get_baseline(variant.baseline, layout=data_spec.layout, dims=data_spec.dims)
+    train, test = split_features(encoder, manifest, data_spec)
+    record["metrics"] = frozen_eval(train, test, seed=seed)
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def _split_manifest(manifest: Any, out: Path, seed: int) -> Path:
+    """A real-data manifest with its train/test split written next to the study."""
+    path = out / "data" / f"split_s{seed}.csv"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write(path)
+    return path
+
+
+def _job_entry(args: tuple[StudySpec, Variant, int, str, int]) -> dict[str, Any]:
+    spec, variant, seed, out, threads = args
+    out_path = Path(out)
+    record = _run_job(spec, variant, seed, out_path, threads)
+    save_json(result_path(out_path, variant, seed), record)
+    return record
+
+
+def result_path(out: Path, variant: Variant, seed: int) -> Path:
+    return out / "results" / f"{variant.slug}__s{seed}.json"
+
+
+# ----------------------------------------------------------------------------- the grid
+
+
+def run_study(
+    spec: StudySpec,
+    out_dir: str | Path,
+    jobs: int = 1,
+    threads: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every missing (variant, seed) and write the summary (see the module docstring)."""
+    say = log or (lambda _m: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(out / "spec.json", asdict(spec))
+    for seed in spec.seeds:  # data first, before the parallel jobs
+        _data_manifest(spec, out, seed)
+    todo = [
+        (spec, v, s, str(out), threads)
+        for s in spec.seeds for v in spec.variants if not result_path(out, v, s).is_file()
+    ]
+    say(f"{len(todo)} of {len(spec.seeds) * len(spec.variants)} runs to do, {jobs} at a time")
+    start = time.perf_counter()
+    if jobs <= 1:
+        for args in todo:
+            rec = _job_entry(args)
+            say(_line(rec))
+    else:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_job_entry, a) for a in todo]
+            for f in as_completed(futures):
+                say(_line(f.result()))
+    summary = summarize_study(spec, out)
+    summary["wall_seconds"] = time.perf_counter() - start
+    save_json(out / "study.json", summary)
+    write_study_report(spec, out, summary)
+    return summary
+
+
+def _line(rec: dict[str, Any]) -> str:
+    m = rec["metrics"]
+    return (
+        f"{rec['variant']} seed {rec['seed']}: retrieval top-1 "
+        f"{m.get('retrieval/top1_per_instance', float('nan')):.3f}, linear top-1 "
+        f"{m.get('linear/top1_per_instance', float('nan')):.3f} ({rec['seconds']:.0f} s)"
+    )
+
+
+def load_records(spec: StudySpec, out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Finished records per variant name, in seed order."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for v in spec.variants:
+        recs = []
+        for s in spec.seeds:
+            p = result_path(out, v, s)
+            if p.is_file():
+                recs.append(json.loads(p.read_text(encoding="utf-8")))
+        records[v.name] = recs
+    return records
+
+
+def summarize_study(spec: StudySpec, out: Path) -> dict[str, Any]:
+    """Mean ± 95 % CI over seeds of every metric, per variant."""
+    from signssl.eval.metrics import summarize_runs
+
+    rows = []
+    for v in spec.variants:
+        recs = load_records(spec, out)[v.name]
+        final_collapse = [r["collapse"][-1][1] for r in recs if r.get("collapse")]
+        rows.append({
+            "variant": v.name,
+            "kind": "baseline" if v.baseline else "pretrained",
+            "seeds": [r["seed"] for r in recs],
+            "metrics": summarize_runs([r["metrics"] for r in recs]),
+            "final_collapse_ratio": final_collapse,
+            "pretrain_seconds": [r.get("pretrain_seconds", 0.0) for r in recs],
+        })
+    return {"rows": rows, "seeds": spec.seeds, "size": spec.size, "data": spec.data,
+            "epochs": spec.epochs, "config": spec.config}
+
+
+def _fmt(stat: dict[str, Any] | None) -> str:
+    if not stat:
+        return "-"
+    half = stat["ci95"]
+    return f"{stat['mean']:.3f} ± {half:.3f}" if half == half else f"{stat['mean']:.3f}"
+
+
+def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> Path:
+    """``study.md``: the table (mean ± 95 % CI over seeds) and the collapse figure."""
+    heads = " | ".join(h for _, h in TABLE_METRICS)
+    per_seed = (
+        "a new vocabulary, signers and signer-independent split per seed"
+        if spec.data_seed is None
+        else f"one data set (data seed {spec.data_seed}) for every training seed"
+    )
+    data = spec.data or (
+        f"synthetic: {spec.size.get('classes')} signs x {spec.size.get('signers')} signers x "
+        f"{spec.size.get('reps')} repetitions, {per_seed}"
+    )
+    lines = [
+        "# Study",
+        "",
+        f"Data: {data}. Pretraining: `{spec.config}` profile, {spec.epochs} epochs, no labels. "
+        f"Seeds: {spec.seeds}. Cells: mean ± half-width of the 95 % t-interval over seeds.",
+        "",
+        f"| variant | kind | {heads} | collapse std·√D (end) | pretrain s |",
+        "|---|---|" + "---|" * len(TABLE_METRICS) + "---|---|",
+    ]
+    for row in summary["rows"]:
+        cells = " | ".join(_fmt(row["metrics"].get(k)) for k, _ in TABLE_METRICS)
+        col = row["final_collapse_ratio"]
+        col_txt = ", ".join(f"{c:.2f}" for c in col) if col else "-"
+        secs = [s for s in row["pretrain_seconds"] if s]
+        secs_txt = f"{sum(secs) / len(secs):.0f}" if secs else "-"
+        lines.append(f"| {row['variant']} | {row['kind']} | {cells} | {col_txt} | {secs_txt} |")
+    fig = plot_collapse(spec, out)
+    if fig is not None:
+        lines += ["", f"![collapse monitor]({fig.name})"]
+    path = out / "study.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def plot_collapse(spec: StudySpec, out: Path) -> Path | None:
+    """Collapse monitor (std of the L2-normalised embedding x sqrt(D)) against the step."""
+    records = load_records(spec, out)
+    curves = {n: [r["collapse"] for r in rs if r.get("collapse")] for n, rs in records.items()}
+    curves = {n: c for n, c in curves.items() if c}
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from signssl.utils import atomic_path
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, runs) in enumerate(curves.items()):
+        for j, run in enumerate(runs):
+            steps, values = zip(*run, strict=True)
+            ax.plot(steps, values, color=colors[i % len(colors)], lw=1, alpha=0.8,
+                    label=name if j == 0 else None)
+    ax.axhline(1.0, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("std x sqrt(D)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("collapse monitor (1 healthy, 0 collapsed), one line per seed", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "collapse.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def format_table(summary: dict[str, Any], keys: Sequence[tuple[str, str]] = TABLE_METRICS) -> str:
+    """Plain-text table for the terminal."""
+    width = max(len(r["variant"]) for r in summary["rows"]) + 2
+    head = "variant".ljust(width) + "".join(h.rjust(20) for _, h in keys)
+    lines = [head]
+    for row in summary["rows"]:
+        lines.append(row["variant"].ljust(width) + "".join(
+            _fmt(row["metrics"].get(k)).rjust(20) for k, _ in keys))
+    return "\n".join(lines)

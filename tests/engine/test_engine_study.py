@@ -1,0 +1,72 @@
+"""``signssl study``: spec validation, the summary over seeds, resumability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from signssl.engine.study import load_spec, run_study, spec_from_dict
+from signssl.errors import ConfigError
+
+TINY = {
+    "size": {"classes": 3, "signers": 4, "reps": 1, "frames": 16},
+    "epochs": 1,
+    "seeds": [0, 1],
+    "set": ["data.batch_size=4", "data.max_frames=16", "model.kwargs.max_frames=16"],
+}
+
+
+def test_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="variants"):
+        spec_from_dict({"seeds": [0]})
+    with pytest.raises(ConfigError, match="unknown keys"):
+        spec_from_dict({"variants": [{"name": "a"}], "epoch": 3})
+    with pytest.raises(ConfigError, match="unknown keys"):
+        spec_from_dict({"variants": [{"name": "a", "methd": "x"}]})
+    with pytest.raises(ConfigError, match="must differ"):
+        spec_from_dict({"variants": [{"name": "A b"}, {"name": "a-b"}]})
+    with pytest.raises(ConfigError, match="not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_study_summary_and_resume(tmp_path: Path) -> None:
+    spec = spec_from_dict({**TINY, "variants": [
+        {"name": "SL-FPN", "method": "sl_fpn"},
+        {"name": "raw keypoints", "baseline": "raw-keypoints"},
+    ]})
+    out = tmp_path / "study"
+    summary = run_study(spec, out)
+    files = sorted((out / "results").glob("*.json"))
+    assert [f.name for f in files] == [
+        "raw-keypoints__s0.json", "raw-keypoints__s1.json", "sl-fpn__s0.json", "sl-fpn__s1.json",
+    ]
+    # the summary is the t-interval over the per-seed values
+    vals = [json.loads((out / "results" / f"sl-fpn__s{s}.json").read_text())["metrics"]
+            ["retrieval/top1_per_instance"] for s in (0, 1)]
+    row = summary["rows"][0]["metrics"]["retrieval/top1_per_instance"]
+    assert row["values"] == vals
+    half = stats.t.ppf(0.975, 1) * np.std(vals, ddof=1) / np.sqrt(2)
+    assert row["mean"] == pytest.approx(np.mean(vals)) and row["ci95"] == pytest.approx(half, nan_ok=True)
+    rec = json.loads((out / "results" / "sl-fpn__s0.json").read_text())
+    assert rec["kind"] == "pretrained" and rec["collapse"] and (Path(rec["run_dir"]) / "model").is_dir()
+    assert (out / "study.md").read_text().count("| SL-FPN |") == 1 and (out / "collapse.png").is_file()
+    # a rerun redoes nothing; a deleted result is redone alone
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    (out / "results" / "raw-keypoints__s1.json").unlink()
+    run_study(spec, out)
+    again = {f.name: f.stat().st_mtime_ns for f in sorted((out / "results").glob("*.json"))}
+    assert {k for k in again if again[k] != stamps.get(k)} == {"raw-keypoints__s1.json"}
+
+
+def test_data_seed_shares_one_data_set(tmp_path: Path) -> None:
+    spec = spec_from_dict({**TINY, "data_seed": 5, "variants": [
+        {"name": "raw keypoints", "baseline": "raw-keypoints"},
+    ]})
+    summary = run_study(spec, tmp_path / "s")
+    assert [p.name for p in (tmp_path / "s" / "data").iterdir()] == ["s5"]
+    values = summary["rows"][0]["metrics"]["retrieval/top1_per_instance"]["values"]
+    assert values[0] == values[1]  # same data, training-free baseline: same score
