@@ -7,11 +7,13 @@ Run directory layout::
       checkpoints/last.ckpt  Lightning checkpoint (model, optimiser, schedule, loops, data
                              position); loaded with ``torch.load(weights_only=True)``
       model/model.safetensors + model/config.json   the exported encoder
+      best/                  the best encoder by validation retrieval (optional, same form)
       logs/                  CSV (and TensorBoard when installed) logs
       summary.json           what the run did
 
-``model/config.json`` holds ``{"name", "kwargs", "layout", "dims", "normalize", ...}``:
-:func:`load_model` rebuilds the encoder with ``create_model(name, **kwargs)`` and loads
+``model/config.json`` holds ``{"name", "kwargs", "layout", "dims", "normalize", ...}``
+(video encoders: ``{"name", "kwargs", "modality": "video", "input_size", "frame_step",
+"fps", ...}``): :func:`load_model` rebuilds the encoder with ``create_model(name, **kwargs)`` and loads
 the safetensors weights — no training code, no unpickling.
 """
 
@@ -225,6 +227,21 @@ def _ckpt_model_config(path: Path) -> dict[str, Any]:
     if not (run_dir / "config.yaml").is_file():
         raise DataError("a .ckpt is only readable inside its run directory (RUN/checkpoints/)", path)
     cfg = load_run_config(run_dir)
+    from signssl.methods.registry import method_modality
+
+    if method_modality(cfg.method.name) == "video":
+        from signssl.models import create_model
+
+        size = getattr(create_model(cfg.model.name, **cfg.model.kwargs), "input_size", None)
+        return {
+            "name": cfg.model.name,
+            "kwargs": dict(cfg.model.kwargs),
+            "modality": "video",
+            "input_size": None if size is None else list(size),
+            "frame_step": cfg.data.video.frame_step,
+            "fps": cfg.data.video.fps,
+            "method": cfg.method.name,
+        }
     return {
         "name": cfg.model.name,
         "kwargs": dict(cfg.model.kwargs),

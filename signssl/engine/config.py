@@ -60,8 +60,28 @@ class ModelConfig:
 
 
 @dataclass
+class VideoDataConfig:
+    """How video methods (``signrep``, ``mae``) read clips (:mod:`signssl.data.signrep`).
+
+    ``clip_len`` / ``size`` default to the encoder's input (frames, ``(H, W)``); frames are
+    resized plainly to it.  ``crops``: random crops per video and batch entry (SignRep's
+    pairs: 2).  ``priors_dir``: precomputed priors (``signssl priors``) instead of
+    computing them from the pose files.
+    """
+
+    clip_len: int | None = None
+    size: int | None = None
+    frame_step: int = 1
+    fps: float | None = None
+    crops: int = 2
+    priors_dir: str | None = None
+    bone_lengths: str | None = None  # JSON of `signssl bone-lengths`; None = built-in
+
+
+@dataclass
 class DataConfig:
-    """How clips become batches.  ``batch_size`` is the *global* batch (all devices)."""
+    """How clips become batches.  ``batch_size`` is the *global* batch (all devices);
+    for video methods it counts videos (each gives ``video.crops`` crops)."""
 
     layout: str = "masa49"
     dims: int = 2
@@ -72,6 +92,7 @@ class DataConfig:
     split: str | None = "train"  # manifest split used for pretraining; None = every row
     cache: bool = False
     on_error: str = "skip"  # "skip" unreadable clips (counted in the report) or "raise"
+    video: VideoDataConfig = field(default_factory=VideoDataConfig)
 
 
 @dataclass
@@ -114,6 +135,10 @@ class TrainerConfig:
     log_every_n_steps: int = 1
     checkpoint_every_n_steps: int = 50
     progress_bar: bool = True
+    # retrieval on held-out clips every N optimiser steps (0 = off); the best encoder by
+    # retrieval MRR is exported to RUN/best (signssl.engine.validation)
+    val_every_n_steps: int = 0
+    val_split: str | None = None  # query split; None = "val" when the manifest has one, else "test"
 
 
 @dataclass
@@ -357,6 +382,19 @@ def validate(cfg: PretrainConfig) -> None:
         )
     if t.checkpoint_every_n_steps < 1 or t.log_every_n_steps < 1:
         raise ConfigError("trainer.checkpoint_every_n_steps and log_every_n_steps must be >= 1")
+    if t.val_every_n_steps < 0:
+        raise ConfigError(
+            f"trainer.val_every_n_steps must be >= 0 (0 = off), got {t.val_every_n_steps}"
+        )
+    v = d.video
+    if v.crops < 1 or v.frame_step < 1:
+        raise ConfigError(
+            f"data.video.crops and frame_step must be >= 1, got {v.crops}, {v.frame_step}"
+        )
+    if (v.clip_len is not None and v.clip_len < 1) or (v.size is not None and v.size < 1):
+        raise ConfigError(
+            f"data.video.clip_len and size must be >= 1 or null, got {v.clip_len}, {v.size}"
+        )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -420,7 +458,11 @@ def _read_overlay(config: str | Path, method: str | None) -> dict[str, Any]:
         data = read_yaml(builtin_config_path(text))
         per_method = data.pop("methods", {}) or {}
         if method is not None and method in per_method:
-            data = deep_merge(data, per_method[method])
+            section = per_method[method]
+            own = (section.get("model") or {}).get("name")
+            if own is not None and own != (data.get("model") or {}).get("name"):
+                data.pop("model", None)  # another model: the profile's model kwargs do not apply
+            data = deep_merge(data, section)
         return data
     if text in list_configs()["methods"]:
         return read_yaml(builtin_config_path(text))

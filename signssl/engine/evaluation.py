@@ -4,6 +4,15 @@
 encoder, reading the clips the way the encoder was trained (layout, dims,
 normalisation, frame budget); :func:`frozen_eval` runs the frozen-feature protocols
 (retrieval, linear probe) on them and returns flat metrics.
+
+Video encoders (``DataSpec.modality == "video"``, e.g. a SignRep or pixel-MAE Hiera) embed
+one clip per video: the central window of ``clip_len`` frames (the encoder's
+``num_frames``, 16; every ``frame_step``-th frame, resampled to ``fps`` when given; a
+shorter video repeats its last frame), plainly resized to the encoder's input size
+(METHODS.md §1.2: no crop at inference), through ``encoder.embed`` (mean of the unmasked
+tokens, final LayerNorm).  Video manifests name the video in ``path``; synthetic
+manifests (pose in ``path``, video in the ``video`` column) are converted with
+:func:`signssl.data.signrep.video_manifest`.
 """
 
 from __future__ import annotations
@@ -13,16 +22,27 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import DataError
+from signssl.models.base import Encoder
 
 
 @dataclass
 class DataSpec:
-    """How clips are read for an encoder (what ``model/config.json`` records)."""
+    """How clips are read for an encoder (what ``model/config.json`` records).
+
+    Pose encoders use ``layout`` ... ``max_frames``; video encoders (``modality="video"``)
+    ``clip_len`` and ``frame_size`` (``None`` = the encoder's input), ``frame_step`` and
+    ``fps`` (``None`` = the file's rate).
+    """
 
     layout: str = "masa49"
     dims: int = 2
     normalize: str = "shoulders"
     max_frames: int = 64
+    modality: str = "pose"
+    clip_len: int | None = None
+    frame_size: tuple[int, int] | None = None
+    frame_step: int = 1
+    fps: float | None = None
 
 
 def ensure_splits(manifest: Any, test_fraction: float = 0.25, seed: int = 0) -> Any:
@@ -37,18 +57,30 @@ def ensure_splits(manifest: Any, test_fraction: float = 0.25, seed: int = 0) -> 
 
 
 def split_features(
-    encoder: Any, manifest: Any, spec: DataSpec, batch_size: int = 64, progress: bool = False
+    encoder: Any,
+    manifest: Any,
+    spec: DataSpec,
+    batch_size: int = 64,
+    progress: bool = False,
+    splits: tuple[str, str] = ("train", "test"),
 ) -> tuple[Any, Any]:
     """``(train Features, test Features)`` of ``manifest``'s splits (bad clips skipped).
 
     Labels use the class list of the whole manifest, so both splits share indices.
+    ``splits`` names the two splits (e.g. ``("train", "val")`` for validation).
     """
     from signssl.data import PoseDataset
     from signssl.eval import extract_features
 
     classes = manifest.labels()
+    if spec.modality == "video":
+        train, test = (
+            video_features(encoder, manifest, spec, split, classes, batch_size, progress)
+            for split in splits
+        )
+        return train, test
     out = []
-    for split in ("train", "test"):
+    for split in splits:
         ds = PoseDataset(
             manifest,
             layout=spec.layout,
@@ -68,6 +100,73 @@ def split_features(
             )
         )
     return out[0], out[1]
+
+
+class VideoClipEncoder(Encoder):
+    """Adapter: ``embed(batch)`` of a video batch dict (``video (B, T, 3, H, W)``, as
+    :func:`signssl.data.video.collate_videos` gives) with a video encoder taking
+    ``(B, 3, T, H, W)``.  Keeps the wrapped encoder's train / eval mode."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.out_dim = int(encoder.out_dim)
+        self.train(encoder.training)
+
+    def forward_features(self, x: Any, mask: Any = None) -> Any:
+        return self.encoder.forward_features(_clips(x), mask)
+
+    def embed(self, x: Any) -> Any:
+        return self.encoder.embed(_clips(x))
+
+
+def _clips(x: Any) -> Any:
+    video = x["video"] if isinstance(x, dict) else x
+    return video.permute(0, 2, 1, 3, 4)  # (B, T, 3, H, W) -> (B, 3, T, H, W)
+
+
+def video_features(
+    encoder: Any,
+    manifest: Any,
+    spec: DataSpec,
+    split: str,
+    classes: list[str],
+    batch_size: int = 64,
+    progress: bool = False,
+) -> Any:
+    """Features of the videos of one split (module docstring: centre clip, plain resize)."""
+    from torch.utils.data import DataLoader
+
+    from signssl.data.signrep import require_video_manifest
+    from signssl.data.video import VideoDataset, collate_videos
+    from signssl.eval import extract_features
+
+    size = getattr(encoder, "input_size", None)
+    if size is None and (spec.clip_len is None or spec.frame_size is None):
+        raise DataError(
+            f"{type(encoder).__name__} has no input_size: give DataSpec.clip_len and frame_size"
+        )
+    clip_len = spec.clip_len or int(size[0])
+    frame_size = tuple(spec.frame_size) if spec.frame_size else (int(size[1]), int(size[2]))
+    ds = VideoDataset(
+        require_video_manifest(manifest),
+        clip_len=clip_len,
+        sampling="center",
+        frame_step=spec.frame_step,
+        fps=spec.fps,
+        size=frame_size,  # type: ignore[arg-type]
+        split=split,
+        classes=classes,
+        on_error="skip",
+        seed=0,
+    )
+    ds.scan(progress=False)
+    if len(ds) == 0:
+        raise DataError(f"no usable video in the '{split}' split of the manifest")
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_videos)
+    return extract_features(
+        VideoClipEncoder(encoder), loader, label_names=classes, progress=progress
+    )
 
 
 def frozen_eval(
@@ -100,9 +199,34 @@ def spec_of_run(path: str | Path) -> DataSpec:
     from signssl.engine.checkpoint import load_model_config
 
     config = load_model_config(path)
+    if config.get("modality") == "video":
+        size = config.get("input_size") or [None, None, None]
+        fps = config.get("fps")
+        return DataSpec(
+            modality="video",
+            clip_len=None if size[0] is None else int(size[0]),
+            frame_size=None if size[1] is None else (int(size[1]), int(size[2])),
+            frame_step=int(config.get("frame_step", 1)),
+            fps=None if fps is None else float(fps),
+        )
     return DataSpec(
         layout=str(config.get("layout", "masa49")),
         dims=int(config.get("dims", 2)),
         normalize=str(config.get("normalize", "shoulders")),
         max_frames=int(config.get("max_frames", 64)),
     )
+
+
+def spec_from_config(cfg: Any) -> DataSpec:
+    """How the encoder of a pretraining configuration reads clips.
+
+    Pose methods: ``data.layout``, ``dims``, ``normalize``, ``max_frames``; video methods:
+    ``modality="video"`` with ``data.video.frame_step`` / ``fps`` (clip length and frame
+    size come from the encoder).
+    """
+    from signssl.methods.registry import method_modality
+
+    d = cfg.data
+    if method_modality(cfg.method.name) == "video":
+        return DataSpec(modality="video", frame_step=d.video.frame_step, fps=d.video.fps)
+    return DataSpec(d.layout, d.dims, d.normalize, d.max_frames)

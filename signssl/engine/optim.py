@@ -104,13 +104,16 @@ def param_groups(
     lr: float,
     weight_decay: float,
     layer_decay: float = 1.0,
+    exclude: Iterable[nn.Parameter] = (),
 ) -> list[dict]:
     """Optimiser groups: no weight decay on 1-D params (biases, norms), LLRD scales.
 
-    Frozen parameters (``requires_grad=False``, e.g. momentum targets) are left out.
+    Frozen parameters (``requires_grad=False``, e.g. momentum targets) and ``exclude``
+    (parameters another optimiser trains, e.g. a discriminator) are left out.
     Each group has ``params``, ``lr`` (scaled), ``weight_decay``, ``lr_scale``, ``layer``
     and ``names``.
     """
+    excluded = {id(p) for p in exclude}
     if layer_decay < 1.0 and encoder_blocks(encoder) is None:
         raise ConfigError(
             f"optim.layer_decay={layer_decay} needs an encoder exposing `blocks`; "
@@ -120,7 +123,7 @@ def param_groups(
     top = max(ids.values(), default=0)
     groups: dict[tuple[int, bool], dict] = {}
     for name, p in method.named_parameters():
-        if not p.requires_grad:
+        if not p.requires_grad or id(p) in excluded:
             continue
         layer = ids[name]
         decay = p.ndim > 1
@@ -149,7 +152,7 @@ def build_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> torch.optim.Optimizer:
-    """SGD (with momentum) or AdamW over ``groups`` (extra group keys are kept)."""
+    """SGD (with momentum), AdamW or Adam over ``groups`` (extra group keys are kept)."""
     groups = list(groups)
     if not groups:
         raise ConfigError("the method has no trainable parameters")
@@ -157,4 +160,6 @@ def build_optimizer(
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
-    raise ConfigError(f"unknown optimiser {name!r}; use 'sgd' or 'adamw'")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps)
+    raise ConfigError(f"unknown optimiser {name!r}; use 'sgd', 'adamw' or 'adam'")

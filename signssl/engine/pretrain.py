@@ -39,6 +39,7 @@ from signssl.engine.checkpoint import (
     read_checkpoint,
 )
 from signssl.engine.config import PretrainConfig, TrainerConfig
+from signssl.engine.evaluation import DataSpec
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, seed_all
 from signssl.engine.module import PretrainModule
 from signssl.errors import ConfigError, DataError
@@ -343,11 +344,13 @@ def fit(
     module = PretrainModule(
         method, total_steps=total, warmup_steps=warmup, optim=_optim_kwargs(cfg), seed=cfg.trainer.seed
     )
+    # with two optimisers the module clips each itself (manual optimisation)
+    grad_clip = cfg.optim.grad_clip if module.automatic_optimization else None
     data = _PretrainData(
         dataset, cfg.data.batch_size, collate_fn, cfg.data.num_workers, cfg.trainer.seed
     )
     with _keep_torch_flags():  # the Trainer switches deterministic algorithms on process-wide
-        trainer = build_trainer(cfg.trainer, run_dir, total, cfg.optim.grad_clip, callbacks, progress)
+        trainer = build_trainer(cfg.trainer, run_dir, total, grad_clip, callbacks, progress)
         if trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(run_dir / "config.yaml")
@@ -415,6 +418,7 @@ def _optim_kwargs(cfg: PretrainConfig) -> dict[str, Any]:
         "schedule": o.schedule,
         "min_lr": o.min_lr,
         "layer_decay": o.layer_decay,
+        "grad_clip": o.grad_clip,
     }
 
 
@@ -510,13 +514,23 @@ def pretrain(
     The encoder is exported to ``out/model`` (``load_model(out)`` rebuilds it).
     ``resume=True`` continues ``out/checkpoints/last.ckpt`` to the same final weights an
     uninterrupted run reaches.
+
+    Video methods (``signrep``, ``mae``: ``modality = "video"``) read a video manifest
+    (:func:`pretrain_video`); the others read pose clips.  With
+    ``trainer.val_every_n_steps > 0`` the run is validated by retrieval on held-out
+    clips and its best encoder exported to ``out/best`` (:mod:`signssl.engine.validation`).
     """
     from signssl.methods import create_method
+    from signssl.methods.registry import method_modality
 
     out = Path(out)
     check_run_dir(out, resume)
     seed_all(cfg.trainer.seed)
     show = cfg.trainer.progress_bar if progress is None else progress
+    if method_modality(cfg.method.name) == "video":
+        return pretrain_video(
+            cfg, data, out, resume=resume, progress=progress, callbacks=callbacks, show=show
+        )
     dataset, skipped = build_dataset(cfg, data, progress=show)
     if len(dataset) == 0:
         raise DataError("no usable clips in the manifest (check paths and --set data.split)", str(data))
@@ -533,6 +547,7 @@ def pretrain(
         "max_frames": max_frames,
         "method": cfg.method.name,
     }
+    spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, max_frames)
     return fit(
         method,
         dataset,
@@ -541,7 +556,142 @@ def pretrain(
         collate_fn=_Collate(max_frames),
         resume=resume,
         export=export,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *validation_callbacks(cfg, data, spec, out, export)],
+        progress=progress,
+        skipped=skipped,
+    )
+
+
+def validation_callbacks(
+    cfg: PretrainConfig, data: str | Path | Any, spec: DataSpec, out: Path, export: dict[str, Any]
+) -> list[Callback]:
+    """``[RetrievalValidation]`` when ``trainer.val_every_n_steps > 0``, else ``[]``."""
+    from signssl.data import Manifest
+    from signssl.engine.validation import BEST_DIR, RetrievalValidation
+
+    every = cfg.trainer.val_every_n_steps
+    if every <= 0:
+        return []
+    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
+    return [
+        RetrievalValidation(
+            manifest, spec, every, out / BEST_DIR, export, split=cfg.trainer.val_split
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- video
+
+
+def build_video_dataset(
+    cfg: PretrainConfig,
+    data: str | Path | Any,
+    encoder: nn.Module,
+    priors: bool,
+    progress: bool = True,
+) -> tuple[Dataset, int]:
+    """:class:`~signssl.data.signrep.PairClipDataset` over a video manifest and the number
+    of videos skipped (``data.on_error: skip`` checks every row up front).
+
+    Crops have the encoder's ``num_frames`` (``data.video.clip_len`` must agree) and are
+    resized to ``data.video.size`` (square) or, by default, the encoder's input size.
+    """
+    from signssl.data import Manifest
+    from signssl.data.signrep import PairClipDataset, require_video_manifest
+
+    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
+    manifest = require_video_manifest(manifest, data if not isinstance(data, Manifest) else None)
+    d, v = cfg.data, cfg.data.video
+    T, H, W = (int(n) for n in encoder.input_size)  # type: ignore[union-attr]
+    if v.clip_len is not None and v.clip_len != T:
+        raise ConfigError(
+            f"data.video.clip_len={v.clip_len} but the encoder takes {T} frames: "
+            f"--set data.video.clip_len={T} (or model.kwargs.num_frames={v.clip_len})"
+        )
+    split = d.split
+    if split is not None and split not in {row.split for row in manifest.rows}:
+        split = None  # a manifest without that split: pretrain on every clip
+    dataset = PairClipDataset(
+        manifest,
+        clip_len=T,
+        size=(H, W) if v.size is None else (v.size, v.size),
+        crops=v.crops,
+        priors=priors,
+        priors_dir=v.priors_dir,
+        bone_lengths=v.bone_lengths,
+        frame_step=v.frame_step,
+        fps=v.fps,
+        split=split,
+        on_error=d.on_error,
+    )
+    skipped = 0
+    if d.on_error == "skip":
+        skipped = dataset.scan(progress=progress).num_problems
+    return dataset, skipped
+
+
+def pretrain_video(
+    cfg: PretrainConfig,
+    data: str | Path | Any,
+    out: Path,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    callbacks: Sequence[Callback] = (),
+    show: bool = True,
+) -> PretrainResult:
+    """The video branch of :func:`pretrain` (``signrep``, ``mae``).
+
+    Builds the Hiera encoder first (the crops take its input size), the method, then the
+    pair dataset (priors only when the method needs them).  ``out/model/config.json``
+    records ``modality: video``, ``input_size`` ``[T, H, W]``, ``frame_step`` and ``fps``,
+    so evaluation embeds video manifests with it (:mod:`signssl.engine.evaluation`).
+    """
+    from signssl.data.signrep import collate_pairs
+    from signssl.methods import create_method
+
+    encoder, name, kwargs = build_encoder(cfg)
+    if not hasattr(encoder, "input_size"):
+        raise ConfigError(
+            f"method '{cfg.method.name}' trains a video encoder; model '{name}' is not one "
+            "(use hiera_base_16x224, hiera_tiny_16x64 or hiera_test)"
+        )
+    method = create_method(cfg.method.name, encoder, **cfg.method.kwargs)
+    T, H, W = (int(n) for n in encoder.input_size)  # type: ignore[union-attr]
+    v = cfg.data.video
+    if v.size is not None and (v.size, v.size) != (H, W) and method.augmentation is None:
+        raise ConfigError(
+            f"data.video.size={v.size} differs from the encoder's {H}x{W} input and no "
+            "augmentation crops it back: unset data.video.size or keep augment=true"
+        )
+    dataset, skipped = build_video_dataset(
+        cfg, data, encoder, priors=bool(method.needs_priors), progress=show
+    )
+    if len(dataset) == 0:
+        raise DataError(
+            "no usable video in the manifest (check the video and pose paths, and "
+            "--set data.split)",
+            str(data),
+        )
+    export = {
+        "name": name,
+        "kwargs": kwargs,
+        "modality": "video",
+        "input_size": [T, H, W],
+        "frame_step": v.frame_step,
+        "fps": v.fps,
+        "method": cfg.method.name,
+    }
+    spec = DataSpec(modality="video", frame_step=v.frame_step, fps=v.fps)
+    return fit(
+        method,
+        dataset,
+        cfg,
+        out,
+        collate_fn=collate_pairs,
+        resume=resume,
+        export=export,
+        callbacks=[*callbacks, *validation_callbacks(cfg, data, spec, out, export)],
         progress=progress,
         skipped=skipped,
     )

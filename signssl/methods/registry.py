@@ -27,6 +27,8 @@ _METHOD_MODULES: list[str] = [
     "signssl.methods.simsiam",
     "signssl.methods.byol",
     "signssl.methods.masa",
+    "signssl.methods.signrep",
+    "signssl.methods.mae",
 ]
 
 
@@ -54,17 +56,29 @@ def list_methods() -> list[str]:
 
 
 def method_options(name: str) -> dict[str, Any]:
-    """Keyword options of a method and their defaults (recipe + shared view options)."""
+    """Keyword options of a method and their defaults (recipe, its base classes' and the
+    shared view options)."""
     _import_all()
     if name not in _METHODS:
         raise ConfigError(f"unknown method '{name}'; known: {', '.join(sorted(_METHODS))}")
     opts: dict[str, Any] = {}
-    for fn in (Method.__init__, _METHODS[name].__init__):
+    # every Method class on the way from the base to the recipe (e.g. VideoMethod's options)
+    chain = [k for k in reversed(_METHODS[name].__mro__) if issubclass(k, Method)]
+    for fn in (klass.__init__ for klass in chain if "__init__" in vars(klass)):
         for p in inspect.signature(fn).parameters.values():
             if p.name in ("self", "encoder") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
                 continue
             opts[p.name] = p.default
     return opts
+
+
+def method_modality(name: str) -> str:
+    """``"video"`` for recipes trained on video clips (class attribute ``modality``), else
+    ``"pose"``; unknown names raise :class:`ConfigError`."""
+    _import_all()
+    if name not in _METHODS:
+        raise ConfigError(f"unknown method '{name}'; known: {', '.join(sorted(_METHODS))}")
+    return str(getattr(_METHODS[name], "modality", "pose"))
 
 
 def create_method(name: str, encoder: Encoder, **kwargs: Any) -> Method:

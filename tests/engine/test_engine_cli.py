@@ -68,7 +68,7 @@ def test_pretrain_dry_run_prints_resolved_config(manifest: Path, tmp_path: Path)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--method", "mae"], "unknown method 'mae'"),
+        (["--method", "dino"], "unknown method 'dino'"),
         (["--method", "sl_fpn", "--set", "optim.lr"], "expected KEY=VALUE"),
         (["--method", "sl_fpn", "--set", "optim.learning_rate=1"], "unknown key config.optim.learning_rate"),
         (["--method", "sl_fpn", "--config", "tiny"], "--data MANIFEST is required"),

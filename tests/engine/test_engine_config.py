@@ -159,8 +159,8 @@ def test_set_wins_over_profile_and_yaml_file(tmp_path: Path) -> None:
 
 
 def test_load_config_errors_name_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown method 'mae'.*sl_fpn"):
-        load_config("mae")
+    with pytest.raises(ConfigError, match="unknown method 'dino'.*sl_fpn"):
+        load_config("dino")
     with pytest.raises(ConfigError, match="no method given"):
         load_config(None, "tiny")
     with pytest.raises(ConfigError, match="neither a built-in profile"):
