@@ -201,7 +201,7 @@ def boundary_search_cmd(
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
     quick: Annotated[bool, typer.Option("--quick", help="Smaller vocabulary and schedule (<= 3 min on 2 CPU cores).")] = False,
-    all_methods: Annotated[bool, typer.Option("--all", help="Also pretrain SimCLR, MoCo, SimSiam and BYOL.")] = False,
+    all_methods: Annotated[bool, typer.Option("--all", help="Also pretrain SimCLR, MoCo, SimSiam, BYOL and MASA.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the data and of every run.")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
 ) -> None:
@@ -236,11 +236,11 @@ def study_cmd(
     threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,
 ) -> None:
     """Variants x seeds on synthetic (or given) data: mean ± 95 % CI table and collapse curves."""
-    from signssl.engine.study import format_table, load_spec, run_study
+    from signssl.engine.study import format_table, load_spec, run_study, table_columns
 
     spec = load_spec(spec_path)
     summary = run_study(spec, out_dir, jobs=jobs, threads=threads, log=lambda msg: out.print(escape(msg)))
-    out.print(escape(format_table(summary)))
+    out.print(escape(format_table(summary, table_columns(spec))))
     out.print(f"report: {escape(str(Path(out_dir) / 'study.md'))}")
 
 

@@ -3,7 +3,7 @@
 1. generate a synthetic vocabulary with a signer-independent test split
    (:func:`signssl.synth.generate_dataset`);
 2. pretrain SL-FPN with the ``tiny`` profile (and, with ``all_methods``, SimCLR, MoCo v2,
-   SimSiam and BYOL) on the training clips, without labels;
+   SimSiam, BYOL and MASA) on the training clips, without labels;
 3. evaluate every encoder with frozen features — dictionary retrieval (training clips
    as the dictionary, test signer as queries) and a linear probe — next to two
    training-free baselines: raw keypoints and the same encoder with random weights;
@@ -25,7 +25,8 @@ from typing import Any
 
 from signssl.utils import atomic_write_text, save_json
 
-BASELINE_METHODS = ("simclr", "moco", "simsiam", "byol")
+#: recipes pretrained next to SL-FPN with ``all_methods``
+OTHER_METHODS = ("simclr", "moco", "simsiam", "byol", "masa")
 
 
 @dataclass
@@ -104,11 +105,10 @@ def run_demo(
         frames=size.frames, video=False, seed=seed, progress=progress,
     )
     manifest = ensure_splits(Manifest.read(manifest_path), seed=seed)
-    methods = ["sl_fpn", *(BASELINE_METHODS if all_methods else ())]
+    methods = ["sl_fpn", *(OTHER_METHODS if all_methods else ())]
     rows: list[DemoRow] = []
     features: dict[str, Any] = {}
-    spec: DataSpec | None = None
-    cfg = None
+    first = load_config("sl_fpn", "tiny", demo_overrides(size, seed, progress))
     for method in methods:
         cfg = load_config(method, "tiny", demo_overrides(size, seed, progress))
         spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, cfg.data.max_frames)
@@ -122,10 +122,11 @@ def run_demo(
         features[method] = (train, test)
         rows.append(DemoRow(method, "pretrained", frozen_eval(train, test, seed=seed), seconds, str(run_dir)))
         say(f"{method}: {_headline(rows[-1].metrics)}")
-    assert cfg is not None and spec is not None
+    # training-free baselines, read like SL-FPN's encoder (the pose transformer)
+    spec = DataSpec(first.data.layout, first.data.dims, first.data.normalize, first.data.max_frames)
     baselines = {
         "raw keypoints": get_baseline("raw-keypoints", layout=spec.layout, dims=spec.dims),
-        "random init": get_baseline("random-init", model=cfg.model.name, seed=seed, **cfg.model.kwargs),
+        "random init": get_baseline("random-init", model=first.model.name, seed=seed, **first.model.kwargs),
     }
     for name, encoder in baselines.items():
         train, test = split_features(encoder, manifest, spec)

@@ -12,6 +12,7 @@ A study is described in YAML::
     size: {classes: 20, signers: 10, reps: 5, frames: 48}   # synthetic data per seed
     video: false          # true: render videos too (video methods: signrep, mae)
     video_size: 64        # their frame size (pixels) when video is true
+    probe: []             # manifest columns to decode with a linear probe (e.g. style_background)
     data: null            # or a manifest path: real data, the same for every seed
     data_seed: null       # an int: one synthetic data set for every seed (training seeds only)
     config: tiny          # profile / YAML overlaid on each method's config
@@ -84,6 +85,7 @@ class StudySpec:
     set: list[str] = field(default_factory=list)
     video: bool = False
     video_size: int = 64
+    probe: list[str] = field(default_factory=list)
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -187,8 +189,49 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
         encoder = get_baseline(variant.baseline, layout=data_spec.layout, dims=data_spec.dims)
     train, test = split_features(encoder, manifest, data_spec)
     record["metrics"] = frozen_eval(train, test, seed=seed)
+    for column in spec.probe:
+        record["metrics"].update(probe_column(train, test, manifest, column, seed))
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def probe_column(train: Any, test: Any, manifest: Any, column: str, seed: int = 0) -> dict[str, float]:
+    """How well a linear probe on the frozen features predicts a manifest column (e.g. a
+    video's background style) for unseen signers: ``probe/<column>/top1`` and the
+    majority-class rate ``probe/<column>/majority`` of the test clips (the floor)."""
+    from collections import Counter
+
+    import numpy as np
+
+    from signssl.eval import linear_probe
+    from signssl.eval.features import Features
+
+    values: dict[str, str] = {}  # resolved sample path (pose file or video) -> value
+    for row in manifest.rows:
+        value = row.signer if column == "signer" else row.extra.get(column)
+        if value is None:
+            raise ConfigError(f"probe column '{column}' is not in the manifest")
+        values[str(manifest.resolve(row).resolve())] = str(value)
+        video = row.extra.get("video")
+        if video:
+            values[str((Path(manifest.root) / video).resolve())] = str(value)
+
+    def relabel(f: Any) -> Any:
+        labels = []
+        for p in f.paths:
+            hit = values.get(str(Path(p).resolve()))
+            if hit is None:
+                raise ConfigError(f"no manifest row for feature path {p} (probe '{column}')")
+            labels.append(hit)
+        return Features(f.features, np.asarray(labels), f.paths, f.signers)
+
+    tr, te = relabel(train), relabel(test)
+    result = linear_probe(tr, te, seed=seed)
+    majority = Counter(te.labels.tolist()).most_common(1)[0][1] / max(len(te.labels), 1)
+    return {
+        f"probe/{column}/top1": float(result.metrics["top1_per_instance"]),
+        f"probe/{column}/majority": float(majority),
+    }
 
 
 def _split_manifest(manifest: Any, out: Path, seed: int) -> Path:
@@ -303,7 +346,8 @@ def _fmt(stat: dict[str, Any] | None) -> str:
 
 def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> Path:
     """``study.md``: the table (mean ± 95 % CI over seeds) and the collapse figure."""
-    heads = " | ".join(h for _, h in TABLE_METRICS)
+    columns = table_columns(spec)
+    heads = " | ".join(h for _, h in columns)
     per_seed = (
         "a new vocabulary, signers and signer-independent split per seed"
         if spec.data_seed is None
@@ -320,10 +364,10 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         f"Seeds: {spec.seeds}. Cells: mean ± half-width of the 95 % t-interval over seeds.",
         "",
         f"| variant | kind | {heads} | collapse std·√D (end) | pretrain s |",
-        "|---|---|" + "---|" * len(TABLE_METRICS) + "---|---|",
+        "|---|---|" + "---|" * len(columns) + "---|---|",
     ]
     for row in summary["rows"]:
-        cells = " | ".join(_fmt(row["metrics"].get(k)) for k, _ in TABLE_METRICS)
+        cells = " | ".join(_fmt(row["metrics"].get(k)) for k, _ in columns)
         col = row["final_collapse_ratio"]
         col_txt = ", ".join(f"{c:.2f}" for c in col) if col else "-"
         secs = [s for s in row["pretrain_seconds"] if s]
@@ -370,6 +414,15 @@ def plot_collapse(spec: StudySpec, out: Path) -> Path | None:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
+
+
+def table_columns(spec: StudySpec) -> tuple[tuple[str, str], ...]:
+    """The table's metric columns: the standard ones, then each probed column and the
+    majority-class rate of its test clips (what a probe gets from no information)."""
+    extra = []
+    for c in spec.probe:
+        extra += [(f"probe/{c}/top1", f"{c} probe top-1"), (f"probe/{c}/majority", f"{c} majority")]
+    return (*TABLE_METRICS, *extra)
 
 
 def format_table(summary: dict[str, Any], keys: Sequence[tuple[str, str]] = TABLE_METRICS) -> str:

@@ -63,10 +63,21 @@ def test_study_summary_and_resume(tmp_path: Path) -> None:
 
 
 def test_data_seed_shares_one_data_set(tmp_path: Path) -> None:
-    spec = spec_from_dict({**TINY, "data_seed": 5, "variants": [
+    spec = spec_from_dict({**TINY, "data_seed": 5, "probe": ["style_background"], "variants": [
         {"name": "raw keypoints", "baseline": "raw-keypoints"},
     ]})
     summary = run_study(spec, tmp_path / "s")
     assert [p.name for p in (tmp_path / "s" / "data").iterdir()] == ["s5"]
     values = summary["rows"][0]["metrics"]["retrieval/top1_per_instance"]["values"]
     assert values[0] == values[1]  # same data, training-free baseline: same score
+    # the probe's floor is the majority share of the test clips' style ids
+    from collections import Counter
+
+    from signssl.data import Manifest
+
+    m = Manifest.read(tmp_path / "s" / "data" / "s5" / "manifest.csv")
+    styles = [r.extra["style_background"] for r in m.rows if r.split == "test"]
+    majority = Counter(styles).most_common(1)[0][1] / len(styles)
+    row = summary["rows"][0]["metrics"]
+    assert row["probe/style_background/majority"]["values"] == [pytest.approx(majority)] * 2
+    assert 0.0 <= row["probe/style_background/top1"]["mean"] <= 1.0
