@@ -27,6 +27,11 @@ class Protocol(str, Enum):
     finetune = "finetune"
 
 
+class Pooling(str, Enum):
+    avg = "avg"
+    weighted = "weighted"
+
+
 CHECKPOINT = typer.Option(None, "--checkpoint", help="Exported model: run dir, model/ dir or .safetensors.")
 BASELINE = typer.Option(
     None, "--baseline",
@@ -114,12 +119,22 @@ def evaluate(
     batch_size: int = BATCH,
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
     projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
+    pooling: Pooling | None = typer.Option(
+        None, "--pooling",
+        help="Video vectors from sliding windows: avg | weighted (activity head). "
+             "Default: the whole-clip embedding."),
+    window: int | None = typer.Option(
+        None, "--window", help="--pooling: window length in frames (default: the encoder's "
+                               "clip length, or 16)."),
+    stride: int = typer.Option(2, "--stride", help="--pooling: window stride in frames."),
 ) -> None:
     """Run an evaluation protocol and write DIR/metrics.json, DIR/report.md and figures.
 
     Dictionary = training split, queries = test split.  A manifest without a split column
     is evaluated leave-one-out (retrieval, knn) or with a seeded stratified hold-out of
-    25 % per class and per seed (linear, finetune, --label-fraction).
+    25 % per class and per seed (linear, finetune, --label-fraction).  With --pooling,
+    every video (or pose file) is embedded by 16-frame windows every 2 frames, averaged
+    plainly (avg) or weighted by the run's signer-activity head (weighted).
     """
     from signssl.eval.pipeline import run_evaluation
 
@@ -134,11 +149,26 @@ def evaluate(
     result = run_evaluation(
         protocol.value, spec, data, out, test_data, train_split, test_split, seeds,
         label_fraction, holdout, batch_size, options, plots_on=not no_plots, projection=projection,
+        pooling=None if pooling is None else pooling.value, window=window, stride=stride,
     )
     _print_summary(result.runs)
+    if pooling is not None:
+        _print_pooling(result.written["metrics.json"])
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
     console.print(f"wrote {out}/metrics.json, report.md and {len(result.written) - 2} figure(s)")
+
+
+def _print_pooling(metrics_path: Path) -> None:
+    import json
+
+    p = json.loads(metrics_path.read_text(encoding="utf-8")).get("pooling", {})
+    line = (f"{p.get('mode')} pooling of {p.get('videos')} videos ({p.get('windows')} windows of "
+            f"{p.get('window')} frames, stride {p.get('stride')})")
+    if p.get("mode") == "weighted":
+        line += (f"; {p.get('fallbacks')} video(s) had no active window and were averaged "
+                 "plainly")
+    console.print(line)
 
 
 def _print_summary(runs) -> None:

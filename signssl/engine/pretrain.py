@@ -389,8 +389,17 @@ def fit(
             result.model_dir = export_model(
                 method.encoder, run_dir / MODEL_DIR, meta.pop("name"), meta.pop("kwargs", {}), **meta
             )
+            export_extras(method, result.model_dir)
         save_json(run_dir / SUMMARY_FILE, result.to_dict())
     return result
+
+
+def export_extras(method: Any, model_dir: Path) -> None:
+    """Method-specific files next to the exported encoder (``method.export_extras``;
+    SignRep writes its activity head for weighted retrieval)."""
+    hook = getattr(method, "export_extras", None)
+    if callable(hook):
+        hook(model_dir)
 
 
 @contextlib.contextmanager

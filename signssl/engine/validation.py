@@ -151,6 +151,9 @@ class RetrievalValidation(Callback):
         if score is not None and (self.best is None or score > self.best):
             self.best, self.best_step = float(score), step
             self._export(encoder, metrics)
+            from signssl.engine.pretrain import export_extras
+
+            export_extras(pl_module.method, self.best_dir)
 
     def _export(self, encoder: Any, metrics: dict[str, float]) -> None:
         from signssl.engine.checkpoint import export_model

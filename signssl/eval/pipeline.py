@@ -236,11 +236,16 @@ def run_evaluation(
     plots_on: bool = True,
     progress: bool = True,
     projection: str = "pca",
+    pooling: str | None = None,
+    window: int | None = None,
+    stride: int = 2,
 ) -> EvaluationOutput:
     """Run ``protocol`` (retrieval, knn, linear, finetune) and write ``out_dir``.
 
     ``options`` go to the protocol (e.g. ``k``, ``aggregate``, ``backend``, ``epochs``).
     The report records the encoder, the split mode and the skipped samples.
+    ``pooling`` (``"avg"`` / ``"weighted"``) replaces the whole-clip embedding by pooled
+    sliding-window vectors (:func:`windowed_features`; ``window`` frames every ``stride``).
     """
     from signssl.eval.report import write_report
     from signssl.eval.runner import PROTOCOLS, evaluate_features, evaluate_finetune
@@ -254,6 +259,13 @@ def run_evaluation(
     options = dict(options or {})
     train_m, tr_split, test_m, te_split, split_desc = choose_splits(data, test_data, train_split,
                                                                     test_split)
+    if pooling is not None:
+        if protocol == "finetune":
+            raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
+                              "fine-tuning: drop --pooling or use retrieval, knn or linear")
+        return _run_windowed(protocol, spec, data, out_dir, test_data, train_m, tr_split, test_m,
+                             te_split, split_desc, seeds, label_fraction, holdout, batch_size,
+                             options, plots_on, progress, projection, pooling, window, stride)
     train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
     test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
     skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
@@ -283,5 +295,83 @@ def run_evaluation(
         out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name}",
         lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
         extra=extra, plots_on=plots_on, projection=projection,
+    )
+    return EvaluationOutput(runs, written, skipped)
+
+
+# ----------------------------------------------------------------------------- windows
+
+def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split: str | None,
+                      pooling: str, window: int | None = None, stride: int = 2,
+                      batch_size: int = 64, progress: bool = True,
+                      classes: list[str] | None = None) -> tuple[Features, Any, Any]:
+    """Pooled sliding-window vectors of a manifest's rows (one split or all).
+
+    Video runs stream their videos; pose encoders cut windows over pose frames read with
+    ``spec``'s layout, dims and normalisation.  ``pooling="weighted"`` uses the run's
+    activity head (:func:`signssl.eval.windows.load_activity_head`).  Returns
+    ``(Features, ItemReport of skipped rows, PoseDataset or None)``.
+    """
+    from signssl.eval.extract import (
+        ClipInput,
+        WindowReader,
+        make_embedder,
+        pooled_features,
+        run_modality,
+    )
+
+    m = _read(manifest)
+    rows = m.filter(split=split) if split is not None else m
+    if len(rows) == 0:
+        raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
+    if spec.checkpoint is not None and run_modality(spec.checkpoint) == "video":
+        clip_input = ClipInput.of_run(spec.checkpoint, encoder)
+    else:
+        clip_input = ClipInput("pose", layout=spec.layout, dims=spec.dims,
+                               normalize=str(spec.normalize), source_layout=spec.source_layout)
+    embedder = make_embedder(encoder, spec.checkpoint, pooling, window, stride, batch_size)
+    reader = WindowReader(rows, clip_input, embedder.window, stride, batch_size,
+                          classes=classes or m.labels())
+    feats, report = pooled_features(embedder, reader, progress)
+    feats.info.update(spec.to_info())
+    return feats, report, reader.poses
+
+
+def _run_windowed(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_data: Any,
+                  train_m: Any, tr_split: str | None, test_m: Any, te_split: str | None,
+                  split_desc: str, seeds: int, label_fraction: float | None,
+                  holdout: float | None, batch_size: int, options: dict[str, Any],
+                  plots_on: bool, progress: bool, projection: str, pooling: str,
+                  window: int | None, stride: int) -> EvaluationOutput:
+    """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
+    from signssl.eval.report import write_report
+    from signssl.eval.runner import evaluate_features
+
+    encoder = spec.build()
+    classes = sorted(set(_read(train_m).labels()) | set(_read(test_m).labels() if test_m else []))
+    train_f, train_rep, train_poses = windowed_features(
+        spec, encoder, train_m, tr_split, pooling, window, stride, batch_size, progress, classes)
+    test_f, test_rep, test_poses = (None, None, None) if test_m is None else windowed_features(
+        spec, encoder, test_m, te_split, pooling, window, stride, batch_size, progress, classes)
+    skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
+    runs = evaluate_features(protocol, train_f, test_f, list(range(seeds)), label_fraction,
+                             holdout, **options)
+    runs.config["data"] = split_desc
+    pools = [f.info["pooling"] for f in (train_f, test_f) if f is not None]
+    extra = {
+        "encoder": spec.name,
+        "pooling": {**pools[0], "fallbacks": sum(p["fallbacks"] for p in pools),
+                    "videos": sum(p["videos"] for p in pools),
+                    "windows": sum(p["windows"] for p in pools)},
+        "skipped_samples": skipped,
+        "manifest": str(data),
+        **({"test_manifest": str(test_data)} if test_data is not None else {}),
+    }
+    poses = [d for d in (train_poses, test_poses) if d is not None]
+    shown = test_f if test_f is not None else train_f
+    written = write_report(
+        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name} ({pooling} windows)",
+        lookup=pose_lookup(*poses) if poses else None, extra=extra, plots_on=plots_on,
+        projection=projection,
     )
     return EvaluationOutput(runs, written, skipped)

@@ -178,6 +178,13 @@ class SignRep(VideoMethod):
 
     # ------------------------------------------------------------------ engine hooks
 
+    def export_extras(self, model_dir: Any) -> None:
+        """Write the activity head (decoder latent + activity MLP) next to the exported
+        encoder, for activity-weighted retrieval (Eq. 11-12, ``signssl.eval.windows``)."""
+        from signssl.eval.windows import ActivityHead, save_activity_head
+
+        save_activity_head(ActivityHead.from_decoder(self.decoder), model_dir)
+
     def auxiliary_optimizer(self) -> dict[str, Any] | None:
         """The discriminator's optimiser (Adam, warmup + cosine), or ``None`` without style.
 

@@ -90,6 +90,16 @@ def test_pretrain_exports_a_video_model_and_resumes(
     best = json.loads((run / "best" / "config.json").read_text())
     assert best["best_step"] == 1 and best["best_metric"] == "retrieval/mrr"
     assert load_model(run / "best").input_size == (FRAMES, SIZE, SIZE)
+    # SignRep exports its activity head (weighted retrieval); MAE has none
+    from signssl.eval.windows import load_activity_head
+
+    for where in (run, run / "best"):
+        scorer = load_activity_head(where, encoder=load_model(where))
+        assert (scorer is None) == (method == "mae")
+    if method == "signrep":
+        scorer = load_activity_head(run, encoder=encoder)
+        a = scorer(x)  # (B,) = max over hands of P(active)
+        assert a.shape == (2,) and bool(((a >= 0) & (a <= 1)).all())
     ckpt = read_checkpoint(run / "checkpoints" / "last.ckpt")
     two = cfg.method.kwargs.get("use_style", False)
     assert len(ckpt["optimizer_states"]) == (2 if two else 1)
