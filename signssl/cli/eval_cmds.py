@@ -116,6 +116,12 @@ def evaluate(
     lr: float = typer.Option(1e-3, "--lr", help="Fine-tuning learning rate."),
     optimizer: str = typer.Option("adamw", "--optimizer", help="Fine-tuning: adamw | sgd."),
     label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="Fine-tuning."),
+    schedule: str = typer.Option(
+        "cosine", "--schedule", help="Fine-tuning lr after warm-up: cosine | step (x0.1 at 50 and 75 %)."),
+    train_crop: str = typer.Option(
+        "uniform", "--train-crop",
+        help="Fine-tuning: clips longer than the frame budget in training: uniform | random "
+             "(one random frame per segment) | center | start."),
     batch_size: int = BATCH,
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
     projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
@@ -143,7 +149,8 @@ def evaluate(
         "knn": {"k": k, "temperature": temperature},
         "linear": {"backend": backend},
         "finetune": {"epochs": epochs, "lr": lr, "optimizer": optimizer,
-                     "label_smoothing": label_smoothing, "batch_size": batch_size},
+                     "label_smoothing": label_smoothing, "batch_size": batch_size,
+                     "schedule": schedule, "train_crop": train_crop},
     }[protocol.value]
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize)
     result = run_evaluation(
@@ -258,9 +265,35 @@ def dictionary_build(
     console.print(f"wrote {out}: {d} ({len(feats) - len(labelled)} unlabeled sample(s) left out)")
 
 
+def fuse(
+    scores_a: Path = typer.Argument(..., help="Class scores .npz (e.g. OUT/scores.npz of `evaluate finetune`)."),
+    scores_b: Path = typer.Argument(..., help="Second model's scores .npz over the same test clips."),
+    weight: float = typer.Option(1.0, "--weight", "-w", help="Weight of the second model."),
+    normalize: str = typer.Option("softmax", "--normalize", help="softmax | none, before summing."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the fused scores .npz here."),
+) -> None:
+    """Late fusion (MASA +R): softmax(A) + w * softmax(B), classes matched by name and clips
+    by path; prints top-1/top-5 of A, B and the fusion."""
+    from signssl.eval.fusion import ClassScores, align_scores, fuse_score_files, fusion_eval
+
+    a, b = ClassScores.load(scores_a), ClassScores.load(scores_b)
+    fused = fuse_score_files(scores_a, scores_b, weight, normalize)
+    table = Table(title=f"late fusion, weight {weight:g} ({normalize})")
+    for col in ("scores", "top-1", "top-5", "clips"):
+        table.add_column(col)
+    for name, sc in ((str(scores_a), a), (str(scores_b), align_scores(a, b)), ("fused", fused)):
+        m = fusion_eval(sc).metrics
+        table.add_row(name, f"{m['top1_per_instance']:.3f}", f"{m.get('top5_per_instance', float('nan')):.3f}",
+                      str(int((sc.labels != "").sum())))
+    console.print(table)
+    if out is not None:
+        console.print(f"wrote {fused.save(out)}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command()(embed)
+    app.command()(fuse)
     app.command()(evaluate)
     app.command()(retrieve)
     app.add_typer(dictionary_app, name="dictionary")

@@ -80,7 +80,7 @@ def pretrain_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
     method: Annotated[
         str | None,
-        typer.Option("--method", "-m", help="sl_fpn, simclr, moco, simsiam, byol or masa."),
+        typer.Option("--method", "-m", help="sl_fpn, simclr, moco, simsiam, byol, masa, signrep or mae."),
     ] = None,
     data: DataOpt = None,
     config: ConfigOpt = None,

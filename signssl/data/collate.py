@@ -28,17 +28,27 @@ from torch.utils.data import DataLoader, Dataset
 
 from signssl.pose.sequence import PoseSequence
 
-Crop = Literal["uniform", "center", "start"]
+Crop = Literal["uniform", "center", "start", "random"]
 
 
 def crop_indices(num_frames: int, max_frames: int, crop: Crop = "uniform") -> np.ndarray:
     """Frame indices kept from a clip of ``num_frames`` (all of them when it fits).
+
+    ``random`` (training-time temporal sampling, as MASA and TSN do): the clip is cut
+    into ``max_frames`` equal segments and one frame is drawn uniformly in each (torch's
+    global generator, so DataLoader seeding reproduces it); frames stay in order.
 
     >>> crop_indices(10, 4).tolist(), crop_indices(10, 4, "center").tolist()
     ([0, 3, 6, 9], [3, 4, 5, 6])
     """
     if num_frames <= max_frames:
         return np.arange(num_frames)
+    if crop == "random":
+        # integer segment edges, strictly increasing since num_frames > max_frames
+        edges = np.round(np.linspace(0, num_frames, max_frames + 1)).astype(np.int64)
+        u = torch.rand(max_frames, dtype=torch.float64).numpy()
+        idx = edges[:-1] + np.floor(u * (edges[1:] - edges[:-1])).astype(np.int64)
+        return idx  # segment k = [edges[k], edges[k+1]), one frame each
     if crop == "uniform":
         return np.round(np.linspace(0, num_frames - 1, max_frames)).astype(np.int64)
     if crop == "center":
@@ -46,7 +56,7 @@ def crop_indices(num_frames: int, max_frames: int, crop: Crop = "uniform") -> np
         return np.arange(start, start + max_frames)
     if crop == "start":
         return np.arange(max_frames)
-    raise ValueError(f"crop must be 'uniform', 'center' or 'start', got {crop!r}")
+    raise ValueError(f"crop must be 'uniform', 'center', 'start' or 'random', got {crop!r}")
 
 
 def collate_poses(
@@ -67,8 +77,8 @@ def collate_poses(
         raise ValueError("collate_poses got an empty list of samples")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-    if crop not in ("uniform", "center", "start"):
-        raise ValueError(f"crop must be 'uniform', 'center' or 'start', got {crop!r}")
+    if crop not in ("uniform", "center", "start", "random"):
+        raise ValueError(f"crop must be 'uniform', 'center', 'start' or 'random', got {crop!r}")
     poses: list[PoseSequence] = [s["pose"] for s in samples]
     shapes = {p.xyz.shape[1:] for p in poses}
     if len(shapes) > 1:

@@ -39,7 +39,10 @@ class FinetuneModule(L.LightningModule):
         optimizer: ``"adamw"`` or ``"sgd"`` (momentum 0.9).
         lr / weight_decay: optimiser settings; the head uses ``lr * head_lr_scale``.
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
-        warmup_steps / total_steps: linear warm-up then cosine decay to 0 (per step).
+        warmup_steps / total_steps: linear warm-up, then (per step) cosine decay to 0
+            (``schedule="cosine"``) or step decay (``"step"``: the rate is multiplied by
+            ``step_gamma`` at each fraction of ``total_steps`` in ``step_milestones``, as in
+            MASA's fine-tuning recipe).
     """
 
     def __init__(
@@ -55,10 +58,19 @@ class FinetuneModule(L.LightningModule):
         total_steps: int = 1000,
         head_lr_scale: float = 1.0,
         freeze_encoder: bool = False,
+        schedule: Literal["cosine", "step"] = "cosine",
+        step_milestones: Sequence[float] = (0.5, 0.75),
+        step_gamma: float = 0.1,
     ) -> None:
         super().__init__()
         if optimizer not in ("adamw", "sgd"):
             raise ConfigError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
+        if schedule not in ("cosine", "step"):
+            raise ConfigError(f"schedule must be 'cosine' or 'step', got {schedule!r}")
+        if any(not 0.0 < m < 1.0 for m in step_milestones):
+            raise ConfigError(f"step_milestones are fractions of training in (0, 1), got {step_milestones}")
+        self.schedule, self.step_gamma = schedule, float(step_gamma)
+        self.step_milestones = sorted(float(m) for m in step_milestones)
         if not 0.0 <= label_smoothing < 1.0:
             raise ConfigError(f"label smoothing must be in [0, 1), got {label_smoothing}")
         self.encoder = encoder
@@ -109,19 +121,25 @@ class FinetuneModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def _lr_factor(self, step: int) -> float:
-        """Linear warm-up to 1, then cosine decay to 0 at ``total_steps``."""
+        """Linear warm-up to 1, then cosine decay to 0 at ``total_steps`` (or step decay)."""
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
+        if self.schedule == "step":
+            passed = sum(step >= m * self.total_steps for m in self.step_milestones)
+            return self.step_gamma**passed
         span = max(1, self.total_steps - self.warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span)))
 
 
-def _loader(data: Any, batch_size: int, shuffle: bool, seed: int, max_frames: int | None) -> Any:
+def _loader(
+    data: Any, batch_size: int, shuffle: bool, seed: int, max_frames: int | None,
+    crop: str = "uniform",
+) -> Any:
     if isinstance(data, torch.utils.data.Dataset):
         from signssl.data import pose_loader
 
         return pose_loader(data, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                           max_frames=max_frames)
+                           max_frames=max_frames, crop=crop)  # type: ignore[arg-type]
     return data
 
 
@@ -173,6 +191,9 @@ def finetune_eval(
     seed: int = 0,
     accelerator: str = "auto",
     progress: bool = False,
+    schedule: Literal["cosine", "step"] = "cosine",
+    train_crop: str = "uniform",
+    test_crop: str = "uniform",
 ) -> EvalResult:
     """Fine-tune ``encoder`` + a linear head on ``train_data``, score ``test_data``.
 
@@ -186,6 +207,10 @@ def finetune_eval(
             training settings (warm-up and cosine decay are per step).
         freeze_encoder: train the head only (a linear probe through the data pipeline).
         seed: seeds the head initialisation and the shuffle.
+        schedule: ``"cosine"`` or ``"step"`` (x0.1 at 50 % and 75 % of training).
+        train_crop / test_crop: how clips longer than ``max_frames`` are shortened
+            (:func:`signssl.data.collate.crop_indices`; MASA: ``random`` in training,
+            ``uniform`` at test).
     Returns:
         :class:`EvalResult` with ``protocol="finetune"``, scores = logits.
     """
@@ -199,13 +224,13 @@ def finetune_eval(
     if len(classes) < 2:
         raise ConfigError(f"fine-tuning needs at least 2 classes, got {classes}")
     L.seed_everything(seed, workers=True, verbose=False)
-    train_loader = _loader(train_data, batch_size, True, seed, max_frames)
-    test_loader = _loader(test_data, batch_size, False, seed, max_frames)
+    train_loader = _loader(train_data, batch_size, True, seed, max_frames, train_crop)
+    test_loader = _loader(test_data, batch_size, False, seed, max_frames, test_crop)
     steps_per_epoch = max(1, len(train_loader))
     module = FinetuneModule(
         encoder, len(classes), _label_map(train_names, classes), optimizer, lr, weight_decay,
         label_smoothing, int(round(warmup_epochs * steps_per_epoch)), epochs * steps_per_epoch,
-        freeze_encoder=freeze_encoder,
+        freeze_encoder=freeze_encoder, schedule=schedule,
     )
     trainer = L.Trainer(
         max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,

@@ -220,6 +220,16 @@ class EvaluationOutput:
     skipped: dict[str, int]
 
 
+def save_class_scores(out_dir: str | Path, protocol: str, runs: Any, written: dict[str, Path]) -> None:
+    """``OUT/scores.npz``: the first seed's class scores of a classifier protocol (linear,
+    knn, finetune), the input of late fusion (``signssl fuse``)."""
+    if protocol not in ("linear", "knn", "finetune"):
+        return
+    from signssl.eval.fusion import ClassScores
+
+    written["scores"] = ClassScores.from_result(runs.result).save(Path(out_dir) / "scores.npz")
+
+
 def run_evaluation(
     protocol: str,
     spec: EncoderSpec,
@@ -296,6 +306,7 @@ def run_evaluation(
         lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
         extra=extra, plots_on=plots_on, projection=projection,
     )
+    save_class_scores(out_dir, protocol, runs, written)
     return EvaluationOutput(runs, written, skipped)
 
 
@@ -374,4 +385,5 @@ def _run_windowed(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, tes
         lookup=pose_lookup(*poses) if poses else None, extra=extra, plots_on=plots_on,
         projection=projection,
     )
+    save_class_scores(out_dir, protocol, runs, written)
     return EvaluationOutput(runs, written, skipped)

@@ -76,6 +76,26 @@ def test_bad_batches() -> None:
     with pytest.raises(ValueError, match="different"):
         collate_poses([sample(2, 0), other])
     with pytest.raises(ValueError, match="crop"):
-        collate_poses([sample(2, 0)], crop="random")  # type: ignore[arg-type]
+        collate_poses([sample(2, 0)], crop="shuffle")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_frames"):
         collate_poses([sample(2, 0)], max_frames=0)
+
+
+def test_random_crop_draws_one_frame_per_segment() -> None:
+    import numpy as np
+    import torch
+
+    from signssl.data.collate import crop_indices
+
+    torch.manual_seed(0)
+    draws = np.stack([crop_indices(50, 8, "random") for _ in range(300)])  # (300, 8)
+    edges = np.round(np.linspace(0, 50, 9))
+    for k in range(8):  # frame k comes from segment k, and every frame of it is drawn
+        assert set(draws[:, k].tolist()) == set(range(int(edges[k]), int(edges[k + 1])))
+    assert (np.diff(draws, axis=1) > 0).all()
+    assert len({tuple(d) for d in draws}) > 100  # really random
+    torch.manual_seed(1)
+    a = crop_indices(50, 8, "random")
+    torch.manual_seed(1)
+    assert (crop_indices(50, 8, "random") == a).all()  # torch's generator reproduces it
+    assert crop_indices(6, 8, "random").tolist() == list(range(6))  # short clips kept whole

@@ -165,6 +165,31 @@ def test_finetune_command(tmp_path, capsys, dataset_csv) -> None:
     assert code == 0, err
     m = json.loads((tmp_path / "ft" / "metrics.json").read_text())
     assert m["protocol"] == "finetune" and m["n_test"] == 6 and m["n_train"] == 12
+    # MASA's recipe switches run, and the class scores are written for late fusion
+    code, _, err = run(capsys, "evaluate", "finetune", "--baseline", "raw-keypoints",
+                       "--epochs", "2", "--optimizer", "sgd", "--schedule", "step",
+                       "--train-crop", "random", "--data", str(dataset_csv),
+                       "--out", str(tmp_path / "ft2"), "--no-plots")
+    assert code == 0, err
+    from signssl.eval.fusion import ClassScores, fuse, fusion_eval
+
+    a, b = ClassScores.load(tmp_path / "ft" / "scores.npz"), ClassScores.load(tmp_path / "ft2" / "scores.npz")
+    assert a.scores.shape == (6, len(a.classes)) and (a.labels != "").all()
+    code, out, err = run(capsys, "fuse", str(tmp_path / "ft" / "scores.npz"),
+                         str(tmp_path / "ft2" / "scores.npz"), "--weight", "0.5",
+                         "-o", str(tmp_path / "fused.npz"))
+    assert code == 0, err
+    # by hand: softmax(a) + 0.5 softmax(b), rows matched by path
+    sa = np.exp(a.scores - a.scores.max(1, keepdims=True))
+    sa /= sa.sum(1, keepdims=True)
+    order = [list(b.paths).index(p) for p in a.paths]
+    cols = [list(b.classes).index(c) for c in a.classes]
+    sb = b.scores[order][:, cols]
+    sb = np.exp(sb - sb.max(1, keepdims=True))
+    sb /= sb.sum(1, keepdims=True)
+    np.testing.assert_allclose(ClassScores.load(tmp_path / "fused.npz").scores, sa + 0.5 * sb, rtol=1e-5)
+    top1 = fusion_eval(fuse(a, b, 0.5)).metrics["top1_per_instance"]
+    assert f"{top1:.3f}" in out
 
 
 @pytest.mark.parametrize("argv, message", [

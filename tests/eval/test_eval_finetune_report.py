@@ -10,6 +10,7 @@ import pytest
 import torch
 from eval_toys import TinyEncoder
 
+from signssl.errors import ConfigError
 from signssl.eval.features import Features
 from signssl.eval.finetune import FinetuneModule, finetune_eval
 from signssl.eval.plots import project_2d, representative_frame
@@ -24,6 +25,15 @@ def test_lr_schedule_warms_up_then_decays_to_zero() -> None:
     assert [m._lr_factor(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert m._lr_factor(9) == pytest.approx(0.5)  # half-way through the cosine
     assert m._lr_factor(14) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_step_schedule_divides_by_ten_at_each_milestone() -> None:
+    m = FinetuneModule(TinyEncoder(), 3, warmup_steps=2, total_steps=20, schedule="step")
+    f = [m._lr_factor(s) for s in range(20)]
+    assert f[:2] == [0.5, 1.0] and set(f[2:10]) == {1.0}
+    assert f[10:15] == [pytest.approx(0.1)] * 5 and f[15:] == [pytest.approx(0.01)] * 5
+    with pytest.raises(ConfigError, match="schedule"):
+        FinetuneModule(TinyEncoder(), 3, schedule="linear")  # type: ignore[arg-type]
 
 
 def test_training_loss_is_label_smoothed_cross_entropy() -> None:
