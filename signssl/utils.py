@@ -49,6 +49,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
 
 
+def atomic_savez(path: str | Path, **arrays: Any) -> Path:
+    """Write an uncompressed ``.npz`` of ``arrays`` atomically (file handle, so numpy
+    adds no ``.npz`` suffix to the temporary name); returns ``path``."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

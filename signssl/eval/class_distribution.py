@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from signssl.errors import ConfigError, DataError
-from signssl.utils import atomic_path, save_json
+from signssl.utils import atomic_savez, save_json
 
 #: the largest probability a row of ``P`` may give (strictly below).
 MAX_PROBABILITY = 0.5
@@ -235,9 +235,7 @@ def save_class_distribution(path: str | Path, dist: ClassDistribution) -> Path:
     if path.suffix == ".json":
         save_json(path, {"classes": classes, "tau": tau.tolist(), "P": P.tolist()})
     elif path.suffix == ".npz":
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, P=P, tau=tau, classes=np.asarray(classes, dtype=str))
+        atomic_savez(path, P=P, tau=tau, classes=np.asarray(classes, dtype=str))
     else:
         raise ConfigError(f"{path}: save a class distribution as .npz or .json")
     return path

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from signssl.errors import ConfigError, DataError
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path
+from signssl.utils import atomic_savez
 
 
 @dataclass
@@ -82,18 +82,14 @@ class Features:
         """Write ``.npz`` atomically: ``features``, ``labels``, ``paths``, ``signers``, ``info``."""
         import json
 
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    features=self.features,
-                    labels=self.labels,
-                    paths=self.paths,
-                    signers=self.signers,
-                    info=np.array(json.dumps(self.info, default=str)),
-                )
-        return path
+        return atomic_savez(
+            path,
+            features=self.features,
+            labels=self.labels,
+            paths=self.paths,
+            signers=self.signers,
+            info=np.array(json.dumps(self.info, default=str)),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Features:

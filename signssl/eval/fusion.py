@@ -32,7 +32,7 @@ import numpy as np
 
 from signssl.errors import ConfigError, DataError
 from signssl.eval.results import EvalResult, make_result
-from signssl.utils import atomic_path
+from signssl.utils import atomic_savez
 
 NORMALIZATIONS = ("softmax", "none")
 
@@ -82,17 +82,9 @@ class ClassScores:
 
     def save(self, path: str | Path) -> Path:
         """Write ``.npz`` atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    scores=self.scores,
-                    classes=self.classes,
-                    paths=self.paths,
-                    labels=self.labels,
-                )
-        return path
+        return atomic_savez(
+            path, scores=self.scores, classes=self.classes, paths=self.paths, labels=self.labels
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ClassScores:

@@ -112,7 +112,7 @@ from signssl.priors.joints import (
     lift_holistic,
     point,
 )
-from signssl.utils import atomic_path
+from signssl.utils import atomic_savez
 
 # ----------------------------------------------------------------------------- specs
 
@@ -537,9 +537,7 @@ class Priors:
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` file atomically (uncompressed; :meth:`to_arrays` keys)."""
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **self.to_arrays())
-        return Path(path)
+        return atomic_savez(path, **self.to_arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> Priors:
