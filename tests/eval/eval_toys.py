@@ -85,3 +85,32 @@ class SyntheticPoses(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.items[i]
+
+
+def run_cli(capsys: Any, *argv: object) -> tuple[int, str, str]:
+    """Run ``signssl ARGV`` in-process: ``(exit code, stdout, stderr)``."""
+    from signssl.cli.main import main
+
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def export_video_run(run_dir: Any, seed: int = 0) -> Any:
+    """Export a freshly initialised ``hiera_test`` encoder as a video run; returns the
+    ``RUN/model`` folder."""
+    from pathlib import Path
+
+    from signssl.engine.checkpoint import export_model
+    from signssl.models import create_model
+
+    torch.manual_seed(seed)
+    enc = create_model("hiera_test")
+    return export_model(
+        enc, Path(run_dir) / "model", "hiera_test", {}, modality="video",
+        input_size=list(enc.input_size), frame_step=1, fps=None,
+    )

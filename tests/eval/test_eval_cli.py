@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from eval_toys import TinyEncoder, synthetic_sequence
+from eval_toys import TinyEncoder, run_cli, synthetic_sequence
 
 from signssl.data import Manifest, ManifestRow
 from signssl.eval.features import Features
@@ -19,16 +19,7 @@ from signssl.models.baselines import RawHandKeypoints
 CLASSES = ["g_0", "g_1", "g_2"]
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    from signssl.cli.main import main
-
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+run = run_cli
 
 
 def _write_set(root: Path, with_split: bool = True, per_class: int = 6) -> Path:

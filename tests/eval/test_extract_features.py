@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from eval_toys import export_video_run, run_cli
 
 from signssl.data import Manifest, ManifestRow, PoseDataset
 from signssl.data.signrep import video_manifest
@@ -30,18 +31,6 @@ from signssl.models.sign_decoder import SignDecoder
 from signssl.synth import generate_dataset
 
 
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from signssl.cli.main import main
-
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """6 isolated synthetic clips (3 classes x 2 signers), 16 frames of 32 x 32 video."""
@@ -55,18 +44,8 @@ def iso(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def video_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported ``hiera_test`` run (4-frame clips) with an activity head."""
     run = tmp_path_factory.mktemp("video_run")
-    torch.manual_seed(0)
-    enc = create_model("hiera_test")
-    model_dir = export_model(
-        enc,
-        run / "model",
-        "hiera_test",
-        {},
-        modality="video",
-        input_size=list(enc.input_size),
-        frame_step=1,
-        fps=None,
-    )
+    model_dir = export_video_run(run)
+    enc = load_model(run)
     dec = SignDecoder(
         in_dim=enc.out_dim,
         latent_dim=12,

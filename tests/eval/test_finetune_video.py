@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from eval_toys import export_video_run, run_cli
 
 from signssl.data import Manifest
 from signssl.data.signrep import require_video_manifest
 from signssl.data.video import VideoDataset
-from signssl.engine.checkpoint import export_model, load_model
+from signssl.engine.checkpoint import load_model
 from signssl.errors import ConfigError, DataError
 from signssl.eval.class_distribution import ClassDistribution, save_class_distribution
 from signssl.eval.finetune_video import (
@@ -27,18 +28,6 @@ from signssl.models import create_model
 from signssl.synth import generate_dataset
 
 
-def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
-    from signssl.cli.main import main
-
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def two_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("two")
@@ -50,18 +39,7 @@ def two_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def video_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run")
-    torch.manual_seed(0)
-    enc = create_model("hiera_test")
-    export_model(
-        enc,
-        run / "model",
-        "hiera_test",
-        {},
-        modality="video",
-        input_size=list(enc.input_size),
-        frame_step=1,
-        fps=None,
-    )
+    export_video_run(run)
     return run
 
 
