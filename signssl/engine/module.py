@@ -27,7 +27,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from signssl.engine.loader import seed_all, step_seed
@@ -36,19 +35,12 @@ from signssl.errors import ConfigError
 
 
 def collapse_std(embedding: Tensor) -> Tensor:
-    """Collapse monitor (METHODS.md §2.1, SimSiam protocol).
+    """Collapse monitor (METHODS.md §2.1, SimSiam protocol): std over the batch of the
+    L2-normalised ``(B, D)`` embedding, averaged over dimensions
+    (:func:`signssl.methods.base.normalized_std`)."""
+    from signssl.methods.base import normalized_std
 
-    Std over the batch of the L2-normalised embedding, averaged over dimensions:
-    0 when every sample maps to one point, about ``1 / sqrt(D)`` when the embeddings
-    spread over the sphere.
-
-    Args:
-        embedding: ``(B, D)``, ``B >= 2``.
-    Returns:
-        scalar tensor.
-    """
-    z = F.normalize(embedding.detach().float(), dim=1)  # (B, D), rows on the unit sphere
-    return z.std(dim=0).mean()
+    return normalized_std(embedding)
 
 
 class PretrainModule(L.LightningModule):
