@@ -115,3 +115,18 @@ def test_image_size():
     assert (out.xyz[1, 0] == 0).all()
     with pytest.raises(ValueError):
         normalize_image(PoseSequence(xyz, conf, lay), width=0, height=10)
+
+
+def test_shoulders_hands_combines_both():
+    from signssl.data.dataset import _NORMALIZERS
+
+    seq = _hand_seq()
+    seq.xyz[:, LS], seq.xyz[:, RS] = (12.0, 4.0), (4.0, 4.0)  # shoulder mid (8, 4), width 8
+    seq.conf[:, [LS, RS]] = 1.0
+    out = _NORMALIZERS["shoulders_hands"](seq)
+    # body: the shoulder frame
+    np.testing.assert_allclose(out.xyz[:, NOSE], [[-1 / 8, 3 / 8]] * 3, rtol=1e-6)
+    # hands: wrist-centred and scaled by the hand's own size, as from the raw sequence
+    np.testing.assert_allclose(out.xyz[:2, LW], 0.0, atol=1e-6)
+    np.testing.assert_allclose(out.xyz[:2, LTIP], [[1.0, 0.0], [1.0, 0.0]], rtol=1e-5)
+    assert (out.conf[2, MASA.part_slice("left_hand")] == 0).all()

@@ -306,3 +306,19 @@ def test_default_view_temporal_option() -> None:
     kinds = [type(t) for t in view.transforms]
     assert kinds[:2] == [RandomTemporalCrop, RandomTemporalResample]
     assert view.transforms[0].p == 1.0 and view.transforms[1].p == 1.0
+
+
+def test_spatial_strength_scales_the_magnitudes() -> None:
+    from signssl.pose.transforms import RandomRotation, RandomScale, default_view_pipeline
+
+    def parts(view: Compose) -> tuple[float, float]:
+        rot = next(t for t in view.transforms if isinstance(t, RandomRotation))
+        scale = next(t for t in view.transforms if isinstance(t, RandomScale))
+        return rot.max_degrees, scale.max_scale
+
+    assert parts(default_view_pipeline("masa49")) == (15.0, pytest.approx(1.1))
+    assert parts(default_view_pipeline("masa49", spatial_strength=2.0)) == (30.0, pytest.approx(1.2))
+    none = default_view_pipeline("masa49", boundary_permutation=False, spatial_strength=0.0)
+    assert none.transforms == []
+    with pytest.raises(ConfigError, match="spatial_strength"):
+        default_view_pipeline("masa49", spatial_strength=-1.0)

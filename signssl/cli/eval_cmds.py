@@ -42,7 +42,7 @@ LAYOUT = typer.Option(
     None, "--layout", help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file.")
 MODEL_LAYOUT = typer.Option(None, "--model-layout", help="Encoder input layout (default masa49 or the checkpoint's).")
 DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encoder (2 or 3).")
-NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | none.")
+NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | shoulders_hands | none.")
 BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
 SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
 

@@ -11,7 +11,9 @@ Per sample, in order (the result of steps 1-5 is what ``cache=True`` keeps):
    detected (e.g. the zero padding at the end of MP_Data sequences);
 5. normalise (``"shoulders"``: centre on the shoulder midpoint, divide by the shoulder
    width, one frame for the clip; ``"shoulders_frame"``: per frame; ``"hands"``: each
-   hand relative to its wrist; ``"none"``);
+   hand relative to its wrist; ``"shoulders_hands"``: body as ``"shoulders"``, each hand
+   relative to its wrist and scaled by its own size, so hand shape is read apart from
+   where the hand is, which the body's wrist joints still give; ``"none"``);
 6. apply ``transform`` (augmentations; a function ``PoseSequence -> PoseSequence`` that
    returns new arrays: cached arrays are read-only).
 
@@ -54,12 +56,13 @@ from signssl.pose.layouts import Layout, get_layout
 from signssl.pose.normalize import normalize_hands, normalize_shoulders
 from signssl.pose.sequence import PoseSequence
 
-Normalize = Literal["shoulders", "shoulders_frame", "hands", "none"]
+Normalize = Literal["shoulders", "shoulders_frame", "hands", "shoulders_hands", "none"]
 OnError = Literal["raise", "skip"]
 _NORMALIZERS: dict[str, Callable[[PoseSequence], PoseSequence]] = {
     "shoulders": lambda s: normalize_shoulders(s, mode="clip"),
     "shoulders_frame": lambda s: normalize_shoulders(s, mode="frame"),
     "hands": normalize_hands,
+    "shoulders_hands": lambda s: normalize_hands(normalize_shoulders(s, mode="clip")),
     "none": lambda s: s,
 }
 
@@ -89,7 +92,8 @@ class PoseDataset(Dataset):
         layout: layout the model consumes (``"masa49"`` by default; a name, a YAML
             path or a Layout); ``None`` keeps each file's own layout.
         dims: coordinates kept (2 or 3; 2 -> 3 pads z with 0); ``None`` keeps them.
-        normalize: ``"shoulders"``, ``"shoulders_frame"``, ``"hands"`` or ``"none"``.
+        normalize: ``"shoulders"``, ``"shoulders_frame"``, ``"hands"``, ``"shoulders_hands"``
+            or ``"none"``.
         transform: applied to every sample's ``PoseSequence`` after the cache.
         split: keep only rows of this split (e.g. ``"train"``); ``None`` keeps all.
         on_error: ``"raise"`` or ``"skip"`` (skip and count bad samples).

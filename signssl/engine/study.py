@@ -357,6 +357,9 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         f"synthetic: {spec.size.get('classes')} signs x {spec.size.get('signers')} signers x "
         f"{spec.size.get('reps')} repetitions, {per_seed}"
     )
+    queries = _queries(summary)
+    if queries:
+        data += f"; {queries} test clips (queries) from signers unseen in training"
     lines = [
         "# Study",
         "",
@@ -379,6 +382,15 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
     path = out / "study.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _queries(summary: dict[str, Any]) -> int | None:
+    """The number of retrieval queries of the study (``None`` if not recorded)."""
+    for row in summary["rows"]:
+        stat = row["metrics"].get("retrieval/n_queries")
+        if stat is not None:
+            return int(stat["mean"])
+    return None
 
 
 def plot_collapse(spec: StudySpec, out: Path) -> Path | None:

@@ -15,7 +15,8 @@ Methods make their own views of the batch with the pose augmentations
 * ``boundary_permutation`` (default True), ``b_s``, ``b_e``: SSL-SLR's boundary
   permutation (METHODS.md §2.2) with the permuted fractions of each clip;
   ``b_s_frames``, ``b_e_frames``: absolute frame counts instead (boundary search §2.3);
-* ``spatial_aug``: rotation, shear, scale, jitter after the permutation;
+* ``spatial_aug``: rotation, shear, scale, jitter after the permutation, their magnitudes
+  multiplied by ``spatial_strength`` (default 1: ±15°, ±0.1, 0.9–1.1, σ 0.01);
 * ``flip_p``, ``hand_dropout_p``: mirror (with left/right swap) and hand dropout;
 * ``temporal_p``: probability of a temporal crop and of a speed change (before the rest);
 * ``seed``: the augmentation generator's seed (the rank is added under DDP).
@@ -98,6 +99,7 @@ class Method(nn.Module):
         b_s_frames: int | None = None,
         b_e_frames: int | None = None,
         temporal_p: float = 0.0,
+        spatial_strength: float = 1.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -121,6 +123,7 @@ class Method(nn.Module):
             b_s_frames=b_s_frames,
             b_e_frames=b_e_frames,
             temporal_p=temporal_p,
+            spatial_strength=spatial_strength,
         )
         self.seed = int(seed)
         self._generator: torch.Generator | None = None

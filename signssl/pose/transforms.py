@@ -473,13 +473,15 @@ def default_view_pipeline(
     b_s_frames: int | None = None,
     b_e_frames: int | None = None,
     temporal_p: float = 0.0,
+    spatial_strength: float = 1.0,
 ) -> Compose:
     """The SSL-SLR view: boundary permutation (§2.2) then mild spatial noise.
 
     ``boundary_permutation=False`` gives the "classical" whole-sequence augmentations
     of the paper's Table 1 comparison (rotation, noise, flip — set ``flip_p``).
     ``b_s_frames`` / ``b_e_frames`` replace the fractions by absolute frame counts.
-    Spatial: rotation ±15°, shear ±0.1, scale 0.9–1.1, jitter σ = 0.01 (shoulder widths).
+    Spatial: rotation ±15°, shear ±0.1, scale 0.9–1.1, jitter σ = 0.01 (shoulder widths);
+    ``spatial_strength`` multiplies the four magnitudes (2 → ±30°, ±0.2, 0.8–1.2, σ 0.02).
     ``temporal_p`` > 0 first applies, each with that probability, a temporal crop keeping
     70–100 % of the clip (stretched back) and a speed change of 0.8–1.25x.
     """
@@ -491,12 +493,15 @@ def default_view_pipeline(
         ]
     if boundary_permutation:
         ts.append(BoundaryPermutation(b_s, b_e, b_s_frames, b_e_frames))
-    if spatial:
+    if not 0.0 <= spatial_strength < 10.0:
+        raise ConfigError(f"spatial_strength must be in [0, 10), got {spatial_strength}")
+    if spatial and spatial_strength > 0:
+        k = float(spatial_strength)
         ts += [
-            RandomRotation(15.0),
-            RandomShear(0.1),
-            RandomScale(0.9, 1.1),
-            RandomJitter(0.01),
+            RandomRotation(15.0 * k),
+            RandomShear(0.1 * k),
+            RandomScale(1.0 - 0.1 * k, 1.0 + 0.1 * k),
+            RandomJitter(0.01 * k),
         ]
     if flip_p > 0:
         ts.append(RandomHorizontalFlip(layout, p=flip_p))
