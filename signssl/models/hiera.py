@@ -890,23 +890,19 @@ def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> Hiera:
     return Hiera(**{**defaults, **overrides})
 
 
+#: heads, pooling, mask unit and drop path shared by Hiera-B and the tiny CPU size
+_HIERA_B_GEOMETRY: dict[str, Any] = dict(
+    num_heads=1, q_pool=2, q_stride=(1, 2, 2), mask_unit_size=(1, 8, 8), drop_path=0.1
+)
+
+
 @register_model
 def hiera_base_16x224(**kwargs: Any) -> Hiera:
     """Hiera-B video (METHODS.md §1.2): 16 x 224 x 224, embed 96, heads 1, stages
     (2, 3, 16, 3), q_pool 2, q_stride (1, 2, 2), mask unit (1, 8, 8), patch (3, 7, 7) /
     (2, 4, 4) / (1, 3, 3), drop path 0.1; out dim 768, 51M parameters."""
     return _build(
-        dict(
-            num_frames=16,
-            input_size=224,
-            embed_dim=96,
-            num_heads=1,
-            stages=(2, 3, 16, 3),
-            q_pool=2,
-            q_stride=(1, 2, 2),
-            mask_unit_size=(1, 8, 8),
-            drop_path=0.1,
-        ),
+        dict(num_frames=16, input_size=224, embed_dim=96, stages=(2, 3, 16, 3), **_HIERA_B_GEOMETRY),
         kwargs,
     )
 
@@ -916,17 +912,7 @@ def hiera_tiny_16x64(**kwargs: Any) -> Hiera:
     """16 x 64 x 64 clips, embed 32, stages (1, 1, 2, 1); Hiera-B's patch and mask-unit
     geometry (32 mask units); out dim 256 (CPU experiments)."""
     return _build(
-        dict(
-            num_frames=16,
-            input_size=64,
-            embed_dim=32,
-            num_heads=1,
-            stages=(1, 1, 2, 1),
-            q_pool=2,
-            q_stride=(1, 2, 2),
-            mask_unit_size=(1, 8, 8),
-            drop_path=0.1,
-        ),
+        dict(num_frames=16, input_size=64, embed_dim=32, stages=(1, 1, 2, 1), **_HIERA_B_GEOMETRY),
         kwargs,
     )
 

@@ -102,27 +102,9 @@ def test_resume_keeps_files_and_gives_the_same_manifest(small_set, tmp_path) -> 
 
 
 def test_same_seed_same_files_with_workers(tmp_path) -> None:
-    a = generate_dataset(
-        tmp_path / "a",
-        classes=2,
-        signers=2,
-        reps=1,
-        frames=24,
-        seed=4,
-        pose_format="npz",
-        progress=False,
-    )
-    b = generate_dataset(
-        tmp_path / "b",
-        classes=2,
-        signers=2,
-        reps=1,
-        frames=24,
-        seed=4,
-        pose_format="npz",
-        progress=False,
-        workers=2,
-    )
+    kw = dict(classes=2, signers=2, reps=1, frames=24, seed=4, pose_format="npz", progress=False)
+    a = generate_dataset(tmp_path / "a", **kw)
+    b = generate_dataset(tmp_path / "b", **kw, workers=2)
     assert a.read_text() == b.read_text()
     for row in Manifest.read(a):
         np.testing.assert_array_equal(
