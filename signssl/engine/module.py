@@ -105,7 +105,7 @@ class PretrainModule(L.LightningModule):
             self._two_optimizer_step(loss, out.get("aux_loss"))
         self.log("train/loss", loss.detach(), prog_bar=True, sync_dist=True, batch_size=batch_size)
         for key, value in out.items():
-            skip = key in ("loss", "embedding", "aux_loss")
+            skip = key in ("loss", "embedding", "features", "aux_loss")
             if skip or not isinstance(value, Tensor) or value.numel() != 1:
                 continue
             self.log(f"train/{key}", value.detach().float(), sync_dist=True, batch_size=batch_size)
@@ -115,6 +115,10 @@ class PretrainModule(L.LightningModule):
             self.log("train/collapse_std", std, prog_bar=True, batch_size=batch_size)
             # std * sqrt(D): ~1 healthy, 0 collapsed
             self.log("train/collapse_ratio", std * math.sqrt(embedding.shape[1]), batch_size=batch_size)
+        features = out.get("features")
+        if isinstance(features, Tensor) and features.ndim == 2 and features.shape[0] > 1:
+            ratio = collapse_std(features) * math.sqrt(features.shape[1])
+            self.log("train/feature_collapse_ratio", ratio, batch_size=batch_size)
         return loss if self.automatic_optimization else loss.detach()
 
     def _log_lr(self, batch_size: int) -> None:

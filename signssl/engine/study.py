@@ -181,6 +181,7 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
             kind="pretrained", run_dir=str(run_dir),
             pretrain_seconds=float(read_summary(run_dir).get("seconds", 0.0)),
             collapse=[list(p) for p in series.get("train/collapse_ratio", [])],
+            feature_collapse=[list(p) for p in series.get("train/feature_collapse_ratio", [])],
             loss=[list(p) for p in series.get("train/loss", [])],
         )
     elif variant.baseline == "random-init":
@@ -325,12 +326,14 @@ def summarize_study(spec: StudySpec, out: Path) -> dict[str, Any]:
     for v in spec.variants:
         recs = load_records(spec, out)[v.name]
         final_collapse = [r["collapse"][-1][1] for r in recs if r.get("collapse")]
+        final_features = [r["feature_collapse"][-1][1] for r in recs if r.get("feature_collapse")]
         rows.append({
             "variant": v.name,
             "kind": "baseline" if v.baseline else "pretrained",
             "seeds": [r["seed"] for r in recs],
             "metrics": summarize_runs([r["metrics"] for r in recs]),
             "final_collapse_ratio": final_collapse,
+            "final_feature_collapse_ratio": final_features,
             "pretrain_seconds": [r.get("pretrain_seconds", 0.0) for r in recs],
         })
     return {"rows": rows, "seeds": spec.seeds, "size": spec.size, "data": spec.data,
@@ -366,22 +369,26 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         f"Data: {data}. Pretraining: `{spec.config}` profile, {spec.epochs} epochs, no labels. "
         f"Seeds: {spec.seeds}. Cells: mean ± half-width of the 95 % t-interval over seeds.",
         "",
-        f"| variant | kind | {heads} | collapse std·√D (end) | pretrain s |",
-        "|---|---|" + "---|" * len(columns) + "---|---|",
+        f"| variant | kind | {heads} | collapse std·√D (end): head | encoder | pretrain s |",
+        "|---|---|" + "---|" * len(columns) + "---|---|---|",
     ]
     for row in summary["rows"]:
         cells = " | ".join(_fmt(row["metrics"].get(k)) for k, _ in columns)
-        col = row["final_collapse_ratio"]
-        col_txt = ", ".join(f"{c:.2f}" for c in col) if col else "-"
+        head = _seed_values(row["final_collapse_ratio"])
+        enc = _seed_values(row.get("final_feature_collapse_ratio", []))
         secs = [s for s in row["pretrain_seconds"] if s]
         secs_txt = f"{sum(secs) / len(secs):.0f}" if secs else "-"
-        lines.append(f"| {row['variant']} | {row['kind']} | {cells} | {col_txt} | {secs_txt} |")
+        lines.append(f"| {row['variant']} | {row['kind']} | {cells} | {head} | {enc} | {secs_txt} |")
     fig = plot_collapse(spec, out)
     if fig is not None:
         lines += ["", f"![collapse monitor]({fig.name})"]
     path = out / "study.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _seed_values(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values) if values else "-"
 
 
 def _queries(summary: dict[str, Any]) -> int | None:
@@ -394,11 +401,16 @@ def _queries(summary: dict[str, Any]) -> int | None:
 
 
 def plot_collapse(spec: StudySpec, out: Path) -> Path | None:
-    """Collapse monitor (std of the L2-normalised embedding x sqrt(D)) against the step."""
+    """Collapse monitor (std of the L2-normalised embedding x sqrt(D)) against the step: the
+    head output the loss sees (left) and, where logged, the encoder output (right)."""
     records = load_records(spec, out)
-    curves = {n: [r["collapse"] for r in rs if r.get("collapse")] for n, rs in records.items()}
-    curves = {n: c for n, c in curves.items() if c}
-    if not curves:
+    panels = {}
+    for key, title in (("collapse", "head output"), ("feature_collapse", "encoder output")):
+        curves = {n: [r[key] for r in rs if r.get(key)] for n, rs in records.items()}
+        curves = {n: c for n, c in curves.items() if c}
+        if curves:
+            panels[title] = curves
+    if not panels:
         return None
     import matplotlib
 
@@ -407,19 +419,22 @@ def plot_collapse(spec: StudySpec, out: Path) -> Path | None:
 
     from signssl.utils import atomic_path
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (name, runs) in enumerate(curves.items()):
-        for j, run in enumerate(runs):
-            steps, values = zip(*run, strict=True)
-            ax.plot(steps, values, color=colors[i % len(colors)], lw=1, alpha=0.8,
-                    label=name if j == 0 else None)
-    ax.axhline(1.0, color="k", ls="--", lw=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("std x sqrt(D)")
-    ax.set_ylim(bottom=0)
-    ax.set_title("collapse monitor (1 healthy, 0 collapsed), one line per seed", fontsize=9)
-    ax.legend(fontsize=7)
+    names = [v.name for v in spec.variants]  # one colour per variant in both panels
+    for ax, (title, curves) in zip(axes[0], panels.items(), strict=True):
+        for name, runs in curves.items():
+            color = colors[names.index(name) % len(colors)]
+            for j, run in enumerate(runs):
+                steps, values = zip(*run, strict=True)
+                ax.plot(steps, values, color=color, lw=1, alpha=0.8, label=name if j == 0 else None)
+        ax.axhline(1.0, color="k", ls="--", lw=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("std x sqrt(D)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"collapse monitor, {title} (1 healthy, 0 collapsed), one line per seed",
+                     fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "collapse.png"
     with atomic_path(path) as tmp:

@@ -5,7 +5,9 @@ exported and evaluated), its heads, and any target network.  The training engine
 
 * ``training_loss(batch) -> dict``: ``"loss"`` (scalar to minimise), ``"embedding"``
   ``(B, D)`` detached (the collapse monitor reads the std over the batch of its
-  L2-normalised rows, :func:`normalized_std`), plus scalar terms to log;
+  L2-normalised rows, :func:`normalized_std`), optionally ``"features"`` ``(B, D)``
+  detached (the encoder's pooled output when ``embedding`` is a head's output: the same
+  monitor on the representation that is evaluated), plus scalar terms to log;
 * ``on_step_end(step, max_steps)`` after each optimiser step (momentum / EMA updates);
 * ``param_groups()``: what the optimiser updates (target networks excluded).
 

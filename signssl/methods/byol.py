@@ -55,7 +55,7 @@ class BYOL(Method):
             g1, g2 = self.encode([v1, v2], encoder=self.target_encoder)
             t1, t2 = self.target_projector(g1), self.target_projector(g2)
         loss = byol_loss(q1, q2, t1, t2)
-        return {"loss": loss, "embedding": z1.detach()}
+        return {"loss": loss, "embedding": z1.detach(), "features": h1.detach()}
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         self.momentum = cosine_momentum(step, max_steps, self.base_momentum)

@@ -21,7 +21,7 @@ MASA units (256-unit crops).
 
 Switches (MASA Tab. VI / VIII): ``masking: motion | random``, ``target: residual |
 joints``, ``semantic_alignment: bool``.  ``embedding`` (collapse monitor) is ``q`` with
-semantic alignment, else the pooled encoder output.
+semantic alignment (``features``: the pooled encoder output), else the pooled encoder output.
 
 Defaults are the paper's (k = 3, ε_m = 5, δ = 0.5, α = 0.9, α_r = 0.5, K = 6144,
 τ = 0.07, μ = 0.996, λ_s = 0.05, L2).  Not stated in the paper (our choice): the decoder
@@ -265,7 +265,8 @@ class MASA(Method):
             self.queue.enqueue(k)
         lam = self.lambda_now.to(loss_m.dtype)
         out.update(loss_semantic=loss_s.detach(), lambda_s=lam.detach().clone())
-        return {"loss": loss_m + lam * loss_s, "embedding": q.detach(), **out}
+        total = loss_m + lam * loss_s
+        return {"loss": total, "embedding": q.detach(), "features": pooled.detach(), **out}
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         """EMA of the key encoder and projector; λ_s for the next step."""

@@ -50,7 +50,8 @@ class MoCo(Method):
     def training_loss(self, batch: PoseBatch) -> dict[str, Tensor]:
         x = self.prepare(batch)
         x1, x2 = self.augment(x), self.augment(x)
-        q = self.projector(self.encoder.embed(x1))  # (B, d)
+        h1 = self.encoder.embed(x1)  # (B, D)
+        q = self.projector(h1)  # (B, d)
         with torch.no_grad():
             k = self.key_projector(self.key_encoder.embed(x2))  # (B, d)
         negatives = (
@@ -59,7 +60,7 @@ class MoCo(Method):
         loss = info_nce_queue_loss(q, k, negatives, self.temperature)
         if self.training:
             self.queue.enqueue(k)
-        return {"loss": loss, "embedding": q.detach()}
+        return {"loss": loss, "embedding": q.detach(), "features": h1.detach()}
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         ema_update(self.key_encoder, self.encoder, self.momentum)

@@ -40,4 +40,4 @@ class SimCLR(Method):
         h1, h2 = self.encode([self.augment(x), self.augment(x)])  # 2 x (B, D)
         z1, z2 = self.projector(h1), self.projector(h2)
         loss = nt_xent_loss(z1, z2, self.temperature)
-        return {"loss": loss, "embedding": z1.detach()}
+        return {"loss": loss, "embedding": z1.detach(), "features": h1.detach()}

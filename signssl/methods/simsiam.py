@@ -41,4 +41,4 @@ class SimSiam(Method):
         z1, z2 = self.projector(h1), self.projector(h2)
         p1, p2 = self.predictor(z1), self.predictor(z2)
         loss = symmetric_negative_cosine(p1, p2, z1, z2)
-        return {"loss": loss, "embedding": z1.detach()}
+        return {"loss": loss, "embedding": z1.detach(), "features": h1.detach()}

@@ -8,7 +8,7 @@ One encoder f, projector g, predictor h; the original clip x and two views x1, x
 The original clip is not augmented.  Collapse ablation switches (paper §7):
 ``use_predictor=False`` replaces h by the identity, ``stop_gradient=False`` removes sg,
 ``input_layernorm=False`` turns off the encoder's input-embedding layer norms.
-``embedding`` is z0 (projector output of the original clip).
+``embedding`` is z0 (projector output of the original clip), ``features`` is h0.
 
 ``l2_normalize=True`` (not in the paper) L2-normalises z0, z1, z2 and h(z0) before the
 MSE terms, so that each term is ``(2 − 2·cos)/D`` averaged over the batch as in
@@ -84,4 +84,5 @@ class SLFPN(Method):
             z0, z1, z2, p0 = (F.normalize(z, dim=-1) for z in (z0, z1, z2, p0))
         terms = sl_fpn_terms(z0, z1, z2, p0, self.stop_gradient)
         loss = terms["pair"] + terms["original"] + terms["predictor"]
-        return {"loss": loss, "embedding": embedding, **{k: v.detach() for k, v in terms.items()}}
+        detached = {k: v.detach() for k, v in terms.items()}
+        return {"loss": loss, "embedding": embedding, "features": h0.detach(), **detached}

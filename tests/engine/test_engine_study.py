@@ -53,6 +53,8 @@ def test_study_summary_and_resume(tmp_path: Path) -> None:
     assert row["mean"] == pytest.approx(np.mean(vals)) and row["ci95"] == pytest.approx(half, nan_ok=True)
     rec = json.loads((out / "results" / "sl-fpn__s0.json").read_text())
     assert rec["kind"] == "pretrained" and rec["collapse"] and (Path(rec["run_dir"]) / "model").is_dir()
+    assert len(rec["feature_collapse"]) == len(rec["collapse"])  # encoder output, same steps
+    assert summary["rows"][0]["final_feature_collapse_ratio"][0] == rec["feature_collapse"][-1][1]
     assert (out / "study.md").read_text().count("| SL-FPN |") == 1 and (out / "collapse.png").is_file()
     # a rerun redoes nothing; a deleted result is redone alone
     stamps = {f.name: f.stat().st_mtime_ns for f in files}

@@ -66,6 +66,8 @@ def test_training_loss_backprop(kw: dict[str, Any]) -> None:
     out = method.training_loss(batch)
     assert out["loss"].ndim == 0 and torch.isfinite(out["loss"])
     assert out["embedding"].shape[0] == 4 and not out["embedding"].requires_grad
+    if kw.get("semantic_alignment", True):  # the encoder output, next to the projection q
+        assert out["features"].shape == (4, method.encoder.out_dim)
     assert 0 < float(out["mask_ratio"]) <= float(out["candidate_ratio"])
     out["loss"].backward()
     trainable = [p for g in method.param_groups() for p in g["params"]]

@@ -72,6 +72,8 @@ def test_training_loss_backprop_and_sgd_steps(name: str) -> None:
     assert out["loss"].ndim == 0 and torch.isfinite(out["loss"])
     emb = out["embedding"]
     assert emb.ndim == 2 and emb.shape[0] == 6 and not emb.requires_grad
+    feats = out["features"]  # the encoder-side collapse monitor reads the encoder output
+    assert feats.shape == (6, method.encoder.out_dim) and not feats.requires_grad
     out["loss"].backward()
     params = [p for g in method.param_groups() for p in g["params"]]
     assert all(p.grad is not None for p in method.encoder.parameters())
@@ -165,7 +167,7 @@ def test_sl_fpn_ablation_switches() -> None:
     ab = build("sl_fpn", use_predictor=False, stop_gradient=False, input_layernorm=False)
     assert ab.predictor is None and not ab.stop_gradient and ab.encoder._use_input_norm is False
     out = ab.training_loss(make_batch())
-    assert set(out) == {"loss", "embedding", "pair", "original", "predictor"}
+    assert set(out) == {"loss", "embedding", "features", "pair", "original", "predictor"}
     torch.testing.assert_close(
         out["loss"].detach(), out["pair"] + out["original"] + out["predictor"]
     )
