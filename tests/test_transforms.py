@@ -322,3 +322,49 @@ def test_spatial_strength_scales_the_magnitudes() -> None:
     assert none.transforms == []
     with pytest.raises(ConfigError, match="spatial_strength"):
         default_view_pipeline("masa49", spatial_strength=-1.0)
+
+
+def test_signing_space_moves_only_present_arm_joints() -> None:
+    from signssl.pose.transforms import RandomSigningSpace
+
+    batch = random_batch(B=4, T=6, seed=3)
+    batch["x"] = torch.cat([batch["x"], torch.randn(4, 6, J, 1)], dim=-1)  # with z
+    batch["conf"][1, 2, 3] = 0.0  # body.left_wrist missing in one frame
+    batch["x"][1, 2, 3] = 0.0
+    t = RandomSigningSpace("masa49", scale=0.2, shift=0.3)
+    out = t(batch, gen(7))
+    # the same draws by hand: factor then offset, in that order, from the same generator
+    g = gen(7)
+    s = 0.8 + 0.4 * torch.rand(4, generator=g)
+    o = (-0.3 + 0.6 * torch.rand(8, generator=g)).reshape(4, 2)
+    names = LAYOUT.joint_names
+    arm = [j for j, n in enumerate(names) if n in (
+        "body.left_elbow", "body.left_wrist", "body.right_elbow", "body.right_wrist")]
+    assert arm == [2, 3, 5, 6]
+    x, y = batch["x"], out["x"]
+    for b in range(4):
+        for tt in range(6):
+            for j in range(J):
+                present = batch["conf"][b, tt, j] > 0 and not batch["frame_mask"][b, tt]
+                if j in arm and present:
+                    want = x[b, tt, j, :2] * s[b] + o[b]
+                    assert torch.allclose(y[b, tt, j, :2], want, atol=1e-6)
+                else:
+                    assert torch.equal(y[b, tt, j, :2], x[b, tt, j, :2])
+                assert y[b, tt, j, 2] == x[b, tt, j, 2]  # z untouched
+    assert torch.equal(y[1, 2, 3], torch.zeros(3))  # missing stays at 0
+    assert torch.equal(RandomSigningSpace("masa49", p=0.0)(batch, gen(0))["x"], batch["x"])
+    assert torch.equal(RandomSigningSpace("masa49", 0.0, 0.0)(batch, gen(0))["x"], batch["x"])
+
+
+def test_signing_space_option_and_errors() -> None:
+    from signssl.pose.transforms import RandomSigningSpace
+
+    view = default_view_pipeline("masa49", signing_space=0.2)
+    t = next(t for t in view.transforms if isinstance(t, RandomSigningSpace))
+    assert (t.scale, t.shift) == (0.2, 0.2)
+    assert not any(isinstance(t, RandomSigningSpace) for t in default_view_pipeline().transforms)
+    with pytest.raises(ConfigError, match="scale < 1"):
+        RandomSigningSpace("masa49", scale=1.5)
+    with pytest.raises(ConfigError, match="no body elbow/wrist"):
+        RandomSigningSpace("hands")

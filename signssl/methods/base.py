@@ -19,6 +19,8 @@ Methods make their own views of the batch with the pose augmentations
   ``b_s_frames``, ``b_e_frames``: absolute frame counts instead (boundary search §2.3);
 * ``spatial_aug``: rotation, shear, scale, jitter after the permutation, their magnitudes
   multiplied by ``spatial_strength`` (default 1: ±15°, ±0.1, 0.9–1.1, σ 0.01);
+  ``signing_space`` (default 0 = off): size/place of the signing space, scale and shift
+  of the elbows and wrists (:class:`~signssl.pose.transforms.RandomSigningSpace`);
 * ``flip_p``, ``hand_dropout_p``: mirror (with left/right swap) and hand dropout;
 * ``temporal_p``: probability of a temporal crop and of a speed change (before the rest);
 * ``seed``: the augmentation generator's seed (the rank is added under DDP).
@@ -102,6 +104,7 @@ class Method(nn.Module):
         b_e_frames: int | None = None,
         temporal_p: float = 0.0,
         spatial_strength: float = 1.0,
+        signing_space: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -126,6 +129,7 @@ class Method(nn.Module):
             b_e_frames=b_e_frames,
             temporal_p=temporal_p,
             spatial_strength=spatial_strength,
+            signing_space=signing_space,
         )
         self.seed = int(seed)
         self._generator: torch.Generator | None = None

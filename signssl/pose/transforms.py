@@ -235,6 +235,49 @@ class RandomJitter(BatchTransform):
 # ----------------------------------------------------------------------------- parts
 
 
+class RandomSigningSpace(BatchTransform):
+    """Signers differ in the size and place of their signing space: move the arm joints
+    (body joints named ``*_elbow`` / ``*_wrist``) to ``s * x + o`` in the image plane, one
+    factor ``s`` uniform in ``[1 - scale, 1 + scale]`` and one offset ``o`` uniform in
+    ``[-shift, shift]^2`` per sample (shoulder widths; around the origin, the shoulder
+    midpoint after shoulder normalisation).  Shoulders, face and the hands' own
+    wrist-centred joints are left alone; z is unchanged."""
+
+    def __init__(
+        self, layout: str = "masa49", scale: float = 0.15, shift: float = 0.1, p: float = 1.0
+    ) -> None:
+        if not 0.0 <= scale < 1.0 or shift < 0:
+            raise ConfigError(f"need 0 <= scale < 1 and shift >= 0, got {scale}, {shift}")
+        lay = get_layout(layout)
+        names = lay.joint_names
+        arm = [
+            j for j, n in enumerate(names)
+            if n.split(".")[0] == "body" and n.rsplit("_", 1)[-1] in ("elbow", "wrist")
+        ]
+        if not arm:
+            raise ConfigError(
+                f"layout '{lay.name}' has no body elbow/wrist joints for RandomSigningSpace"
+            )
+        self.layout, self.scale, self.shift, self.p = lay.name, float(scale), float(shift), _check_p(p)
+        self._arm = torch.tensor(arm)
+
+    def apply(self, batch: PoseBatch, generator: torch.Generator | None) -> PoseBatch:
+        x = batch["x"]
+        B, J = x.shape[0], x.shape[2]
+        s = _uniform(B, 1.0 - self.scale, 1.0 + self.scale, generator)  # (B,)
+        o = _uniform(B * 2, -self.shift, self.shift, generator).reshape(B, 2)  # (B, 2)
+        on = _chosen(B, self.p, generator)
+        s, o = torch.where(on, s, 1.0), o * on[:, None]
+        arm = torch.zeros(J, dtype=torch.bool)
+        arm[self._arm] = True
+        new = x.clone()
+        xy = x[..., :2] * s.to(x)[:, None, None, None] + o.to(x)[:, None, None, :]  # (B, T, J, 2)
+        new[..., :2] = torch.where(arm.to(x.device)[None, None, :, None], xy, x[..., :2])
+        out = dict(batch)
+        out["x"] = torch.where(_present(batch), new, x)
+        return out
+
+
 class RandomHandDropout(BatchTransform):
     """Remove a whole hand from a clip: each hand part of each sample is dropped with
     probability ``p`` (coordinates 0, confidence 0 in every frame)."""
@@ -474,6 +517,7 @@ def default_view_pipeline(
     b_e_frames: int | None = None,
     temporal_p: float = 0.0,
     spatial_strength: float = 1.0,
+    signing_space: float = 0.0,
 ) -> Compose:
     """The SSL-SLR view: boundary permutation (§2.2) then mild spatial noise.
 
@@ -484,6 +528,8 @@ def default_view_pipeline(
     ``spatial_strength`` multiplies the four magnitudes (2 → ±30°, ±0.2, 0.8–1.2, σ 0.02).
     ``temporal_p`` > 0 first applies, each with that probability, a temporal crop keeping
     70–100 % of the clip (stretched back) and a speed change of 0.8–1.25x.
+    ``signing_space`` > 0 (not in the paper) adds :class:`RandomSigningSpace` with scale
+    ``signing_space`` and shift ``signing_space`` (after the spatial noise).
     """
     ts: list[BatchTransform] = []
     if temporal_p > 0:
@@ -503,6 +549,8 @@ def default_view_pipeline(
             RandomScale(1.0 - 0.1 * k, 1.0 + 0.1 * k),
             RandomJitter(0.01 * k),
         ]
+    if signing_space > 0:
+        ts.append(RandomSigningSpace(layout, scale=signing_space, shift=signing_space))
     if flip_p > 0:
         ts.append(RandomHorizontalFlip(layout, p=flip_p))
     if hand_dropout_p > 0:
