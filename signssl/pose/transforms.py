@@ -240,8 +240,9 @@ class RandomSigningSpace(BatchTransform):
     (body joints named ``*_elbow`` / ``*_wrist``) to ``s * x + o`` in the image plane, one
     factor ``s`` uniform in ``[1 - scale, 1 + scale]`` and one offset ``o`` uniform in
     ``[-shift, shift]^2`` per sample (shoulder widths; around the origin, the shoulder
-    midpoint after shoulder normalisation).  Shoulders, face and the hands' own
-    wrist-centred joints are left alone; z is unchanged."""
+    midpoint after shoulder normalisation).  Shoulders, face and hand joints are left
+    alone; z is unchanged.  Meant for hands given relative to their wrist
+    (``data.normalize: shoulders_hands``): otherwise the hands do not follow the wrists."""
 
     def __init__(
         self, layout: str = "masa49", scale: float = 0.15, shift: float = 0.1, p: float = 1.0
