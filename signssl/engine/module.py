@@ -109,16 +109,14 @@ class PretrainModule(L.LightningModule):
             if skip or not isinstance(value, Tensor) or value.numel() != 1:
                 continue
             self.log(f"train/{key}", value.detach().float(), sync_dist=True, batch_size=batch_size)
-        embedding = out.get("embedding")
-        if isinstance(embedding, Tensor) and embedding.ndim == 2 and embedding.shape[0] > 1:
-            std = collapse_std(embedding)
-            self.log("train/collapse_std", std, prog_bar=True, batch_size=batch_size)
-            # std * sqrt(D): ~1 healthy, 0 collapsed
-            self.log("train/collapse_ratio", std * math.sqrt(embedding.shape[1]), batch_size=batch_size)
-        features = out.get("features")
-        if isinstance(features, Tensor) and features.ndim == 2 and features.shape[0] > 1:
-            ratio = collapse_std(features) * math.sqrt(features.shape[1])
-            self.log("train/feature_collapse_ratio", ratio, batch_size=batch_size)
+        # std * sqrt(D): ~1 healthy, 0 collapsed; head output and encoder output
+        for key, prefix in (("embedding", "train/collapse"), ("features", "train/feature_collapse")):
+            z = out.get(key)
+            if isinstance(z, Tensor) and z.ndim == 2 and z.shape[0] > 1:
+                std = collapse_std(z)
+                if key == "embedding":
+                    self.log(f"{prefix}_std", std, prog_bar=True, batch_size=batch_size)
+                self.log(f"{prefix}_ratio", std * math.sqrt(z.shape[1]), batch_size=batch_size)
         return loss if self.automatic_optimization else loss.detach()
 
     def _log_lr(self, batch_size: int) -> None:

@@ -260,20 +260,19 @@ class RandomSigningSpace(BatchTransform):
                 f"layout '{lay.name}' has no body elbow/wrist joints for RandomSigningSpace"
             )
         self.layout, self.scale, self.shift, self.p = lay.name, float(scale), float(shift), _check_p(p)
-        self._arm = torch.tensor(arm)
+        self._arm = torch.zeros(len(names), dtype=torch.bool)  # (J,) True = moved
+        self._arm[arm] = True
 
     def apply(self, batch: PoseBatch, generator: torch.Generator | None) -> PoseBatch:
         x = batch["x"]
-        B, J = x.shape[0], x.shape[2]
+        B = x.shape[0]
         s = _uniform(B, 1.0 - self.scale, 1.0 + self.scale, generator)  # (B,)
         o = _uniform(B * 2, -self.shift, self.shift, generator).reshape(B, 2)  # (B, 2)
         on = _chosen(B, self.p, generator)
         s, o = torch.where(on, s, 1.0), o * on[:, None]
-        arm = torch.zeros(J, dtype=torch.bool)
-        arm[self._arm] = True
         new = x.clone()
         xy = x[..., :2] * s.to(x)[:, None, None, None] + o.to(x)[:, None, None, :]  # (B, T, J, 2)
-        new[..., :2] = torch.where(arm.to(x.device)[None, None, :, None], xy, x[..., :2])
+        new[..., :2] = torch.where(self._arm.to(x.device)[None, None, :, None], xy, x[..., :2])
         out = dict(batch)
         out["x"] = torch.where(_present(batch), new, x)
         return out
