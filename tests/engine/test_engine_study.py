@@ -83,3 +83,23 @@ def test_data_seed_shares_one_data_set(tmp_path: Path) -> None:
     row = summary["rows"][0]["metrics"]
     assert row["probe/style_background/majority"]["values"] == [pytest.approx(majority)] * 2
     assert 0.0 <= row["probe/style_background/top1"]["mean"] <= 1.0
+
+
+EXPERIMENTS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_shipped_experiment_specs_resolve(path: Path) -> None:
+    """Every spec in experiments/ loads, and each pretrained variant's configuration
+    (profile + spec ``set`` + variant ``set``) resolves and builds its method, so a typo
+    in a key fails here rather than minutes into a study."""
+    from signssl.engine.config import load_config
+    from signssl.engine.pretrain import build_encoder
+    from signssl.methods import create_method
+
+    spec = load_spec(path)
+    for variant in spec.variants:
+        cfg = load_config(variant.method, spec.config, [*spec.set, *variant.set])
+        if variant.baseline is None:
+            encoder, _, _ = build_encoder(cfg)
+            create_method(cfg.method.name, encoder, **cfg.method.kwargs)
