@@ -1,4 +1,4 @@
-"""``signssl embed | evaluate | retrieve | dictionary``: frozen features, protocols, lookup.
+"""``signssl embed | evaluate | finetune | retrieve | dictionary``: frozen features, protocols, lookup.
 
 Thin: options are parsed here, the work is done by :mod:`signssl.eval.pipeline`.
 """
@@ -45,6 +45,15 @@ DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encod
 NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | shoulders_hands | none.")
 BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
 SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
+TEST_DATA = typer.Option(None, "--test-data", help="Evaluate on this manifest instead (transfer).")
+TRAIN_SPLIT = typer.Option("train", "--train-split", help="Training / dictionary split.")
+TEST_SPLIT = typer.Option("test", "--test-split", help="Test / query split.")
+SEEDS = typer.Option(1, "--seeds", help="Repeat with seeds 0..N-1; report mean ± 95% CI.")
+HOLDOUT = typer.Option(
+    None, "--holdout",
+    help="Without a split column: test share per class (0 = leave-one-out for retrieval/knn).")
+LABEL_FRACTION = typer.Option(
+    None, "--label-fraction", help="Keep this stratified share of training labels.")
 
 
 def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
@@ -94,16 +103,12 @@ def evaluate(
     model: str | None = MODEL,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
-    test_data: Path | None = typer.Option(
-        None, "--test-data", help="Evaluate on this manifest instead (transfer)."),
-    train_split: str = typer.Option("train", "--train-split", help="Training / dictionary split."),
-    test_split: str = typer.Option("test", "--test-split", help="Test / query split."),
-    seeds: int = typer.Option(1, "--seeds", help="Repeat with seeds 0..N-1; report mean ± 95% CI."),
-    label_fraction: float | None = typer.Option(
-        None, "--label-fraction", help="Keep this stratified share of training labels."),
-    holdout: float | None = typer.Option(
-        None, "--holdout",
-        help="Without a split column: test share per class (0 = leave-one-out for retrieval/knn)."),
+    test_data: Path | None = TEST_DATA,
+    train_split: str = TRAIN_SPLIT,
+    test_split: str = TEST_SPLIT,
+    seeds: int = SEEDS,
+    label_fraction: float | None = LABEL_FRACTION,
+    holdout: float | None = HOLDOUT,
     layout: str | None = LAYOUT,
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
@@ -164,6 +169,83 @@ def evaluate(
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
     console.print(f"wrote {out}/metrics.json, report.md and {len(result.written) - 2} figure(s)")
+
+
+def step_milestones(epochs: int, step_every: int) -> list[float]:
+    """Fractions of training at which a step schedule multiplies the rate by 0.1: every
+    ``step_every`` epochs of ``epochs`` (60 and 20 -> [1/3, 2/3]).
+
+    >>> [round(m, 3) for m in step_milestones(60, 20)]
+    [0.333, 0.667]
+    """
+    if epochs < 1 or step_every < 1:
+        raise ConfigError(f"--epochs and --step-every must be >= 1, got {epochs} and {step_every}")
+    return [e / epochs for e in range(step_every, epochs, step_every)]
+
+
+def finetune(
+    checkpoint: Path | None = CHECKPOINT,
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="random-init: the same recipe from scratch (with --model)."),
+    model: str | None = MODEL,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, scores.npz)."),
+    test_data: Path | None = TEST_DATA,
+    train_split: str = TRAIN_SPLIT,
+    test_split: str = TEST_SPLIT,
+    seeds: int = SEEDS,
+    label_fraction: float | None = LABEL_FRACTION,
+    holdout: float | None = HOLDOUT,
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+    epochs: int = typer.Option(60, "--epochs", help="Training epochs."),
+    lr: float = typer.Option(0.01, "--lr", help="Learning rate (encoder and head)."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) | adamw."),
+    schedule: str = typer.Option("step", "--schedule", help="step | cosine."),
+    step_every: int = typer.Option(20, "--step-every", help="step: lr x0.1 every this many epochs."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="Weight decay."),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="Cross-entropy label smoothing."),
+    warmup_epochs: float = typer.Option(1.0, "--warmup-epochs", help="Linear warm-up epochs."),
+    train_crop: str = typer.Option(
+        "random", "--train-crop",
+        help="Clips longer than the frame budget in training: random (one random frame per "
+             "segment) | uniform | center | start. At test: uniform (evenly spaced)."),
+    frames: int | None = typer.Option(
+        None, "--frames", help="Frame budget per clip (default: the encoder's, 32 for MASA)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Clips per batch."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
+) -> None:
+    """Fine-tune a pretrained pose encoder + linear head for sign recognition.
+
+    Defaults are MASA's recipe (METHODS.md §3): SGD momentum 0.9, lr 0.01 x0.1 every 20
+    epochs, 60 epochs, batch 64, the encoder's frame budget (32 frames for MASA) with random
+    temporal sampling in training and evenly spaced frames at test.  With --baseline
+    random-init --model NAME the same recipe trains from scratch.  Writes
+    OUT/metrics.json (top-1/top-5 per instance and per class, mean ± 95% CI over seeds),
+    report.md and scores.npz (the class scores, input of `signssl fuse`).  Video encoders:
+    `signssl finetune-video`.
+    """
+    from signssl.eval.pipeline import run_evaluation
+
+    options = {"epochs": epochs, "lr": lr, "optimizer": optimizer, "schedule": schedule,
+               "step_milestones": step_milestones(epochs, step_every),
+               "weight_decay": weight_decay, "label_smoothing": label_smoothing,
+               "warmup_epochs": warmup_epochs, "batch_size": batch_size, "train_crop": train_crop}
+    if frames is not None:
+        if frames < 1:
+            raise ConfigError(f"--frames must be >= 1, got {frames}")
+        options["max_frames"] = frames
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize)
+    result = run_evaluation(
+        "finetune", spec, data, out, test_data, train_split, test_split, seeds, label_fraction,
+        holdout, batch_size, options, plots_on=not no_plots,
+    )
+    _print_summary(result.runs)
+    if any(result.skipped.values()):
+        console.print(f"[yellow]skipped samples: {result.skipped}[/]")
+    console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
 
 
 def _print_pooling(metrics_path: Path) -> None:
@@ -295,5 +377,6 @@ def register(app: typer.Typer) -> None:
     app.command()(embed)
     app.command()(fuse)
     app.command()(evaluate)
+    app.command()(finetune)
     app.command()(retrieve)
     app.add_typer(dictionary_app, name="dictionary")

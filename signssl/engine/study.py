@@ -13,6 +13,7 @@ A study is described in YAML::
     video: false          # true: render videos too (video methods: signrep, mae)
     video_size: 64        # their frame size (pixels) when video is true
     probe: []             # manifest columns to decode with a linear probe (e.g. style_background)
+    finetune: null        # {} or settings: also fine-tune (labels) every encoder, pose only
     data: null            # or a manifest path: real data, the same for every seed
     data_seed: null       # an int: one synthetic data set for every seed (training seeds only)
     config: tiny          # profile / YAML overlaid on each method's config
@@ -25,6 +26,12 @@ A study is described in YAML::
          set: [method.kwargs.boundary_permutation=false]}
       - {name: random init, baseline: random-init, method: sl_fpn}   # method's encoder
       - {name: raw keypoints, baseline: raw-keypoints}
+
+With ``finetune`` set, every pretrained variant and every random-init baseline is also
+fine-tuned with labels (encoder + linear head) on the training clips and scored on the
+test clips (``finetune/*`` metrics; random init = training from scratch).  The recipe is
+MASA's (:data:`FINETUNE_DEFAULTS`), at the encoder's frame budget; the dict overrides
+arguments of :func:`signssl.eval.finetune.finetune_eval`.
 
 Every (variant, seed) writes ``OUT/results/<variant>__s<seed>.json`` atomically when it
 finishes: a killed study rerun with the same arguments redoes only what is missing
@@ -56,6 +63,17 @@ TABLE_METRICS = (
     ("linear/top1_per_instance", "linear top-1"),
 )
 
+#: the study's fine-tuning recipe (MASA, METHODS.md §3): SGD momentum 0.9, lr 0.01 x0.1
+#: every 20 of 60 epochs, batch 64, random temporal sampling in training
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "epochs": 60, "batch_size": 64, "optimizer": "sgd", "lr": 0.01, "weight_decay": 1e-4,
+    "schedule": "step", "step_milestones": [1 / 3, 2 / 3], "label_smoothing": 0.0,
+    "train_crop": "random",
+}
+#: finetune_eval arguments the study sets itself
+_FINETUNE_FIXED = {"encoder", "train_data", "test_data", "classes", "seed", "accelerator",
+                   "progress", "max_frames"}
+
 
 @dataclass
 class Variant:
@@ -86,6 +104,7 @@ class StudySpec:
     video: bool = False
     video_size: int = 64
     probe: list[str] = field(default_factory=list)
+    finetune: dict[str, Any] | None = None
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -121,7 +140,27 @@ def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
     spec.seeds = [int(s) for s in spec.seeds]
     if not spec.seeds:
         raise ConfigError(f"{where}: 'seeds' must not be empty")
+    _check_finetune(spec, where)
     return spec
+
+
+def _check_finetune(spec: StudySpec, where: str) -> None:
+    """``finetune`` is a dict of :func:`finetune_eval` arguments, for pose data only."""
+    import inspect
+
+    from signssl.eval.finetune import finetune_eval
+
+    if spec.finetune is None:
+        return
+    if not isinstance(spec.finetune, dict):
+        raise ConfigError(f"{where}: 'finetune' must be a mapping of settings ({{}} = defaults)")
+    if spec.video:
+        raise ConfigError(f"{where}: 'finetune' fine-tunes pose encoders; for video use "
+                          "`signssl finetune-video`")
+    allowed = set(inspect.signature(finetune_eval).parameters) - _FINETUNE_FIXED
+    bad = set(spec.finetune) - allowed
+    if bad:
+        raise ConfigError(f"{where}: unknown 'finetune' settings {sorted(bad)}; known: {sorted(allowed)}")
 
 
 # ----------------------------------------------------------------------------- one job
@@ -192,8 +231,35 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     record["metrics"] = frozen_eval(train, test, seed=seed)
     for column in spec.probe:
         record["metrics"].update(probe_column(train, test, manifest, column, seed))
+    if spec.finetune is not None and variant.baseline in (None, "random-init"):
+        record["metrics"].update(finetune_metrics(
+            encoder, manifest, data_spec, spec.finetune, seed, cfg.trainer.accelerator))
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def finetune_metrics(
+    encoder: Any, manifest: Any, data_spec: Any, settings: dict[str, Any], seed: int,
+    accelerator: str = "auto",
+) -> dict[str, float]:
+    """``finetune/<metric>``: ``encoder`` (changed in place) + a linear head trained with the
+    labels of the training split (:data:`FINETUNE_DEFAULTS` updated by ``settings``),
+    scored on the test split."""
+    from signssl.data import PoseDataset
+    from signssl.eval.finetune import finetune_eval
+
+    classes = manifest.labels()
+    train, test = (
+        PoseDataset(manifest, layout=data_spec.layout, dims=data_spec.dims,
+                    normalize=data_spec.normalize, split=split, on_error="skip", cache=True,
+                    classes=classes)
+        for split in ("train", "test")
+    )
+    kwargs = {**FINETUNE_DEFAULTS, **settings}
+    result = finetune_eval(encoder, train, test, classes=classes, seed=seed, accelerator=accelerator,
+                           max_frames=data_spec.max_frames, **kwargs)
+    return {f"finetune/{k}": float(v) for k, v in result.metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def probe_column(train: Any, test: Any, manifest: Any, column: str, seed: int = 0) -> dict[str, float]:
@@ -447,6 +513,8 @@ def table_columns(spec: StudySpec) -> tuple[tuple[str, str], ...]:
     """The table's metric columns: the standard ones, then each probed column and the
     majority-class rate of its test clips (what a probe gets from no information)."""
     extra = []
+    if spec.finetune is not None:
+        extra.append(("finetune/top1_per_instance", "fine-tune top-1"))
     for c in spec.probe:
         extra += [(f"probe/{c}/top1", f"{c} probe top-1"), (f"probe/{c}/majority", f"{c} majority")]
     return (*TABLE_METRICS, *extra)

@@ -82,6 +82,10 @@ class FinetuneModule(L.LightningModule):
         self.freeze_encoder = freeze_encoder
         if freeze_encoder:
             self.encoder.requires_grad_(False)
+        #: mean training loss of each finished epoch
+        self.epoch_losses: list[float] = []
+        self._loss_sum: Tensor | float = 0.0
+        self._loss_n = 0
 
     def forward(self, batch: Any) -> Tensor:
         """``(B, num_classes)`` logits."""
@@ -106,7 +110,14 @@ class FinetuneModule(L.LightningModule):
             logits, y, ignore_index=-1, label_smoothing=self.label_smoothing
         )
         self.log("train_loss", loss, prog_bar=True, batch_size=y.shape[0])
+        self._loss_sum = self._loss_sum + loss.detach()  # no device sync per step
+        self._loss_n += 1
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if self._loss_n:
+            self.epoch_losses.append(float(self._loss_sum) / self._loss_n)
+        self._loss_sum, self._loss_n = 0.0, 0
 
     def configure_optimizers(self) -> Any:
         enc = [p for p in self.encoder.parameters() if p.requires_grad]
@@ -194,6 +205,8 @@ def finetune_eval(
     schedule: Literal["cosine", "step"] = "cosine",
     train_crop: str = "uniform",
     test_crop: str = "uniform",
+    step_milestones: Sequence[float] = (0.5, 0.75),
+    step_gamma: float = 0.1,
 ) -> EvalResult:
     """Fine-tune ``encoder`` + a linear head on ``train_data``, score ``test_data``.
 
@@ -207,12 +220,15 @@ def finetune_eval(
             training settings (warm-up and cosine decay are per step).
         freeze_encoder: train the head only (a linear probe through the data pipeline).
         seed: seeds the head initialisation and the shuffle.
-        schedule: ``"cosine"`` or ``"step"`` (x0.1 at 50 % and 75 % of training).
+        schedule: ``"cosine"`` or ``"step"`` (the rate times ``step_gamma`` at each fraction
+            of training in ``step_milestones``; default x0.1 at 50 % and 75 %).
         train_crop / test_crop: how clips longer than ``max_frames`` are shortened
             (:func:`signssl.data.collate.crop_indices`; MASA: ``random`` in training,
             ``uniform`` at test).
     Returns:
-        :class:`EvalResult` with ``protocol="finetune"``, scores = logits.
+        :class:`EvalResult` with ``protocol="finetune"``, scores = logits; its metrics also
+        hold ``train_loss_first`` / ``train_loss_last``, the mean training loss of the first
+        and the last epoch.
     """
     train_names = dataset_label_names(train_data)
     test_names = dataset_label_names(test_data)
@@ -230,7 +246,8 @@ def finetune_eval(
     module = FinetuneModule(
         encoder, len(classes), _label_map(train_names, classes), optimizer, lr, weight_decay,
         label_smoothing, int(round(warmup_epochs * steps_per_epoch)), epochs * steps_per_epoch,
-        freeze_encoder=freeze_encoder, schedule=schedule,
+        freeze_encoder=freeze_encoder, schedule=schedule, step_milestones=step_milestones,
+        step_gamma=step_gamma,
     )
     trainer = L.Trainer(
         max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,
@@ -247,5 +264,7 @@ def finetune_eval(
     return make_result(
         "finetune", logits[keep], classes, np.array(labels)[keep], np.array(paths)[keep],
         np.array(signers)[keep],
-        extra={"n_train": len(getattr(train_loader, "dataset", [])), "epochs": int(epochs)},
+        extra={"n_train": len(getattr(train_loader, "dataset", [])), "epochs": int(epochs),
+               "train_loss_first": module.epoch_losses[0] if module.epoch_losses else float("nan"),
+               "train_loss_last": module.epoch_losses[-1] if module.epoch_losses else float("nan")},
     )

@@ -31,6 +31,10 @@ def test_spec_errors(tmp_path: Path) -> None:
         spec_from_dict({"variants": [{"name": "A b"}, {"name": "a-b"}]})
     with pytest.raises(ConfigError, match="not found"):
         load_spec(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="unknown 'finetune' settings"):
+        spec_from_dict({"variants": [{"name": "a"}], "finetune": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="finetune-video"):
+        spec_from_dict({"variants": [{"name": "a"}], "video": True, "finetune": {}})
 
 
 def test_study_summary_and_resume(tmp_path: Path) -> None:
@@ -83,6 +87,28 @@ def test_data_seed_shares_one_data_set(tmp_path: Path) -> None:
     row = summary["rows"][0]["metrics"]
     assert row["probe/style_background/majority"]["values"] == [pytest.approx(majority)] * 2
     assert 0.0 <= row["probe/style_background/top1"]["mean"] <= 1.0
+
+
+def test_finetune_column_for_trainable_encoders(tmp_path: Path) -> None:
+    """With ``finetune``, pretrained and random-init (from scratch) rows get fine-tuning
+    metrics; a training-free baseline has nothing to fine-tune and gets none."""
+    spec = spec_from_dict({**TINY, "seeds": [0], "data_seed": 2,
+                           "finetune": {"epochs": 2, "batch_size": 8}, "variants": [
+        {"name": "SL-FPN", "method": "sl_fpn"},
+        {"name": "random init", "baseline": "random-init", "method": "sl_fpn"},
+        {"name": "raw keypoints", "baseline": "raw-keypoints"},
+    ]})
+    summary = run_study(spec, tmp_path / "s")
+    rows = {r["variant"]: r["metrics"] for r in summary["rows"]}
+    from signssl.data import Manifest
+
+    n_test = sum(r.split == "test" for r in Manifest.read(tmp_path / "s" / "data" / "s2" / "manifest.csv").rows)
+    for name in ("SL-FPN", "random init"):
+        assert rows[name]["finetune/n_test"]["values"] == [n_test]
+        assert 0.0 <= rows[name]["finetune/top1_per_instance"]["mean"] <= 1.0
+    assert not any(k.startswith("finetune/") for k in rows["raw keypoints"])
+    table = (tmp_path / "s" / "study.md").read_text()
+    assert "fine-tune top-1" in table and table.count(" | - |") >= 1
 
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))

@@ -149,6 +149,25 @@ def test_checkpoint_encoder(tmp_path, capsys, dataset_csv, tiny_model) -> None:
     assert f.info["encoder"]["checkpoint"] == str((tmp_path / "run").resolve())
 
 
+def test_finetune_command_uses_masa_recipe(tmp_path, capsys, dataset_csv) -> None:
+    from signssl.cli.eval_cmds import step_milestones
+
+    assert step_milestones(60, 20) == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    assert step_milestones(10, 20) == [] and step_milestones(50, 20) == [0.4, 0.8]
+    code, _, err = run(capsys, "finetune", "--baseline", "raw-keypoints", "--epochs", "3",
+                       "--step-every", "1", "--data", str(dataset_csv),
+                       "--out", str(tmp_path / "ft"), "--no-plots")
+    assert code == 0, err
+    m = json.loads((tmp_path / "ft" / "metrics.json").read_text())
+    cfg = m["config"]
+    assert (cfg["optimizer"], cfg["schedule"], cfg["train_crop"], cfg["lr"]) == ("sgd", "step", "random", 0.01)
+    assert cfg["step_milestones"] == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    assert m["n_test"] == 6 and (tmp_path / "ft" / "scores.npz").is_file()
+    code, _, err = run(capsys, "finetune", "--baseline", "raw-keypoints", "--step-every", "0",
+                       "--data", str(dataset_csv), "--out", str(tmp_path / "bad"))
+    assert code != 0 and "--step-every" in err
+
+
 def test_finetune_command(tmp_path, capsys, dataset_csv) -> None:
     code, _, err = run(capsys, "evaluate", "finetune", "--baseline", "raw-hand-keypoints",
                        "--epochs", "2", "--data", str(dataset_csv), "--out", str(tmp_path / "ft"),

@@ -36,6 +36,14 @@ def test_step_schedule_divides_by_ten_at_each_milestone() -> None:
         FinetuneModule(TinyEncoder(), 3, schedule="linear")  # type: ignore[arg-type]
 
 
+def test_step_schedule_custom_milestones() -> None:
+    # MASA: x0.1 every 20 of 60 epochs -> milestones at 1/3 and 2/3 of training
+    m = FinetuneModule(TinyEncoder(), 3, total_steps=30, schedule="step", step_milestones=(1 / 3, 2 / 3))
+    f = [m._lr_factor(s) for s in range(30)]
+    assert set(f[:10]) == {1.0} and f[10:20] == [pytest.approx(0.1)] * 10
+    assert f[20:] == [pytest.approx(0.01)] * 10
+
+
 def test_training_loss_is_label_smoothed_cross_entropy() -> None:
     torch.manual_seed(0)
     m = FinetuneModule(TinyEncoder(), 3, label_smoothing=0.2)
