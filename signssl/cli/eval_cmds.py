@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from signssl.errors import ConfigError
+from signssl.recipes import MASA_FINETUNE
 
 console = Console(highlight=False)
 dictionary_app = typer.Typer(
@@ -200,21 +201,23 @@ def finetune(
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
     normalize: str | None = NORMALIZE,
-    epochs: int = typer.Option(60, "--epochs", help="Training epochs."),
-    lr: float = typer.Option(0.01, "--lr", help="Learning rate (encoder and head)."),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) | adamw."),
-    schedule: str = typer.Option("step", "--schedule", help="step | cosine."),
+    epochs: int = typer.Option(MASA_FINETUNE["epochs"], "--epochs", help="Training epochs."),
+    lr: float = typer.Option(MASA_FINETUNE["lr"], "--lr", help="Learning rate (encoder and head)."),
+    optimizer: str = typer.Option(
+        MASA_FINETUNE["optimizer"], "--optimizer", help="sgd (momentum 0.9) | adamw."),
+    schedule: str = typer.Option(MASA_FINETUNE["schedule"], "--schedule", help="step | cosine."),
     step_every: int = typer.Option(20, "--step-every", help="step: lr x0.1 every this many epochs."),
-    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="Weight decay."),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="Cross-entropy label smoothing."),
+    weight_decay: float = typer.Option(MASA_FINETUNE["weight_decay"], "--weight-decay", help="Weight decay."),
+    label_smoothing: float = typer.Option(
+        MASA_FINETUNE["label_smoothing"], "--label-smoothing", help="Cross-entropy label smoothing."),
     warmup_epochs: float = typer.Option(1.0, "--warmup-epochs", help="Linear warm-up epochs."),
     train_crop: str = typer.Option(
-        "random", "--train-crop",
+        MASA_FINETUNE["train_crop"], "--train-crop",
         help="Clips longer than the frame budget in training: random (one random frame per "
              "segment) | uniform | center | start. At test: uniform (evenly spaced)."),
     frames: int | None = typer.Option(
         None, "--frames", help="Frame budget per clip (default: the encoder's, 32 for MASA)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Clips per batch."),
+    batch_size: int = typer.Option(MASA_FINETUNE["batch_size"], "--batch-size", help="Clips per batch."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
 ) -> None:
     """Fine-tune a pretrained pose encoder + linear head for sign recognition.

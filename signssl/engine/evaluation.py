@@ -69,7 +69,6 @@ def split_features(
     Labels use the class list of the whole manifest, so both splits share indices.
     ``splits`` names the two splits (e.g. ``("train", "val")`` for validation).
     """
-    from signssl.data import PoseDataset
     from signssl.eval import extract_features
 
     classes = manifest.labels()
@@ -81,25 +80,36 @@ def split_features(
         return train, test
     out = []
     for split in splits:
-        ds = PoseDataset(
-            manifest,
-            layout=spec.layout,
-            dims=spec.dims,
-            normalize=spec.normalize,
-            split=split,
-            on_error="skip",
-            cache=False,
-            classes=classes,
-        )
-        ds.scan(progress=False)
-        if len(ds) == 0:
-            raise DataError(f"no usable clip in the '{split}' split of the manifest")
+        ds = split_dataset(manifest, spec, split, classes)
         out.append(
             extract_features(
                 encoder, ds, batch_size=batch_size, progress=progress, max_frames=spec.max_frames
             )
         )
     return out[0], out[1]
+
+
+def split_dataset(
+    manifest: Any, spec: DataSpec, split: str, classes: list[str], cache: bool = False
+) -> Any:
+    """The pose clips of one split, read as ``spec`` says (bad clips skipped and counted by
+    the scan; an empty split raises :class:`DataError`)."""
+    from signssl.data import PoseDataset
+
+    ds = PoseDataset(
+        manifest,
+        layout=spec.layout,
+        dims=spec.dims,
+        normalize=spec.normalize,
+        split=split,
+        on_error="skip",
+        cache=cache,
+        classes=classes,
+    )
+    ds.scan(progress=False)
+    if len(ds) == 0:
+        raise DataError(f"no usable clip in the '{split}' split of the manifest")
+    return ds
 
 
 class VideoClipEncoder(Encoder):

@@ -30,7 +30,7 @@ A study is described in YAML::
 With ``finetune`` set, every pretrained variant and every random-init baseline is also
 fine-tuned with labels (encoder + linear head) on the training clips and scored on the
 test clips (``finetune/*`` metrics; random init = training from scratch).  The recipe is
-MASA's (:data:`FINETUNE_DEFAULTS`), at the encoder's frame budget; the dict overrides
+MASA's (:data:`signssl.recipes.MASA_FINETUNE`), at the encoder's frame budget; the dict overrides
 arguments of :func:`signssl.eval.finetune.finetune_eval`.
 
 Every (variant, seed) writes ``OUT/results/<variant>__s<seed>.json`` atomically when it
@@ -63,13 +63,6 @@ TABLE_METRICS = (
     ("linear/top1_per_instance", "linear top-1"),
 )
 
-#: the study's fine-tuning recipe (MASA, METHODS.md §3): SGD momentum 0.9, lr 0.01 x0.1
-#: every 20 of 60 epochs, batch 64, random temporal sampling in training
-FINETUNE_DEFAULTS: dict[str, Any] = {
-    "epochs": 60, "batch_size": 64, "optimizer": "sgd", "lr": 0.01, "weight_decay": 1e-4,
-    "schedule": "step", "step_milestones": [1 / 3, 2 / 3], "label_smoothing": 0.0,
-    "train_crop": "random",
-}
 #: finetune_eval arguments the study sets itself
 _FINETUNE_FIXED = {"encoder", "train_data", "test_data", "classes", "seed", "accelerator",
                    "progress", "max_frames"}
@@ -243,19 +236,16 @@ def finetune_metrics(
     accelerator: str = "auto",
 ) -> dict[str, float]:
     """``finetune/<metric>``: ``encoder`` (changed in place) + a linear head trained with the
-    labels of the training split (:data:`FINETUNE_DEFAULTS` updated by ``settings``),
+    labels of the training split (``MASA_FINETUNE`` updated by ``settings``),
     scored on the test split."""
-    from signssl.data import PoseDataset
+    from signssl.engine.evaluation import split_dataset
     from signssl.eval.finetune import finetune_eval
+    from signssl.recipes import MASA_FINETUNE
 
     classes = manifest.labels()
-    train, test = (
-        PoseDataset(manifest, layout=data_spec.layout, dims=data_spec.dims,
-                    normalize=data_spec.normalize, split=split, on_error="skip", cache=True,
-                    classes=classes)
-        for split in ("train", "test")
-    )
-    kwargs = {**FINETUNE_DEFAULTS, **settings}
+    train, test = (split_dataset(manifest, data_spec, split, classes, cache=True)
+                   for split in ("train", "test"))
+    kwargs = {**MASA_FINETUNE, **settings}
     result = finetune_eval(encoder, train, test, classes=classes, seed=seed, accelerator=accelerator,
                            max_frames=data_spec.max_frames, **kwargs)
     return {f"finetune/{k}": float(v) for k, v in result.metrics.items()
