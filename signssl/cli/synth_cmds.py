@@ -42,6 +42,15 @@ def synth(
     noise: Annotated[
         float, typer.Option(help="Scale of all variation and noise (1 = default).")
     ] = 1.0,
+    minimal_pairs: Annotated[
+        float,
+        typer.Option(
+            "--minimal-pairs",
+            help="Share of classes that differ from another class in one parameter only "
+            "(0 = every class drawn afresh: use it for low-resolution video, where a "
+            "handshape difference is a few pixels).",
+        ),
+    ] = 0.6,
     workers: Annotated[int, typer.Option(help="Processes to use.")] = 1,
 ) -> None:
     """Generate synthetic signs with ground truth: pose files, optional videos, manifest."""
@@ -62,6 +71,7 @@ def synth(
         video_format=video_format,
         test_fraction=test_fraction,
         val_fraction=val_fraction,
+        minimal_pair_rate=minimal_pairs,
         config=cfg,
         workers=workers,
         progress=True,

@@ -10,6 +10,7 @@ gives the mean and the 95 % t-interval over seeds (:func:`signssl.eval.summarize
 A study is described in YAML::
 
     size: {classes: 20, signers: 10, reps: 5, frames: 48}   # synthetic data per seed
+                          # (any generate_dataset argument, e.g. minimal_pair_rate: 0)
     video: false          # true: render videos too (video methods: signrep, mae)
     video_size: 64        # their frame size (pixels) when video is true
     probe: []             # manifest columns to decode with a linear probe (e.g. style_background)
@@ -86,7 +87,7 @@ class Variant:
 class StudySpec:
     variants: list[Variant]
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    size: dict[str, int] = field(
+    size: dict[str, Any] = field(
         default_factory=lambda: {"classes": 20, "signers": 10, "reps": 5, "frames": 48}
     )
     data: str | None = None
@@ -133,8 +134,30 @@ def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
     spec.seeds = [int(s) for s in spec.seeds]
     if not spec.seeds:
         raise ConfigError(f"{where}: 'seeds' must not be empty")
+    _check_size(spec, where)
     _check_finetune(spec, where)
     return spec
+
+
+#: generate_dataset arguments the study sets itself
+_SIZE_FIXED = {"out_dir", "video", "size", "seed", "progress"}
+
+
+def _check_size(spec: StudySpec, where: str) -> None:
+    """``size`` holds :func:`signssl.synth.generate_dataset` arguments."""
+    import inspect
+
+    from signssl.synth import generate_dataset
+
+    if not isinstance(spec.size, dict):
+        raise ConfigError(f"{where}: 'size' must be a mapping of synthetic-data settings")
+    allowed = set(inspect.signature(generate_dataset).parameters) - _SIZE_FIXED
+    bad = set(spec.size) - allowed
+    if bad:
+        raise ConfigError(
+            f"{where}: unknown 'size' settings {sorted(bad)}; known: {sorted(allowed)} "
+            "(frame size: video_size)"
+        )
 
 
 def _check_finetune(spec: StudySpec, where: str) -> None:
@@ -416,6 +439,8 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         f"synthetic: {spec.size.get('classes')} signs x {spec.size.get('signers')} signers x "
         f"{spec.size.get('reps')} repetitions, {per_seed}"
     )
+    if spec.data is None and "minimal_pair_rate" in spec.size:
+        data += f", minimal-pair rate {spec.size['minimal_pair_rate']}"
     queries = _queries(summary)
     if queries:
         data += f"; {queries} test clips (queries) from signers unseen in training"

@@ -260,6 +260,7 @@ def generate_dataset(
     test_fraction: float = 0.25,
     val_fraction: float = 0.0,
     signs_per_sequence: int | None = None,
+    minimal_pair_rate: float = 0.6,
     config: SynthConfig | None = None,
     workers: int = 1,
     progress: bool = True,
@@ -278,6 +279,9 @@ def generate_dataset(
         seed: everything (vocabulary, signers, clips, split) follows from it.
         pose_format: ``pose`` or ``npz``; video_format: ``mp4`` or ``npy``.
         test_fraction, val_fraction: signer-independent split (whole signers per split).
+        minimal_pair_rate: share of the classes that are an earlier class with one
+            parameter changed (:meth:`Vocabulary.sample`); 0 draws every class afresh,
+            which suits low-resolution video, where a handshape difference is a few pixels.
         config: variation/noise magnitudes (:class:`SynthConfig`).
         workers: processes (1 = in this process); the output does not depend on it.
     Raises:
@@ -298,6 +302,8 @@ def generate_dataset(
         raise ConfigError(f"pose_format must be one of {POSE_FORMATS}, got {pose_format!r}")
     if video_format not in VIDEO_FORMATS:
         raise ConfigError(f"video_format must be one of {VIDEO_FORMATS}, got {video_format!r}")
+    if not 0.0 <= minimal_pair_rate <= 1.0:
+        raise ConfigError(f"minimal_pair_rate must be in [0, 1], got {minimal_pair_rate}")
     if video and not 16 <= size <= 1024:
         raise ConfigError(f"size must be in 16..1024 pixels, got {size}")
     if video and video_format == "mp4" and size % 2:
@@ -309,7 +315,7 @@ def generate_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    vocab = Vocabulary.sample(classes, seed)
+    vocab = Vocabulary.sample(classes, seed, minimal_pair_rate=minimal_pair_rate)
     people = sample_signers(signers, seed, variation=cfg.signer_variation)
     vocab.save(out / "vocabulary.json")
     save_json(out / "signers.json", [p.to_dict() for p in people])
@@ -329,6 +335,7 @@ def generate_dataset(
             "signs_per_sequence": k if continuous else None,
             "test_fraction": test_fraction,
             "val_fraction": val_fraction,
+            "minimal_pair_rate": minimal_pair_rate,
             "config": cfg.to_dict(),
         },
     )

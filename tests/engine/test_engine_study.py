@@ -35,6 +35,12 @@ def test_spec_errors(tmp_path: Path) -> None:
         spec_from_dict({"variants": [{"name": "a"}], "finetune": {"epoch": 3}})
     with pytest.raises(ConfigError, match="finetune-video"):
         spec_from_dict({"variants": [{"name": "a"}], "video": True, "finetune": {}})
+    with pytest.raises(ConfigError, match=r"unknown 'size' settings \['signer'\]"):
+        spec_from_dict({"variants": [{"name": "a"}], "size": {"signer": 3}})
+    with pytest.raises(ConfigError, match="video_size"):
+        spec_from_dict({"variants": [{"name": "a"}], "size": {"size": 32}})
+    ok = spec_from_dict({"variants": [{"name": "a"}], "size": {"classes": 3, "minimal_pair_rate": 0}})
+    assert ok.size["minimal_pair_rate"] == 0
 
 
 def test_study_summary_and_resume(tmp_path: Path) -> None:

@@ -142,6 +142,24 @@ def test_continuous_mode_rows(tmp_path) -> None:
     assert all(sorted(g) == [f"sign{i:03d}" for i in range(6)] for g in per_signer.values())
 
 
+def test_minimal_pair_rate_reaches_the_vocabulary(tmp_path) -> None:
+    from signssl.synth import Vocabulary
+
+    kw = dict(classes=6, signers=1, reps=1, frames=24, seed=3, pose_format="npz", progress=False)
+    generate_dataset(tmp_path / "fresh", **kw, minimal_pair_rate=0.0)
+    generate_dataset(tmp_path / "pairs", **kw, minimal_pair_rate=1.0)
+    fresh = json.loads((tmp_path / "fresh" / "vocabulary.json").read_text())
+    pairs = json.loads((tmp_path / "pairs" / "vocabulary.json").read_text())
+    assert fresh["minimal_pairs"] == []
+    assert len(pairs["minimal_pairs"]) == 5  # every class but the first derives from another
+    assert json.loads((tmp_path / "fresh" / "config.json").read_text())["minimal_pair_rate"] == 0.0
+    expected = Vocabulary.sample(6, 3, minimal_pair_rate=0.0)
+    assert [s["handshape"] for s in fresh["signs"]] == [s.handshape for s in expected.signs]
+    with pytest.raises(ConfigError, match="minimal_pair_rate"):
+        generate_dataset(tmp_path / "bad", **kw, minimal_pair_rate=1.5)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_bad_arguments_raise_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="classes"):
         generate_dataset(tmp_path, classes=0, progress=False)
@@ -212,3 +230,14 @@ def test_cli_synth_and_preview(tmp_path, capsys) -> None:
     assert e.value.code == 0
     assert (tmp_path / "png" / "synth_grid.png").stat().st_size > 1000
     assert (tmp_path / "png" / "synth_trajectories.png").stat().st_size > 1000
+
+
+def test_cli_minimal_pairs_option(tmp_path) -> None:
+    from signssl.cli.main import main
+
+    args = ["synth", "--out", str(tmp_path / "d"), "--classes", "3", "--signers", "1",
+            "--reps", "1", "--frames", "24", "--pose-format", "npz", "--minimal-pairs", "0"]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 0
+    assert json.loads((tmp_path / "d" / "vocabulary.json").read_text())["minimal_pairs"] == []
