@@ -139,8 +139,8 @@ def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
     return spec
 
 
-#: generate_dataset arguments the study sets itself
-_SIZE_FIXED = {"out_dir", "video", "size", "seed", "progress"}
+#: generate_dataset arguments the study sets itself (or, for config, that YAML cannot give)
+_SIZE_FIXED = {"out_dir", "video", "size", "seed", "progress", "config"}
 
 
 def _check_size(spec: StudySpec, where: str) -> None:

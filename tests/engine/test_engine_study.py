@@ -39,6 +39,8 @@ def test_spec_errors(tmp_path: Path) -> None:
         spec_from_dict({"variants": [{"name": "a"}], "size": {"signer": 3}})
     with pytest.raises(ConfigError, match="video_size"):
         spec_from_dict({"variants": [{"name": "a"}], "size": {"size": 32}})
+    with pytest.raises(ConfigError, match=r"\['config'\]"):
+        spec_from_dict({"variants": [{"name": "a"}], "size": {"config": {"zoom": [1, 2]}}})
     ok = spec_from_dict({"variants": [{"name": "a"}], "size": {"classes": 3, "minimal_pair_rate": 0}})
     assert ok.size["minimal_pair_rate"] == 0
 
