@@ -147,7 +147,7 @@ def _check_size(spec: StudySpec, where: str) -> None:
     """``size`` holds :func:`signssl.synth.generate_dataset` arguments."""
     import inspect
 
-    from signssl.synth import generate_dataset
+    from signssl.synth.dataset import generate_dataset
 
     if not isinstance(spec.size, dict):
         raise ConfigError(f"{where}: 'size' must be a mapping of synthetic-data settings")
