@@ -58,6 +58,11 @@ def square_clips(n: int, gen: torch.Generator, side: int = 6) -> tuple[Tensor, T
     return x, corner.float() / (SIZE - side) * 2 - 1
 
 
+def token_grid(hiera: Hiera, tokens: Tensor) -> Tensor:
+    """Final tokens (unrolled order, nothing hidden) -> ``(B, T', H', W', D)``."""
+    return hiera.units_to_grid(hiera.reroll(tokens, hiera.q_pool))
+
+
 class GridReadout(nn.Module):
     """LayerNorm + Linear over the whole final token grid of a Hiera: ``(B, N, D) -> (B, out)``."""
 
@@ -68,12 +73,8 @@ class GridReadout(nn.Module):
         self.norm = nn.LayerNorm(hiera.out_dim)
         self.fc = nn.Linear(T * H * W * hiera.out_dim, out)
 
-    def grid(self, tokens: Tensor) -> Tensor:
-        """Final tokens (unrolled order) -> ``(B, T', H', W', D)``."""
-        return self.hiera.units_to_grid(self.hiera.reroll(tokens, self.hiera.q_pool))
-
     def forward(self, tokens: Tensor) -> Tensor:
-        return self.fc(self.norm(self.grid(tokens)).flatten(1))
+        return self.fc(self.norm(token_grid(self.hiera, tokens)).flatten(1))
 
 
 def square_run(readout: str, steps: int, lr: float, seed: int) -> list[tuple[int, float]]:
@@ -123,8 +124,7 @@ class HieraPriorHead(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         tok = self.hiera.forward_features(x)  # (B, N, D)
         if self.readout == "grid":
-            g = self.hiera.units_to_grid(self.hiera.reroll(tok, self.hiera.q_pool))  # (B, T', H', W', D)
-            h = self.norm(g).flatten(2)  # (B, T', H' W' D)
+            h = self.norm(token_grid(self.hiera, tok)).flatten(2)  # (B, T', H', W', D) ->  # (B, T', H' W' D)
         else:
             h = self.norm(self.hiera.tokens_by_time(tok))  # (B, T', D)
         h = self.fc(h).repeat_interleave(FRAMES // h.shape[1], dim=1)  # (B, 16, HIDDEN)

@@ -145,25 +145,27 @@ _SIZE_FIXED = {"out_dir", "video", "size", "seed", "progress", "config"}
 
 def _check_size(spec: StudySpec, where: str) -> None:
     """``size`` holds :func:`signssl.synth.generate_dataset` arguments."""
-    import inspect
-
     from signssl.synth.dataset import generate_dataset
 
     if not isinstance(spec.size, dict):
         raise ConfigError(f"{where}: 'size' must be a mapping of synthetic-data settings")
-    allowed = set(inspect.signature(generate_dataset).parameters) - _SIZE_FIXED
-    bad = set(spec.size) - allowed
+    _check_arguments(generate_dataset, spec.size, _SIZE_FIXED, f"{where}: unknown 'size'",
+                     " (frame size: video_size)")  # fmt: skip
+
+
+def _check_arguments(fn: Any, given: dict[str, Any], fixed: set[str], what: str,
+                     hint: str = "") -> None:  # fmt: skip
+    """Raise when ``given`` names an argument of ``fn`` that is missing or in ``fixed``."""
+    import inspect
+
+    allowed = set(inspect.signature(fn).parameters) - fixed
+    bad = set(given) - allowed
     if bad:
-        raise ConfigError(
-            f"{where}: unknown 'size' settings {sorted(bad)}; known: {sorted(allowed)} "
-            "(frame size: video_size)"
-        )
+        raise ConfigError(f"{what} settings {sorted(bad)}; known: {sorted(allowed)}{hint}")
 
 
 def _check_finetune(spec: StudySpec, where: str) -> None:
     """``finetune`` is a dict of :func:`finetune_eval` arguments, for pose data only."""
-    import inspect
-
     from signssl.eval.finetune import finetune_eval
 
     if spec.finetune is None:
@@ -173,10 +175,7 @@ def _check_finetune(spec: StudySpec, where: str) -> None:
     if spec.video:
         raise ConfigError(f"{where}: 'finetune' fine-tunes pose encoders; for video use "
                           "`signssl finetune-video`")
-    allowed = set(inspect.signature(finetune_eval).parameters) - _FINETUNE_FIXED
-    bad = set(spec.finetune) - allowed
-    if bad:
-        raise ConfigError(f"{where}: unknown 'finetune' settings {sorted(bad)}; known: {sorted(allowed)}")
+    _check_arguments(finetune_eval, spec.finetune, _FINETUNE_FIXED, f"{where}: unknown 'finetune'")
 
 
 # ----------------------------------------------------------------------------- one job
