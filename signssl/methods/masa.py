@@ -10,6 +10,7 @@ Per batch (the encoder is a :class:`~signssl.models.masa.MASAEncoder`)::
     L_m  = Eq. 4 on M, target m (or the joints: target="joints", weight c_i)
     q    = Proj_q(AvgPool F),  k⁺ = Proj_k(AvgPool F⁺_key)    (Eq. 6-7)
            key view: (1 − α_r) of the frames at random (Eq. 5), momentum encoder
+           (key_view="augmented": of a second, independent augmentation of the batch)
     L_s  = InfoNCE of q against k⁺ and the queue (Eq. 8)
     L    = L_m + λ_s(t) · L_s                                  (Eq. 9)
 
@@ -56,6 +57,7 @@ from signssl.pose.transforms import PoseBatch
 
 MASKINGS = ("motion", "random")
 TARGETS = ("residual", "joints")
+KEY_VIEWS = ("temporal", "augmented")
 
 
 def semantic_weight(step: int, max_steps: int, lambda_s: float, ramp: float) -> float:
@@ -87,12 +89,17 @@ class MASA(Method):
         decoder_dim, decoder_depth, decoder_heads: decoder size (``None``: half the
             encoder width, the encoder's heads).
         keep_ratio: 1 − α_r, share of frames in the key view.
+        key_view: ``"temporal"`` (paper: the key view is the query's input, temporally
+            subsampled) or ``"augmented"`` (not in the paper: query and key each get
+            their own draw of the view options below, MoCo-style, before the key's
+            temporal subsampling; needs at least one of them on).
         proj_hidden_dim, proj_dim: projection heads (``None`` hidden = encoder width).
         queue_size, temperature, momentum: K, τ, μ.
         lambda_s, lambda_s_ramp: λ_s and the share of training over which it ramps up.
         boundary_permutation, spatial_aug, flip_p, hand_dropout_p: shared view options,
             all off by default (MASA uses no other augmentation); when on, the batch is
-            augmented once before the MASA pipeline.
+            augmented once before the MASA pipeline (with ``key_view="augmented"``, once
+            more, independently, for the key).
     """
 
     lambda_now: Tensor
@@ -117,6 +124,7 @@ class MASA(Method):
         decoder_depth: int = 3,
         decoder_heads: int | None = None,
         keep_ratio: float = 0.5,
+        key_view: str = "temporal",
         proj_hidden_dim: int | None = None,
         proj_dim: int = 128,
         queue_size: int = 6144,
@@ -143,6 +151,7 @@ class MASA(Method):
         _check_choice("target", target, TARGETS)
         _check_choice("loss_norm", loss_norm, NORMS)
         _check_choice("candidate_share", candidate_share, SHARES)
+        _check_choice("key_view", key_view, KEY_VIEWS)
         if interval < 1:
             raise ConfigError(f"interval k must be >= 1, got {interval}")
         for name, v in (
@@ -178,6 +187,13 @@ class MASA(Method):
             or view_options.get("flip_p", 0) > 0
             or view_options.get("hand_dropout_p", 0) > 0
         )
+        if key_view == "augmented" and not self._augment_on:
+            raise ConfigError(
+                "key_view 'augmented' draws the key's own view from the view options, but "
+                "all are off; set spatial_aug=true (and/or flip_p, hand_dropout_p, "
+                "boundary_permutation) or use key_view 'temporal'"
+            )
+        self.key_view = key_view
         width = encoder.out_dim
         self.decoder = MASADecoder(
             width,
@@ -229,15 +245,14 @@ class MASA(Method):
 
     @torch.no_grad()
     def key_embedding(self, inp: MasaInput) -> Tensor:
-        """``k⁺ (B, proj_dim)``: random temporal sampling (Eq. 5) through the momentum
-        encoder and projector (Eq. 7)."""
+        """``k⁺ (B, proj_dim)``: random temporal sampling (Eq. 5) of ``inp`` through the
+        momentum encoder and projector (Eq. 7)."""
         drop = temporal_subsample(inp.pad, self.keep_ratio, self.generator)  # True = dropped
         return self.key_projector(self.key_encoder.encode(inp, drop).pooled())
 
     def training_loss(self, batch: PoseBatch) -> dict[str, Tensor]:
-        b = self.prepare(batch)
-        if self._augment_on:
-            b = self.augment(b)
+        raw = self.prepare(batch)
+        b = self.augment(raw) if self._augment_on else raw
         enc: MASAEncoder = self.encoder  # type: ignore[assignment]
         inp = enc.preprocess(b)
         mask, cand, target, weight = self.make_mask(inp)
@@ -256,7 +271,8 @@ class MASA(Method):
         if not self.semantic_alignment:
             return {"loss": loss_m, "embedding": pooled.detach(), **out}
         q = self.projector(pooled)  # (B, proj_dim)
-        k = self.key_embedding(inp)
+        key_inp = enc.preprocess(self.augment(raw)) if self.key_view == "augmented" else inp
+        k = self.key_embedding(key_inp)
         negatives = (
             self.queue.queue.clone()
         )  # (K, d) snapshot: enqueue below must not touch the graph

@@ -223,3 +223,37 @@ def test_builtin_config_and_tiny_overlay(tmp_path: Path) -> None:
     assert small.model.name == "masa_tiny" and small.data.max_frames == 32
     enc = create_model(small.model.name, **small.model.kwargs)
     create_method("masa", enc, **small.method.kwargs)
+
+
+
+@pytest.mark.parametrize("key_view", ["temporal", "augmented"])
+def test_key_view_input(key_view: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    method = build(spatial_aug=True, key_view=key_view, keep_ratio=1.0)
+    prepared: list[Any] = []  # every MASA-49 input built in one step, in order
+    keys: list[Any] = []  # the input of the key branch
+    preprocess, key_embedding = method.encoder.preprocess, method.key_embedding
+
+    def spy_preprocess(b: Any) -> Any:
+        prepared.append(preprocess(b))
+        return prepared[-1]
+
+    def spy_key(inp: Any) -> torch.Tensor:
+        keys.append(inp)
+        return key_embedding(inp)
+
+    monkeypatch.setattr(method.encoder, "preprocess", spy_preprocess)
+    monkeypatch.setattr(method, "key_embedding", spy_key)
+    out = method.training_loss(synthetic_batch(B=3, T=12, seed=4))
+    assert torch.isfinite(out["loss"]) and len(keys) == 1
+    if key_view == "temporal":  # paper: the key sees the query's (augmented) input
+        assert len(prepared) == 1 and keys[0] is prepared[0]
+    else:  # a second, independent view of the batch
+        assert len(prepared) == 2 and keys[0] is prepared[1]
+        assert not torch.allclose(prepared[0].x, prepared[1].x)
+
+
+def test_augmented_key_view_needs_a_view_option() -> None:
+    with pytest.raises(ConfigError, match="key_view 'augmented'"):
+        build(key_view="augmented")
+    with pytest.raises(ConfigError, match="key_view must be one of"):
+        build(key_view="spatial")
