@@ -96,8 +96,9 @@ class MASA(Method):
         proj_hidden_dim, proj_dim: projection heads (``None`` hidden = encoder width).
         queue_size, temperature, momentum: K, τ, μ.
         lambda_s, lambda_s_ramp: λ_s and the share of training over which it ramps up.
-        boundary_permutation, spatial_aug, flip_p, hand_dropout_p: shared view options,
-            all off by default (MASA uses no other augmentation); when on, the batch is
+        boundary_permutation, spatial_aug, flip_p, hand_dropout_p, temporal_p, ...: the
+            shared view options of :class:`~signssl.methods.base.Method`, all off by
+            default (MASA uses no other augmentation); when any is on, the batch is
             augmented once before the MASA pipeline (with ``key_view="augmented"``, once
             more, independently, for the key).
     """
@@ -181,17 +182,12 @@ class MASA(Method):
             float(momentum),
         )
         self.lambda_s, self.lambda_s_ramp = float(lambda_s), float(lambda_s_ramp)
-        self._augment_on = bool(
-            boundary_permutation
-            or spatial_aug
-            or view_options.get("flip_p", 0) > 0
-            or view_options.get("hand_dropout_p", 0) > 0
-        )
+        self._augment_on = len(self.view_transform.transforms) > 0  # any view option on
         if key_view == "augmented" and not self._augment_on:
             raise ConfigError(
                 "key_view 'augmented' draws the key's own view from the view options, but "
-                "all are off; set spatial_aug=true (and/or flip_p, hand_dropout_p, "
-                "boundary_permutation) or use key_view 'temporal'"
+                "all are off; turn one on (e.g. --set method.kwargs.temporal_p=1.0, or "
+                "spatial_aug, flip_p, hand_dropout_p) or use key_view 'temporal'"
             )
         self.key_view = key_view
         width = encoder.out_dim

@@ -257,3 +257,19 @@ def test_augmented_key_view_needs_a_view_option() -> None:
         build(key_view="augmented")
     with pytest.raises(ConfigError, match="key_view must be one of"):
         build(key_view="spatial")
+
+
+@pytest.mark.parametrize(
+    "kw, draws",
+    [({}, 0), ({"temporal_p": 1.0}, 1), ({"signing_space": 0.2}, 1),
+     ({"temporal_p": 1.0, "key_view": "augmented"}, 2)],
+)  # fmt: skip
+def test_every_view_option_turns_augmentation_on(
+    kw: dict[str, Any], draws: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    method = build(**kw)
+    calls: list[int] = []
+    augment = method.augment
+    monkeypatch.setattr(method, "augment", lambda b: calls.append(1) or augment(b))
+    method.training_loss(synthetic_batch(B=3, T=12, seed=5))
+    assert len(calls) == draws
