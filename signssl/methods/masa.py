@@ -189,6 +189,11 @@ class MASA(Method):
                 "all are off; turn one on (e.g. --set method.kwargs.temporal_p=1.0, or "
                 "spatial_aug, flip_p, hand_dropout_p) or use key_view 'temporal'"
             )
+        if key_view == "augmented" and not semantic_alignment:
+            raise ConfigError(
+                "key_view 'augmented' shapes the semantic-alignment key, which is off "
+                "(semantic_alignment=false); drop key_view or turn semantic alignment on"
+            )
         self.key_view = key_view
         width = encoder.out_dim
         self.decoder = MASADecoder(

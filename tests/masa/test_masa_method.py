@@ -257,6 +257,8 @@ def test_augmented_key_view_needs_a_view_option() -> None:
         build(key_view="augmented")
     with pytest.raises(ConfigError, match="key_view must be one of"):
         build(key_view="spatial")
+    with pytest.raises(ConfigError, match="semantic_alignment=false"):
+        build(key_view="augmented", temporal_p=1.0, semantic_alignment=False)
 
 
 @pytest.mark.parametrize(
