@@ -225,7 +225,6 @@ def test_builtin_config_and_tiny_overlay(tmp_path: Path) -> None:
     create_method("masa", enc, **small.method.kwargs)
 
 
-
 @pytest.mark.parametrize("key_view", ["temporal", "augmented"])
 def test_key_view_input(key_view: str, monkeypatch: pytest.MonkeyPatch) -> None:
     method = build(spatial_aug=True, key_view=key_view, keep_ratio=1.0)
