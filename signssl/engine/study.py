@@ -28,6 +28,12 @@ A study is described in YAML::
       - {name: random init, baseline: random-init, method: sl_fpn}   # method's encoder
       - {name: raw keypoints, baseline: raw-keypoints}
 
+A variant with ``init: <another pretrained variant>`` starts its encoder from that
+variant's encoder of the same seed (``model.init``), as SignRep starts from a pixel-MAE
+Hiera (``{name: SignRep from MAE, method: signrep, init: pixel MAE}``): such variants
+run after the ones they start from, and the two stages together cost the sum of both
+rows' budgets.
+
 With ``finetune`` set, every pretrained variant and every random-init baseline is also
 fine-tuned with labels (encoder + linear head) on the training clips and scored on the
 test clips (``finetune/*`` metrics; random init = training from scratch).  The recipe is
@@ -77,6 +83,7 @@ class Variant:
     method: str = "sl_fpn"
     set: list[str] = field(default_factory=list)
     baseline: str | None = None  # "random-init" | "raw-keypoints" | ... (no training)
+    init: str | None = None  # name of the pretrained variant whose encoder it starts from
 
     @property
     def slug(self) -> str:
@@ -130,6 +137,7 @@ def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
     slugs = [v.slug for v in variants]
     if len(set(slugs)) != len(slugs):
         raise ConfigError(f"{where}: variant names must differ (after slugging): {slugs}")
+    _check_inits(variants, where)
     spec = StudySpec(variants=variants, **{k: v for k, v in raw.items() if k != "variants"})
     spec.seeds = [int(s) for s in spec.seeds]
     if not spec.seeds:
@@ -141,6 +149,34 @@ def spec_from_dict(raw: dict[str, Any], where: str = "study") -> StudySpec:
 
 #: generate_dataset arguments the study sets itself (or, for config, that YAML cannot give)
 _SIZE_FIXED = {"out_dir", "video", "size", "seed", "progress", "config"}
+
+
+def _check_inits(variants: Sequence[Variant], where: str) -> None:
+    """``init`` names another pretrained variant of the spec (no baseline, no cycle)."""
+    by_name = {v.name: v for v in variants}
+    for v in variants:
+        if v.init is None:
+            continue
+        if v.baseline is not None:
+            raise ConfigError(f"{where}: variant '{v.name}' is a baseline and cannot take 'init'")
+        source = by_name.get(v.init)
+        if source is None or source.baseline is not None:
+            known = [n for n, u in by_name.items() if u.baseline is None and n != v.name]
+            raise ConfigError(f"{where}: variant '{v.name}' starts from '{v.init}', which is not "
+                              f"a pretrained variant of the study (pretrained: {known})")
+        _init_depth(v, by_name, where)
+
+
+def _init_depth(variant: Variant, by_name: dict[str, Variant], where: str) -> int:
+    """How many ``init`` links lead from ``variant`` to a variant trained from scratch."""
+    depth, seen, v = 0, {variant.name}, variant
+    while v.init is not None:
+        v = by_name[v.init]
+        if v.name in seen:
+            raise ConfigError(f"{where}: the 'init' links of variant '{variant.name}' form a cycle")
+        seen.add(v.name)
+        depth += 1
+    return depth
 
 
 def _check_size(spec: StudySpec, where: str) -> None:
@@ -218,11 +254,18 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
         "trainer.progress_bar=false", "trainer.checkpoint_every_n_steps=200",
         *spec.set, *variant.set,
     ]
+    if variant.init is not None:
+        source = next(v for v in spec.variants if v.name == variant.init)
+        init_dir = _run_dir(out, source, seed)
+        if not (init_dir / "model").is_dir():
+            raise ConfigError(f"variant '{variant.name}' starts from '{source.name}', whose run "
+                              f"{init_dir} has not finished; run the study again")
+        overrides.append(f"model.init={init_dir}")
     cfg = load_config(variant.method, spec.config, overrides)
     data_spec = spec_from_config(cfg)  # pose: layout/dims/...; video: centre clip, resized
     record: dict[str, Any] = {"variant": variant.name, "seed": seed, "kind": "baseline"}
     if variant.baseline is None:
-        run_dir = out / "runs" / f"{variant.slug}__s{seed}"
+        run_dir = _run_dir(out, variant, seed)
         if not (run_dir / "model").exists():
             # pretraining sees the training split only (no test signer, even unlabelled)
             has_split = {"train", "test"} <= {row.split for row in Manifest.read(manifest_path).rows}
@@ -232,7 +275,7 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
         encoder = load_model(run_dir)
         series = read_run_metrics(run_dir)
         record.update(
-            kind="pretrained", run_dir=str(run_dir),
+            kind="pretrained", run_dir=str(run_dir), init=variant.init,
             pretrain_seconds=float(read_summary(run_dir).get("seconds", 0.0)),
             collapse=[list(p) for p in series.get("train/collapse_ratio", [])],
             feature_collapse=[list(p) for p in series.get("train/feature_collapse_ratio", [])],
@@ -330,6 +373,10 @@ def _job_entry(args: tuple[StudySpec, Variant, int, str, int]) -> dict[str, Any]
     return record
 
 
+def _run_dir(out: Path, variant: Variant, seed: int) -> Path:
+    return out / "runs" / f"{variant.slug}__s{seed}"
+
+
 def result_path(out: Path, variant: Variant, seed: int) -> Path:
     return out / "results" / f"{variant.slug}__s{seed}.json"
 
@@ -357,21 +404,30 @@ def run_study(
     ]
     say(f"{len(todo)} of {len(spec.seeds) * len(spec.variants)} runs to do, {jobs} at a time")
     start = time.perf_counter()
-    if jobs <= 1:
-        for args in todo:
-            rec = _job_entry(args)
-            say(_line(rec))
-    else:
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_job_entry, a) for a in todo]
-            for f in as_completed(futures):
-                say(_line(f.result()))
+    by_name = {v.name: v for v in spec.variants}
+    depths = sorted({_init_depth(a[1], by_name, "study") for a in todo})
+    for depth in depths:  # variants that start from another one run after it
+        wave = [a for a in todo if _init_depth(a[1], by_name, "study") == depth]
+        _run_wave(wave, jobs, say)
     summary = summarize_study(spec, out)
     summary["wall_seconds"] = time.perf_counter() - start
     save_json(out / "study.json", summary)
     write_study_report(spec, out, summary)
     return summary
+
+
+def _run_wave(todo: list[tuple[StudySpec, Variant, int, str, int]], jobs: int,
+              say: Callable[[str], None]) -> None:  # fmt: skip
+    """Run independent jobs, ``jobs`` processes at a time."""
+    if jobs <= 1:
+        for args in todo:
+            say(_line(_job_entry(args)))
+        return
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(_job_entry, a) for a in todo]
+        for f in as_completed(futures):
+            say(_line(f.result()))
 
 
 def _line(rec: dict[str, Any]) -> str:

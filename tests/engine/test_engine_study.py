@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from signssl.engine.study import load_spec, run_study, spec_from_dict
@@ -41,6 +42,16 @@ def test_spec_errors(tmp_path: Path) -> None:
         spec_from_dict({"variants": [{"name": "a"}], "size": {"size": 32}})
     with pytest.raises(ConfigError, match=r"\['config'\]"):
         spec_from_dict({"variants": [{"name": "a"}], "size": {"config": {"zoom": [1, 2]}}})
+    with pytest.raises(ConfigError, match="not a pretrained variant"):
+        spec_from_dict({"variants": [{"name": "a", "init": "b"}]})
+    with pytest.raises(ConfigError, match="not a pretrained variant"):
+        spec_from_dict({"variants": [{"name": "r", "baseline": "raw-keypoints"},
+                                     {"name": "a", "init": "r"}]})
+    with pytest.raises(ConfigError, match="baseline and cannot take 'init'"):
+        spec_from_dict({"variants": [{"name": "a"},
+                                     {"name": "r", "baseline": "random-init", "init": "a"}]})
+    with pytest.raises(ConfigError, match="cycle"):
+        spec_from_dict({"variants": [{"name": "a", "init": "b"}, {"name": "b", "init": "a"}]})
     ok = spec_from_dict({"variants": [{"name": "a"}], "size": {"classes": 3, "minimal_pair_rate": 0}})
     assert ok.size["minimal_pair_rate"] == 0
 
@@ -74,6 +85,42 @@ def test_study_summary_and_resume(tmp_path: Path) -> None:
     run_study(spec, out)
     again = {f.name: f.stat().st_mtime_ns for f in sorted((out / "results").glob("*.json"))}
     assert {k for k in again if again[k] != stamps.get(k)} == {"raw-keypoints__s1.json"}
+
+
+def test_variant_starts_from_another_variants_encoder(tmp_path: Path, monkeypatch) -> None:
+    """``init``: the second stage runs after the first (listed first here, to show the
+    order is the dependency's, not the spec's) and starts from its exported weights."""
+    import signssl.engine.pretrain as pretrain_module
+    from signssl.engine.checkpoint import load_model
+
+    starts: dict[str, dict] = {}
+    build = pretrain_module.build_encoder
+
+    def spy(cfg):  # the encoder each pretraining run starts from, before any step
+        encoder, name, kwargs = build(cfg)
+        starts[str(cfg.model.init)] = {k: v.clone() for k, v in encoder.state_dict().items()}
+        return encoder, name, kwargs
+
+    monkeypatch.setattr(pretrain_module, "build_encoder", spy)
+    spec = spec_from_dict({**TINY, "seeds": [0], "data_seed": 1, "variants": [
+        {"name": "SL-FPN again", "method": "sl_fpn", "init": "SL-FPN"},
+        {"name": "SL-FPN", "method": "sl_fpn"},
+    ]})
+    out = tmp_path / "s"
+    run_study(spec, out)
+    first = out / "runs" / "sl-fpn__s0"
+    assert set(starts) == {"None", str(first)}  # first stage from scratch, second from it
+    trained = load_model(first).state_dict()
+    assert all(torch.equal(starts[str(first)][k], trained[k]) for k in trained)
+    rec = json.loads((out / "results" / "sl-fpn-again__s0.json").read_text())
+    assert rec["init"] == "SL-FPN"
+    # a second stage whose first stage's run is gone says so instead of training from scratch
+    import shutil
+
+    (out / "results" / "sl-fpn-again__s0.json").unlink()
+    shutil.rmtree(first)
+    with pytest.raises(ConfigError, match="has not finished"):
+        run_study(spec, out)
 
 
 def test_data_seed_shares_one_data_set(tmp_path: Path) -> None:
