@@ -32,7 +32,7 @@ def synth(
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of everything (vocabulary, signers, clips).")] = 0,
     pose_format: Annotated[str, typer.Option("--pose-format", help="pose or npz.")] = "pose",
-    video_format: Annotated[str, typer.Option("--video-format", help="mp4 or npy.")] = "mp4",
+    video_format: Annotated[str, typer.Option("--video-format", help="mp4 (what the video methods read) or npy (raw uint8 frames, lossless, for your own analysis).")] = "mp4",
     test_fraction: Annotated[
         float, typer.Option(help="Share of clips (whole signers) in test.")
     ] = 0.25,

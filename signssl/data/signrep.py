@@ -121,10 +121,14 @@ def require_video_manifest(manifest: Manifest, where: str | Path | None = None) 
     bad = [r.path for r in out.rows if Path(r.path).suffix.lower() not in VIDEO_EXTENSIONS]
     if not out.rows or bad:
         first = bad[0] if bad else "-"
+        arrays = any(Path(p).suffix.lower() == ".npy" for p in bad)
+        hint = (" (`.npy` frame arrays from `signssl synth --video-format npy` carry no frame "
+                "rate and are for your own analysis: render mp4, the default, for training)"
+                if arrays else "")
         raise ConfigError(
             f"{where or 'the manifest'}: a video method needs rows naming videos "
             f"({', '.join(VIDEO_EXTENSIONS)}), e.g. from `signssl synth --video` or "
-            f"`signssl extract-poses`; {len(bad)} row(s) do not (first: {first})"
+            f"`signssl extract-poses`; {len(bad)} row(s) do not (first: {first}){hint}"
         )
     return out
 

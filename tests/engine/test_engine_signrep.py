@@ -133,6 +133,10 @@ def test_video_method_on_a_pose_manifest_is_a_clear_error(tmp_path: Path) -> Non
     cfg = load_config("mae", "tiny", [*COMMON, *SETS["mae"]])
     with pytest.raises(ConfigError, match=r"manifest.csv: a video method needs rows naming videos"):
         pretrain(cfg, poses, tmp_path / "run")
+    arrays = generate_dataset(tmp_path / "arrays", 2, 2, 1, 16, video=True, size=16, seed=0,
+                              video_format="npy", progress=False)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"\.npy` frame arrays .* render mp4"):
+        pretrain(cfg, arrays, tmp_path / "run2")
 
 
 def test_two_optimisers_train_disjoint_parameters() -> None:
