@@ -405,10 +405,9 @@ def run_study(
     say(f"{len(todo)} of {len(spec.seeds) * len(spec.variants)} runs to do, {jobs} at a time")
     start = time.perf_counter()
     by_name = {v.name: v for v in spec.variants}
-    depths = sorted({_init_depth(a[1], by_name, "study") for a in todo})
-    for depth in depths:  # variants that start from another one run after it
-        wave = [a for a in todo if _init_depth(a[1], by_name, "study") == depth]
-        _run_wave(wave, jobs, say)
+    depth = {name: _init_depth(v, by_name, "study") for name, v in by_name.items()}
+    for level in sorted({depth[a[1].name] for a in todo}):  # a variant runs after its init
+        _run_wave([a for a in todo if depth[a[1].name] == level], jobs, say)
     summary = summarize_study(spec, out)
     summary["wall_seconds"] = time.perf_counter() - start
     save_json(out / "study.json", summary)
