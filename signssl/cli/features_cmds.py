@@ -1,7 +1,9 @@
-"""``signssl extract-features | class-distribution | finetune-video``: SignRep downstream.
+"""``signssl extract-features | class-distribution | finetune-video | import-hiera``: SignRep
+downstream, and official Hiera weights as a model export.
 
 Thin: options are parsed here; the work is done by :mod:`signssl.eval.extract`,
-:mod:`signssl.eval.class_distribution` and :mod:`signssl.eval.finetune_video`.
+:mod:`signssl.eval.class_distribution`, :mod:`signssl.eval.finetune_video` and
+:func:`signssl.engine.checkpoint.import_hiera`.
 """
 
 from __future__ import annotations
@@ -176,8 +178,57 @@ def finetune_video(
     )
 
 
+def import_hiera(
+    checkpoint: Path = typer.Argument(
+        ..., help="Local official Hiera checkpoint (.pth / .pt / .safetensors)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Model folder to write (model/ form)."),
+    model: str = typer.Option(
+        "hiera_base_16x224", "--model", help="Registered Hiera size the weights belong to."
+    ),
+    kwarg: list[str] = typer.Option(
+        [], "--kwarg", help="Model keyword argument KEY=VALUE (repeatable), e.g. drop_path=0.1."
+    ),
+    frame_step: int = typer.Option(
+        1, "--frame-step", help="Frame step of the clips this encoder reads (recorded)."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse if any model parameter is missing or has another shape."
+    ),
+) -> None:
+    """Convert an official Hiera checkpoint into a model folder every command reads.
+
+    The folder works wherever a run is taken: `--checkpoint` of evaluate, extract-features,
+    class-distribution and finetune-video, and `pretrain --set model.init=OUT` (SignRep
+    from a pixel-MAE Hiera-B, as in the paper).  Nothing is downloaded.
+    """
+    from signssl.engine.checkpoint import IMPORT_REPORT
+    from signssl.engine.checkpoint import import_hiera as run_import
+    from signssl.engine.config import parse_override
+
+    kwargs = {}
+    for item in kwarg:
+        keys, value = parse_override(item)
+        kwargs[".".join(keys)] = value
+    rep = run_import(checkpoint, out, model, kwargs, frame_step=frame_step, strict=strict)
+    console.print(
+        f"wrote {out}: {len(rep.loaded)} parameters loaded, {len(rep.missing)} missing (kept "
+        f"at their initial values), {len(rep.mismatched)} with another shape, "
+        f"{len(rep.unexpected)} checkpoint entries unused; details in {out / IMPORT_REPORT}"
+    )
+    for label, keys in (
+        ("missing", rep.missing),
+        ("other shape", [k for k, _, _ in rep.mismatched]),
+        ("unused", rep.unexpected),
+    ):
+        if keys:
+            more = f" (+{len(keys) - 6} more)" if len(keys) > 6 else ""
+            console.print(f"  {label}: {', '.join(keys[:6])}{more}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("extract-features")(extract_features)
     app.command("class-distribution")(class_distribution)
     app.command("finetune-video")(finetune_video)
+    app.command("import-hiera")(import_hiera)

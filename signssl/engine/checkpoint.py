@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -29,9 +29,12 @@ from safetensors.torch import load_file, save_model
 from safetensors.torch import load_model as st_load_model
 from torch import nn
 
-from signssl.errors import DataError
+from signssl.errors import ConfigError, DataError
 from signssl.models.base import Encoder
 from signssl.utils import atomic_path, save_json
+
+if TYPE_CHECKING:
+    from signssl.models.hiera import CheckpointReport
 
 MODEL_DIR = "model"
 WEIGHTS_FILE = "model.safetensors"
@@ -261,3 +264,87 @@ def weights_of(path: str | Path) -> dict[str, torch.Tensor]:
     """All tensors of an exported model (for comparisons), read with safetensors."""
     weights, _ = resolve_model_files(path)
     return load_file(str(weights))
+
+
+# ----------------------------------------------------------------------------- import
+
+IMPORT_REPORT = "import_report.json"
+
+
+def import_hiera(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    model: str = "hiera_base_16x224",
+    kwargs: dict[str, Any] | None = None,
+    frame_step: int = 1,
+    strict: bool = False,
+) -> CheckpointReport:
+    """Turn a local official-Hiera checkpoint into this library's model export.
+
+    Builds ``create_model(model, **kwargs)``, loads the checkpoint's parameters whose names
+    and shapes match (:func:`signssl.models.hiera.load_hiera_checkpoint`) and writes
+    ``out_dir/model.safetensors`` + ``config.json`` (a video encoder reading clips with
+    ``frame_step``), so every command that takes a run or model directory reads it
+    (``--checkpoint``, ``model.init``), and ``out_dir/import_report.json`` with the
+    ``loaded`` / ``missing`` / ``mismatched`` / ``unexpected`` keys.  Parameters the file
+    lacks keep their initial values and are listed as missing (an MAE checkpoint has no
+    ``norm``); ``strict=True`` refuses any missing or mismatched parameter.
+
+    Returns:
+        what was loaded (:class:`signssl.models.hiera.CheckpointReport`).
+    """
+    from signssl.models import create_model
+    from signssl.models.hiera import Hiera, load_hiera_checkpoint
+
+    kwargs = dict(kwargs or {})
+    if frame_step < 1:
+        raise ConfigError(f"frame_step must be >= 1, got {frame_step}")
+    encoder = create_model(model, **kwargs)
+    if not isinstance(encoder, Hiera):
+        raise ConfigError(
+            f"model '{model}' is not a video Hiera; use hiera_base_16x224 (the official "
+            "Hiera-B 16x224 release) or another hiera_* size"
+        )
+    report = load_hiera_checkpoint(encoder, checkpoint)
+    if strict and (report.missing or report.mismatched):
+        raise DataError(
+            f"{len(report.missing)} parameters of '{model}' are not in the file "
+            f"({report.missing[:3]}) and {len(report.mismatched)} have another shape "
+            f"({[m[0] for m in report.mismatched[:3]]}); check the model size, or leave "
+            "out --strict to keep those at their initial values",
+            checkpoint,
+        )
+    T, H, W = (int(n) for n in encoder.input_size)
+    source = str(Path(checkpoint).resolve())
+    counts = {
+        "loaded": len(report.loaded),
+        "missing": len(report.missing),
+        "mismatched": len(report.mismatched),
+        "unexpected": len(report.unexpected),
+    }
+    export_model(
+        encoder,
+        out_dir,
+        model,
+        kwargs,
+        modality="video",
+        input_size=[T, H, W],
+        frame_step=frame_step,
+        fps=None,
+        method="imported",
+        source=source,
+        imported=counts,
+    )
+    save_json(
+        Path(out_dir) / IMPORT_REPORT,
+        {
+            "source": source,
+            "model": model,
+            "kwargs": kwargs,
+            **counts,
+            "missing_keys": report.missing,
+            "mismatched_keys": [[k, list(a), list(b)] for k, a, b in report.mismatched],
+            "unexpected_keys": report.unexpected,
+        },
+    )
+    return report

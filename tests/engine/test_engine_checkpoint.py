@@ -146,3 +146,75 @@ def test_safe_checkpoint_io_is_atomic(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.undo()
     assert io.load_checkpoint(path)["step"] == 1  # the old checkpoint survives intact
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]
+
+
+# ----------------------------------------------------------------------------- official Hiera
+
+
+def _mae_checkpoint(path: Path) -> torch.nn.Module:
+    """An official-style pixel-MAE Hiera file: ``{"model_state": ...}`` without ``norm``
+    and with MAE-only entries; returns the source model (every weight moved off its init)."""
+    torch.manual_seed(0)
+    src = create_model("hiera_test")
+    with torch.no_grad():
+        for p in src.parameters():
+            p.add_(torch.randn_like(p))
+    state = {k: v.clone() for k, v in src.state_dict().items() if not k.startswith("norm.")}
+    state |= {"encoder_norm.weight": torch.ones(32), "mask_token": torch.zeros(1, 1, 32),
+              "decoder_embed.weight": torch.zeros(16, 32)}  # fmt: skip
+    torch.save({"model_state": state, "epoch": 799}, path)
+    return src
+
+
+def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from signssl.cli.main import app
+    from signssl.engine.evaluation import spec_of_run
+
+    src = _mae_checkpoint(tmp_path / "mae_hiera.pth")
+    out = tmp_path / "imported"
+    args = ["import-hiera", str(tmp_path / "mae_hiera.pth"), "--model", "hiera_test", "--out",
+            str(out), "--kwarg", "drop_path=0.1", "--frame-step", "2"]  # fmt: skip
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    n = len(src.state_dict())
+    assert f"{n - 2} parameters loaded, 2 missing" in result.output
+    assert "3 checkpoint entries unused" in result.output
+
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["missing_keys"] == ["norm.bias", "norm.weight"]
+    assert sorted(report["unexpected_keys"]) == ["decoder_embed.weight", "encoder_norm.weight",
+                                                 "mask_token"]  # fmt: skip
+    config = load_model_config(out)
+    assert (config["name"], config["kwargs"], config["modality"]) == (
+        "hiera_test", {"drop_path": 0.1}, "video")
+    assert config["input_size"] == [4, 32, 32] and config["imported"]["loaded"] == n - 2
+    spec = spec_of_run(out)
+    assert (spec.modality, spec.clip_len, spec.frame_size, spec.frame_step) == (
+        "video", 4, (32, 32), 2)
+
+    enc = load_model(out)
+    got = enc.state_dict()
+    for key, value in src.state_dict().items():
+        if key.startswith("norm."):  # not in an MAE file: left at LayerNorm's init
+            expected = torch.ones_like(value) if key.endswith("weight") else torch.zeros_like(value)
+            assert torch.equal(got[key], expected)
+        else:
+            assert torch.equal(got[key], value), key
+
+
+def test_import_hiera_errors(tmp_path: Path) -> None:
+    from signssl.engine.checkpoint import import_hiera
+    from signssl.errors import ConfigError
+
+    _mae_checkpoint(tmp_path / "mae.pth")
+    with pytest.raises(DataError, match=r"2 parameters .* not in the file .*norm"):
+        import_hiera(tmp_path / "mae.pth", tmp_path / "a", "hiera_test", strict=True)
+    assert not (tmp_path / "a").exists()  # nothing written when refused
+    with pytest.raises(ConfigError, match="not a video Hiera"):
+        import_hiera(tmp_path / "mae.pth", tmp_path / "b", "pose_transformer_test", KWARGS)
+    with pytest.raises(ConfigError, match="no parameter"):  # another size: every shape differs
+        import_hiera(tmp_path / "mae.pth", tmp_path / "c", "hiera_test", {"embed_dim": 16})
+    with pytest.raises(DataError, match="not found"):
+        import_hiera(tmp_path / "nope.pth", tmp_path / "d", "hiera_test")
