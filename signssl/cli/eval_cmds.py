@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from signssl.errors import ConfigError
+from signssl.errors import ConfigError, DataError
 from signssl.recipes import MASA_FINETUNE
 
 console = Console(highlight=False)
@@ -55,6 +55,14 @@ HOLDOUT = typer.Option(
     help="Without a split column: test share per class (0 = leave-one-out for retrieval/knn).")
 LABEL_FRACTION = typer.Option(
     None, "--label-fraction", help="Keep this stratified share of training labels.")
+POOLING = typer.Option(
+    None, "--pooling",
+    help="Vectors pooled over sliding windows: avg | weighted (the run's activity head). "
+         "Default: whole clips for pose encoders; for video encoders weighted when the run "
+         "has an activity head, else avg.")
+WINDOW = typer.Option(
+    None, "--window", help="Window length in frames (default: the encoder's clip length, or 16).")
+STRIDE = typer.Option(2, "--stride", help="Window stride in frames.")
 
 
 def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
@@ -65,6 +73,10 @@ def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layo
         checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
         seed=seed, layout=model_layout, dims=dims, normalize=normalize, source_layout=layout,
     )
+
+
+def _value(pooling: Pooling | None) -> str | None:
+    return None if pooling is None else pooling.value
 
 
 def _print_skipped(report, what: str) -> None:
@@ -85,12 +97,16 @@ def embed(
     split: str | None = typer.Option(None, "--split", help="Only rows of this split."),
     batch_size: int = BATCH,
     seed: int = SEED,
+    pooling: Pooling | None = POOLING,
+    window: int | None = WINDOW,
+    stride: int = STRIDE,
 ) -> None:
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
     from signssl.eval.pipeline import embed_manifest
 
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
-    feats, report = embed_manifest(spec, data, split, batch_size)
+    feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
+                                   window=window, stride=stride)  # fmt: skip
     feats.save(out)
     _print_skipped(report, "samples")
     console.print(f"wrote {out}: {len(feats)} x {feats.dim} features, {len(feats.classes())} labels "
@@ -131,22 +147,18 @@ def evaluate(
     batch_size: int = BATCH,
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
     projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
-    pooling: Pooling | None = typer.Option(
-        None, "--pooling",
-        help="Video vectors from sliding windows: avg | weighted (activity head). "
-             "Default: the whole-clip embedding."),
-    window: int | None = typer.Option(
-        None, "--window", help="--pooling: window length in frames (default: the encoder's "
-                               "clip length, or 16)."),
-    stride: int = typer.Option(2, "--stride", help="--pooling: window stride in frames."),
+    pooling: Pooling | None = POOLING,
+    window: int | None = WINDOW,
+    stride: int = STRIDE,
 ) -> None:
     """Run an evaluation protocol and write DIR/metrics.json, DIR/report.md and figures.
 
     Dictionary = training split, queries = test split.  A manifest without a split column
     is evaluated leave-one-out (retrieval, knn) or with a seeded stratified hold-out of
-    25 % per class and per seed (linear, finetune, --label-fraction).  With --pooling,
-    every video (or pose file) is embedded by 16-frame windows every 2 frames, averaged
-    plainly (avg) or weighted by the run's signer-activity head (weighted).
+    25 % per class and per seed (linear, finetune, --label-fraction).  Video encoders (and
+    pose encoders with --pooling) embed every video (or pose file) by 16-frame windows
+    every 2 frames, averaged plainly (avg) or weighted by the run's signer-activity head
+    (weighted).  Video encoders are fine-tuned with `signssl finetune-video`.
     """
     from signssl.eval.pipeline import run_evaluation
 
@@ -162,11 +174,10 @@ def evaluate(
     result = run_evaluation(
         protocol.value, spec, data, out, test_data, train_split, test_split, seeds,
         label_fraction, holdout, batch_size, options, plots_on=not no_plots, projection=projection,
-        pooling=None if pooling is None else pooling.value, window=window, stride=stride,
+        pooling=_value(pooling), window=window, stride=stride,
     )
     _print_summary(result.runs)
-    if pooling is not None:
-        _print_pooling(result.written["metrics.json"])
+    _print_pooling(result.written["metrics.json"])
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
     console.print(f"wrote {out}/metrics.json, report.md and {len(result.written) - 2} figure(s)")
@@ -256,7 +267,9 @@ def finetune(
 def _print_pooling(metrics_path: Path) -> None:
     import json
 
-    p = json.loads(metrics_path.read_text(encoding="utf-8")).get("pooling", {})
+    p = json.loads(metrics_path.read_text(encoding="utf-8")).get("pooling")
+    if not p:  # whole clips
+        return
     line = (f"{p.get('mode')} pooling of {p.get('videos')} videos ({p.get('windows')} windows of "
             f"{p.get('window')} frames, stride {p.get('stride')})")
     if p.get("mode") == "weighted":
@@ -280,14 +293,19 @@ def _print_summary(runs) -> None:
 
 def retrieve(
     dictionary: Path = typer.Option(..., "--dictionary", help="Dictionary file (signssl dictionary build)."),
-    query: Path = typer.Option(..., "--query", help="A pose file / MP_Data folder, or a features .npz."),
+    query: Path = typer.Option(
+        ..., "--query", help="A pose file / MP_Data folder, a video (video dictionaries), or a "
+                             "features .npz."),
     k: int = typer.Option(5, "-k", "--k", help="Glosses to show."),
     layout: str | None = typer.Option(None, "--layout", help="Layout of a flat-vector query file."),
     aggregate: str = typer.Option("nearest", "--aggregate", help="nearest | mean."),
 ) -> None:
-    """Look up the glosses nearest to a query sign."""
+    """Look up the glosses nearest to a query sign.
+
+    The query is embedded as the dictionary was built (same encoder, and the same window
+    pooling when the dictionary holds pooled vectors)."""
     from signssl.eval.features import Features, is_features_file
-    from signssl.eval.pipeline import EncoderSpec, embed_dataset, open_dataset
+    from signssl.eval.pipeline import EncoderSpec, embed_dataset, open_dataset, windowed_features
     from signssl.eval.retrieval import Dictionary
 
     d = Dictionary.load(dictionary)
@@ -297,8 +315,16 @@ def retrieve(
         from signssl.data import Manifest, ManifestRow
 
         spec = EncoderSpec.from_info(d.info, source_layout=layout)
-        ds, _ = open_dataset(Manifest([ManifestRow(str(query.resolve()))]), spec, progress=False)
-        feats = embed_dataset(spec.build(), ds, spec, progress=False)
+        one = Manifest([ManifestRow(str(query.resolve()))])
+        pooled = d.info.get("pooling")
+        if pooled:  # windows pooled as in the dictionary
+            feats, rep, _ = windowed_features(spec, spec.build(), one, None, pooled["mode"],
+                                              pooled["window"], pooled["stride"], progress=False)  # fmt: skip
+            if len(feats) == 0:
+                raise DataError(f"cannot embed the query: {rep.summary()}", query)
+        else:
+            ds, _ = open_dataset(one, spec, progress=False)
+            feats = embed_dataset(spec.build(), ds, spec, progress=False)
     res = d.search(feats.features, k=k, aggregate=aggregate)  # type: ignore[arg-type]
     if len(feats) == 1:
         _print_single(res, d, str(feats.paths[0] or query), str(feats.labels[0]))
@@ -336,13 +362,18 @@ def dictionary_build(
     normalize: str | None = NORMALIZE,
     batch_size: int = BATCH,
     seed: int = SEED,
+    pooling: Pooling | None = POOLING,
+    window: int | None = WINDOW,
+    stride: int = STRIDE,
 ) -> None:
-    """Embed the labelled samples of a manifest into a dictionary file."""
+    """Embed the labelled samples of a manifest into a dictionary file (video encoders:
+    pooled sliding windows; queries are embedded the same way by `signssl retrieve`)."""
     from signssl.eval.pipeline import embed_manifest
     from signssl.eval.retrieval import Dictionary
 
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
-    feats, report = embed_manifest(spec, data, split, batch_size)
+    feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
+                                   window=window, stride=stride)  # fmt: skip
     labelled = feats.labeled()
     if len(labelled) == 0:
         raise ConfigError(f"{data}: no labelled sample to put in a dictionary")

@@ -8,6 +8,11 @@
 * :func:`embed_manifest` returns :class:`~signssl.eval.features.Features` plus that count;
 * :func:`run_evaluation` runs a protocol over seeds and writes the report folder.
 
+Video encoders (a run recorded as ``modality: video``, or ``random-init`` of a Hiera)
+always embed a video by pooled sliding windows (:func:`windowed_features`: ``weighted``
+when the run has an activity head, else ``avg``, unless ``pooling`` says which), so the
+whole video counts; pose encoders embed whole clips unless ``pooling`` is given.
+
 Splits (:func:`choose_splits`): with ``--test-data`` the test set is that manifest (its
 ``test_split`` rows if it has any, else all of it: *transfer*); otherwise the manifest's
 ``train_split`` / ``test_split`` rows.  A manifest without a split column is evaluated by
@@ -146,11 +151,29 @@ def embed_dataset(encoder: Encoder, dataset: Any, spec: EncoderSpec, batch_size:
     return feats
 
 
+def reads_video(spec: EncoderSpec, encoder: Encoder) -> bool:
+    """Whether the encoder takes RGB clips: a run recorded as video, or a training-free
+    encoder with an ``input_size`` (random-init Hiera)."""
+    if spec.checkpoint is not None:
+        from signssl.eval.extract import run_modality
+
+        return run_modality(spec.checkpoint) == "video"
+    return getattr(encoder, "input_size", None) is not None
+
+
 def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
-                   batch_size: int = 64, progress: bool = True) -> tuple[Features, Any]:
-    """Features of a manifest's samples (manifest order, bad samples skipped) + report."""
+                   batch_size: int = 64, progress: bool = True, pooling: str | None = None,
+                   window: int | None = None, stride: int = 2) -> tuple[Features, Any]:
+    """Features of a manifest's samples (manifest order, bad samples skipped) + report.
+
+    Video encoders, or ``pooling`` given: pooled sliding windows (module docstring)."""
+    encoder = spec.build()
+    if pooling is not None or reads_video(spec, encoder):
+        feats, report, _ = windowed_features(spec, encoder, manifest, split, pooling, window,
+                                             stride, batch_size, progress)  # fmt: skip
+        return feats, report
     ds, report = open_dataset(manifest, spec, split, progress)
-    return embed_dataset(spec.build(), ds, spec, batch_size, progress), report
+    return embed_dataset(encoder, ds, spec, batch_size, progress), report
 
 
 def pose_lookup(*datasets: Any) -> PoseLookup:
@@ -255,7 +278,9 @@ def run_evaluation(
     ``options`` go to the protocol (e.g. ``k``, ``aggregate``, ``backend``, ``epochs``).
     The report records the encoder, the split mode and the skipped samples.
     ``pooling`` (``"avg"`` / ``"weighted"``) replaces the whole-clip embedding by pooled
-    sliding-window vectors (:func:`windowed_features`; ``window`` frames every ``stride``).
+    sliding-window vectors (:func:`windowed_features`; ``window`` frames every ``stride``);
+    video encoders always use them (``pooling=None``: weighted with an activity head, else
+    avg) and are fine-tuned by ``signssl finetune-video``, not here.
     """
     from signssl.eval.report import write_report
     from signssl.eval.runner import PROTOCOLS, evaluate_features, evaluate_finetune
@@ -269,18 +294,24 @@ def run_evaluation(
     options = dict(options or {})
     train_m, tr_split, test_m, te_split, split_desc = choose_splits(data, test_data, train_split,
                                                                     test_split)
-    if pooling is not None:
+    encoder = spec.build()
+    video = reads_video(spec, encoder)
+    if protocol == "finetune" and video:
+        raise ConfigError("video encoders are fine-tuned with `signssl finetune-video "
+                          "--checkpoint RUN` (clips, inflated patch embedding); `evaluate "
+                          "finetune` trains pose encoders")  # fmt: skip
+    if pooling is not None or video:
         if protocol == "finetune":
             raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
                               "fine-tuning: drop --pooling or use retrieval, knn or linear")
-        return _run_windowed(protocol, spec, data, out_dir, test_data, train_m, tr_split, test_m,
-                             te_split, split_desc, seeds, label_fraction, holdout, batch_size,
-                             options, plots_on, progress, projection, pooling, window, stride)
+        return _run_windowed(protocol, spec, encoder, data, out_dir, test_data, train_m,
+                             tr_split, test_m, te_split, split_desc, seeds, label_fraction,
+                             holdout, batch_size, options, plots_on, progress, projection,
+                             pooling, window, stride)  # fmt: skip
     train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
     test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
     skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
     seed_list = list(range(seeds))
-    encoder = spec.build()
     # frozen embeddings: the protocol's input (retrieval, knn, linear) and the report's map
     train_f = embed_dataset(encoder, train_ds, spec, batch_size, progress)
     test_f = None if test_ds is None else embed_dataset(encoder, test_ds, spec, batch_size, progress)
@@ -313,14 +344,15 @@ def run_evaluation(
 # ----------------------------------------------------------------------------- windows
 
 def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split: str | None,
-                      pooling: str, window: int | None = None, stride: int = 2,
+                      pooling: str | None, window: int | None = None, stride: int = 2,
                       batch_size: int = 64, progress: bool = True,
                       classes: list[str] | None = None) -> tuple[Features, Any, Any]:
     """Pooled sliding-window vectors of a manifest's rows (one split or all).
 
     Video runs stream their videos; pose encoders cut windows over pose frames read with
     ``spec``'s layout, dims and normalisation.  ``pooling="weighted"`` uses the run's
-    activity head (:func:`signssl.eval.windows.load_activity_head`).  Returns
+    activity head (:func:`signssl.eval.windows.load_activity_head`); ``None`` = weighted
+    when the run has one, else avg.  Returns
     ``(Features, ItemReport of skipped rows, PoseDataset or None)``.
     """
     from signssl.eval.extract import (
@@ -337,6 +369,8 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
     if spec.checkpoint is not None and run_modality(spec.checkpoint) == "video":
         clip_input = ClipInput.of_run(spec.checkpoint, encoder)
+    elif spec.checkpoint is None and reads_video(spec, encoder):  # random-init Hiera
+        clip_input = ClipInput.for_video(encoder)
     else:
         clip_input = ClipInput("pose", layout=spec.layout, dims=spec.dims,
                                normalize=str(spec.normalize), source_layout=spec.source_layout)
@@ -348,17 +382,16 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     return feats, report, reader.poses
 
 
-def _run_windowed(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_data: Any,
-                  train_m: Any, tr_split: str | None, test_m: Any, te_split: str | None,
-                  split_desc: str, seeds: int, label_fraction: float | None,
-                  holdout: float | None, batch_size: int, options: dict[str, Any],
-                  plots_on: bool, progress: bool, projection: str, pooling: str,
-                  window: int | None, stride: int) -> EvaluationOutput:
+def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any, out_dir: Any,
+                  test_data: Any, train_m: Any, tr_split: str | None, test_m: Any,
+                  te_split: str | None, split_desc: str, seeds: int,
+                  label_fraction: float | None, holdout: float | None, batch_size: int,
+                  options: dict[str, Any], plots_on: bool, progress: bool, projection: str,
+                  pooling: str | None, window: int | None, stride: int) -> EvaluationOutput:
     """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
     from signssl.eval.report import write_report
     from signssl.eval.runner import evaluate_features
 
-    encoder = spec.build()
     classes = sorted(set(_read(train_m).labels()) | set(_read(test_m).labels() if test_m else []))
     train_f, train_rep, train_poses = windowed_features(
         spec, encoder, train_m, tr_split, pooling, window, stride, batch_size, progress, classes)
@@ -381,7 +414,7 @@ def _run_windowed(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, tes
     poses = [d for d in (train_poses, test_poses) if d is not None]
     shown = test_f if test_f is not None else train_f
     written = write_report(
-        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name} ({pooling} windows)",
+        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name} ({pools[0]['mode']} windows)",
         lookup=pose_lookup(*poses) if poses else None, extra=extra, plots_on=plots_on,
         projection=projection,
     )

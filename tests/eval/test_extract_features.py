@@ -330,3 +330,46 @@ def test_class_distribution_cli(capsys, iso: Path, video_run: Path, tmp_path: Pa
     assert dist.classes == ref.classes == ["sign000", "sign001", "sign002"]
     np.testing.assert_allclose(dist.P, ref.P, atol=1e-6)
     assert (dist.P.max(axis=1) < 0.5).all()
+
+
+def test_video_run_without_pooling_uses_its_activity_head_everywhere(
+    capsys, iso: Path, video_run: Path, tmp_path: Path
+) -> None:
+    """evaluate / embed / dictionary build on a video run pool windows (weighted: it has an
+    activity head); retrieve embeds a video query the same way; fine-tuning is refused."""
+    code, stdout, err = run_cli(capsys, "evaluate", "retrieval", "--checkpoint", video_run,
+                                "--data", iso, "--out", tmp_path / "r", "--no-plots")  # fmt: skip
+    assert code == 0, err
+    assert "weighted pooling of 6 videos" in stdout
+    got = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert got["pooling"]["mode"] == "weighted"
+    ref, _ = run_features(video_run, iso, "test", "weighted", progress=False)
+
+    code, _, err = run_cli(capsys, "embed", "--checkpoint", video_run, "--data", iso, "--split",
+                           "test", "--out", tmp_path / "f.npz")  # fmt: skip
+    assert code == 0, err
+    emb = Features.load(tmp_path / "f.npz")
+    np.testing.assert_allclose(emb.features, ref.features, rtol=0, atol=1e-6)
+
+    code, _, err = run_cli(capsys, "dictionary", "build", "--checkpoint", video_run, "--data", iso,
+                           "--out", tmp_path / "d.safetensors")  # fmt: skip
+    assert code == 0, err
+    query = Path(ref.paths[0])
+    code, stdout, err = run_cli(capsys, "retrieve", "--dictionary", tmp_path / "d.safetensors",
+                                "--query", query, "-k", "2")  # fmt: skip
+    assert code == 0, err
+    first = stdout.split("│    1 │")[1].split("\n")[0]  # the query is in the dictionary: itself first
+    assert ref.labels[0] in first and "1.0000" in first
+
+    code, _, err = run_cli(capsys, "evaluate", "finetune", "--checkpoint", video_run, "--data",
+                           iso, "--out", tmp_path / "ft")  # fmt: skip
+    assert code == 2 and "finetune-video" in err
+
+
+def test_random_init_hiera_baseline_evaluates_videos(capsys, iso: Path, tmp_path: Path) -> None:
+    code, stdout, err = run_cli(capsys, "evaluate", "knn", "--baseline", "random-init", "--model",
+                                "hiera_test", "--data", iso, "--out", tmp_path / "k",
+                                "--no-plots")  # fmt: skip
+    assert code == 0, err
+    got = json.loads((tmp_path / "k" / "metrics.json").read_text())
+    assert got["pooling"]["mode"] == "avg" and got["pooling"]["videos"] == 6
