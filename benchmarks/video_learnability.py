@@ -14,7 +14,11 @@ Two measurements, each a few minutes on two CPU cores:
   read on the training videos and on the unseen test signers.  Models: the tiny Hiera
   with a per-time-step head (mean over the spatial tokens of each temporal position) or a
   token-grid head, and a small 3D CNN whose last feature map is flattened per time step
-  (locality built in).
+  (locality built in).  With ``--retrieval`` each model is also read as a sign
+  encoder: its per-frame features before the prior heads, averaged over the clip and
+  over 4 crops per video, L2-normalised; retrieval top-1 of the test signers' videos
+  against the training videos (cosine nearest neighbour; chance 1 / classes), before
+  training and after every ``--eval-every`` epochs.
 
 Usage::
 
@@ -129,13 +133,18 @@ class HieraPriorHead(nn.Module):
         self.fc = nn.Sequential(nn.Linear(width, HIDDEN), nn.GELU())
         self.heads = nn.ModuleDict({n: nn.Linear(HIDDEN, d) for n, d in dims.items()})
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def features(self, x: Tensor) -> Tensor:
+        """``(B, 3, 16, 64, 64)`` -> ``(B, T', HIDDEN)`` per-time-step features."""
         tok = self.hiera.forward_features(x)  # (B, N, D)
         if self.readout == "grid":
-            h = self.norm(token_grid(self.hiera, tok)).flatten(2)  # (B, T', H', W', D) ->  # (B, T', H' W' D)
+            h = self.norm(token_grid(self.hiera, tok)).flatten(2)  # (B, T', H', W', D) -> (B, T', H' W' D)
         else:
             h = self.norm(self.hiera.tokens_by_time(tok))  # (B, T', D)
-        h = self.fc(h).repeat_interleave(FRAMES // h.shape[1], dim=1)  # (B, 16, HIDDEN)
+        return self.fc(h)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        h = self.features(x)
+        h = h.repeat_interleave(FRAMES // h.shape[1], dim=1)  # (B, 16, HIDDEN)
         return {n: head(h) for n, head in self.heads.items()}
 
 
@@ -152,9 +161,13 @@ class CNNPriorHead(nn.Module):
         self.fc = nn.Sequential(nn.Linear(64 * 8 * 8, HIDDEN), nn.GELU())
         self.heads = nn.ModuleDict({n: nn.Linear(HIDDEN, d) for n, d in dims.items()})
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def features(self, x: Tensor) -> Tensor:
+        """``(B, 3, 16, 64, 64)`` -> ``(B, 8, HIDDEN)`` per-time-step features."""
         h = self.net(x.float() / 255.0)  # (B, 3, 16, 64, 64) -> (B, 64, 8, 8, 8)
-        h = self.fc(h.transpose(1, 2).flatten(2))  # (B, 8, 64 * 8 * 8) -> (B, 8, HIDDEN)
+        return self.fc(h.transpose(1, 2).flatten(2))  # (B, 8, 64 * 8 * 8) -> (B, 8, HIDDEN)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        h = self.features(x)
         h = h.repeat_interleave(FRAMES // h.shape[1], dim=1)  # (B, 16, HIDDEN)
         return {n: head(h) for n, head in self.heads.items()}
 
@@ -188,23 +201,48 @@ def r_squared(model: nn.Module, loader: DataLoader, dims: dict[str, int],
     return out
 
 
-def prior_run(manifest: Path, model_name: str, epochs: int, lr: float, seed: int) -> dict:
-    """Train one prior regressor; R² on the training and test splits after the last epoch."""
+def _loader(manifest: Path, split: str, shuffle: bool, seed: int, crops: int = 1) -> DataLoader:
+    ds = PairClipDataset(manifest, clip_len=FRAMES, size=(SIZE, SIZE), crops=crops, split=split,
+                         priors=crops == 1, seed=seed)  # fmt: skip
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(ds, batch_size=8, shuffle=shuffle, collate_fn=collate_pairs, generator=gen)
+
+
+@torch.no_grad()
+def _video_embeddings(model: nn.Module, loader: DataLoader) -> tuple[Tensor, Tensor]:
+    """``(V, HIDDEN)`` L2-normalised video vectors (mean over time and crops), labels ``(V,)``."""
+    model.eval()
+    feats, labels = [], []
+    for batch in loader:
+        x = batch["video"]  # (N, K, T, 3, H, W)
+        N, K = x.shape[:2]
+        h = model.features(x.flatten(0, 1).permute(0, 2, 1, 3, 4)).mean(1)  # (N K, HIDDEN)
+        feats.append(h.view(N, K, -1).mean(1))
+        labels.append(torch.as_tensor(batch["label"]))
+    model.train()
+    return nn.functional.normalize(torch.cat(feats), dim=1), torch.cat(labels)
+
+
+def retrieval_top1(model: nn.Module, manifest: Path, seed: int) -> float:
+    """Top-1 of the test videos' nearest training video (cosine), 4 random crops each."""
+    d, d_lab = _video_embeddings(model, _loader(manifest, "train", False, seed, crops=4))
+    q, q_lab = _video_embeddings(model, _loader(manifest, "test", False, seed, crops=4))
+    return float((d_lab[(q @ d.T).argmax(1)] == q_lab).float().mean())
+
+
+def prior_run(manifest: Path, model_name: str, epochs: int, lr: float, seed: int,
+              eval_every: int = 0) -> dict:  # fmt: skip
+    """Train one prior regressor; R² on the training and test splits after the last epoch
+    (and retrieval top-1 before training and every ``eval_every`` epochs, when > 0)."""
     torch.manual_seed(seed)
     dims, weights, scales = prior_settings(None, None)
     weights.pop("activity")
     scales.pop("activity")
-
-    def loader(split: str, shuffle: bool) -> DataLoader:
-        ds = PairClipDataset(manifest, clip_len=FRAMES, size=(SIZE, SIZE), crops=1, split=split,
-                             seed=seed)  # fmt: skip
-        gen = torch.Generator().manual_seed(seed)
-        return DataLoader(ds, batch_size=8, shuffle=shuffle, collate_fn=collate_pairs, generator=gen)
-
-    train, test = loader("train", True), loader("test", False)
+    train, test = _loader(manifest, "train", True, seed), _loader(manifest, "test", False, seed)
     model = CNNPriorHead(dims) if model_name == "cnn" else HieraPriorHead(dims, model_name.split("_")[1])
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     first = last = float("nan")
+    top1 = [(0, retrieval_top1(model, manifest, seed))] if eval_every > 0 else []
     for epoch in range(epochs):
         total, n = 0.0, 0
         for batch in train:
@@ -217,8 +255,12 @@ def prior_run(manifest: Path, model_name: str, epochs: int, lr: float, seed: int
             total, n = total + float(loss.detach()), n + 1
         first = total / n if epoch == 0 else first
         last = total / n
-        print(f"    epoch {epoch + 1}: loss {last:.2f}", flush=True)
-    return {"steps": epochs * len(train), "loss_first": first, "loss_last": last,
+        line = f"    epoch {epoch + 1}: loss {last:.2f}"
+        if eval_every > 0 and (epoch + 1) % eval_every == 0:
+            top1.append((epoch + 1, retrieval_top1(model, manifest, seed)))
+            line += f", retrieval top-1 {top1[-1][1]:.3f}"
+        print(line, flush=True)
+    return {"steps": epochs * len(train), "loss_first": first, "loss_last": last, "top1": top1,
             "train": r_squared(model, train, dims, scales), "test": r_squared(model, test, dims, scales)}  # fmt: skip
 
 
@@ -241,6 +283,9 @@ def main() -> None:
     ap.add_argument("--models", default="cnn,hiera_time,hiera_grid")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--retrieval", action="store_true",
+                    help="also read each model as a sign encoder: retrieval top-1 on the test signers")
+    ap.add_argument("--eval-every", type=int, default=10, help="epochs between retrieval checks")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -259,9 +304,13 @@ def main() -> None:
             print(f"sign priors on {manifest}, {args.epochs} epochs, batch 8, lr {args.lr}")
             for name in args.models.split(","):
                 t0 = time.perf_counter()
-                r = prior_run(manifest, name, args.epochs, args.lr, args.seed)
+                r = prior_run(manifest, name, args.epochs, args.lr, args.seed,
+                              args.eval_every if args.retrieval else 0)  # fmt: skip
                 print(f"  {name}: {r['steps']} steps, loss {r['loss_first']:.2f} -> "
                       f"{r['loss_last']:.2f} ({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+                if r["top1"]:
+                    print("    retrieval top-1 by epoch: "
+                          + ", ".join(f"{e}: {v:.3f}" for e, v in r["top1"]))  # fmt: skip
                 for split in ("train", "test"):
                     vals = " ".join(f"{k}={v:.2f}" for k, v in r[split].items())
                     print(f"    R2 {split:5s} {vals}")

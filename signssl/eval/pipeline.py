@@ -298,8 +298,8 @@ def run_evaluation(
     video = reads_video(spec, encoder)
     if protocol == "finetune" and video:
         raise ConfigError("video encoders are fine-tuned with `signssl finetune-video "
-                          "--checkpoint RUN` (clips, inflated patch embedding); `evaluate "
-                          "finetune` trains pose encoders")  # fmt: skip
+                          "--checkpoint RUN` (clips, inflated patch embedding); `finetune` "
+                          "and `evaluate finetune` train pose encoders")  # fmt: skip
     if pooling is not None or video:
         if protocol == "finetune":
             raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
