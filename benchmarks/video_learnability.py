@@ -18,12 +18,17 @@ Two measurements, each a few minutes on two CPU cores:
   encoder: its per-frame features before the prior heads, averaged over the clip and
   over 4 crops per video, L2-normalised; retrieval top-1 of the test signers' videos
   against the training videos (cosine nearest neighbour; chance 1 / classes), before
-  training and after every ``--eval-every`` epochs.
+  training and after every ``--eval-every`` epochs;
+* **prior oracle**: the same retrieval with the ground-truth sign priors of each video as
+  its vector (all frames, or the central 16, flattened, or their time mean; every family
+  L2-normalised, the concatenation centred on the training videos): what an encoder that
+  predicted the priors perfectly would reach, per family and all together.
 
 Usage::
 
     .venv/bin/python benchmarks/video_learnability.py                    # both, default sizes
     .venv/bin/python benchmarks/video_learnability.py --data D/manifest.csv --epochs 40
+    .venv/bin/python benchmarks/video_learnability.py --data D/manifest.csv --parts oracle
 
 Without ``--data`` a set of 10 signs x 8 signers x 3 repetitions (32 frames, 64 px,
 ``minimal_pair_rate=0``, seed 0; 2 test signers) is generated in a temporary folder.
@@ -32,11 +37,14 @@ Without ``--data`` a set of 10 signs x 8 signers x 3 repetitions (32 frames, 64 
 from __future__ import annotations
 
 import argparse
+import csv
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
@@ -264,6 +272,50 @@ def prior_run(manifest: Path, model_name: str, epochs: int, lr: float, seed: int
             "train": r_squared(model, train, dims, scales), "test": r_squared(model, test, dims, scales)}  # fmt: skip
 
 
+PRIOR_FAMILIES = ("hand_kp_left", "hand_kp_right", "body_kp", "hand_angles_left",
+                  "hand_angles_right", "body_angles", "fingertip_dist_left",
+                  "fingertip_dist_right", "interaction_dist")  # fmt: skip
+
+
+def _prior_vector(z: Any, families: tuple[str, ...], mode: str) -> np.ndarray:
+    """One video's priors (``.npz`` of ``signssl priors``) -> one vector (``mode``:
+    ``mean`` over frames, ``all`` frames or the ``centre16`` frames flattened)."""
+    parts = []
+    for name in families:
+        v = np.where(z[name + "__valid"], z[name], 0.0)  # (T, d), masked values -> 0
+        if mode == "centre16":
+            start = max(0, (len(v) - FRAMES) // 2)
+            v = v[start : start + FRAMES]
+        f = v.mean(0) if mode == "mean" else v.reshape(-1)
+        parts.append(f / (np.linalg.norm(f) + 1e-8))
+    return np.concatenate(parts)
+
+
+def prior_oracle(manifest: Path, root: Path) -> dict[str, dict[str, float]]:
+    """Retrieval top-1 (test signers vs training videos) with the true priors as vectors."""
+    from signssl.priors.dataset import INDEX_NAME, precompute_priors
+
+    precompute_priors(manifest, root, progress=False)
+    with open(root / INDEX_NAME, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["priors"] and r["split"] in ("train", "test")]
+    data = [np.load(root / r["priors"]) for r in rows]
+    labels = np.array([r["label"] for r in rows])
+    train = np.array([r["split"] == "train" for r in rows])
+
+    def top1(families: tuple[str, ...], mode: str) -> float:
+        x = np.stack([_prior_vector(z, families, mode) for z in data])  # (V, D)
+        x = x - x[train].mean(0)  # centred on the dictionary
+        x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-8
+        nearest = (x[~train] @ x[train].T).argmax(1)
+        return float((labels[train][nearest] == labels[~train]).mean())
+
+    out = {}
+    for mode in ("mean", "all", "centre16"):
+        out[mode] = {"all priors": top1(PRIOR_FAMILIES, mode)}
+        out[mode].update({n: top1((n,), mode) for n in PRIOR_FAMILIES})
+    return out
+
+
 def _default_manifest(root: Path) -> Path:
     from signssl.synth import generate_dataset
 
@@ -274,7 +326,7 @@ def _default_manifest(root: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, help="synthetic video manifest (default: generate one)")
-    ap.add_argument("--parts", default="square,priors", help="square, priors or both")
+    ap.add_argument("--parts", default="square,priors", help="square, priors, oracle (comma-separated)")
     ap.add_argument("--square-steps", type=int, default=300)
     ap.add_argument("--square-readouts", default="pooled,grid", help="pooled, grid or both")
     ap.add_argument("--pos-std", type=float, default=0.0,
@@ -298,6 +350,14 @@ def main() -> None:
             curve = square_run(readout, args.square_steps, 3e-4, args.seed, args.pos_std)
             points = ", ".join(f"{s}: {m:.3f}" for s, m in curve)
             print(f"  {readout:6s} {points}  ({time.perf_counter() - t0:.0f} s)")
+    if "oracle" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = args.data or _default_manifest(Path(tmp) / "data")
+            print(f"prior oracle on {manifest}: retrieval top-1 of the test signers, true priors "
+                  "as vectors")  # fmt: skip
+            for mode, scores in prior_oracle(manifest, Path(tmp) / "priors").items():
+                each = " ".join(f"{k}={v:.3f}" for k, v in scores.items() if k != "all priors")
+                print(f"  {mode:8s} all priors {scores['all priors']:.3f}  ({each})")
     if "priors" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             manifest = args.data or _default_manifest(Path(tmp))
