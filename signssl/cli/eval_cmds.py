@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from signssl.errors import ConfigError, DataError
+from signssl.errors import ConfigError
 from signssl.recipes import MASA_FINETUNE
 
 console = Console(highlight=False)
@@ -318,10 +318,8 @@ def retrieve(
         one = Manifest([ManifestRow(str(query.resolve()))])
         pooled = d.info.get("pooling")
         if pooled:  # windows pooled as in the dictionary
-            feats, rep, _ = windowed_features(spec, spec.build(), one, None, pooled["mode"],
-                                              pooled["window"], pooled["stride"], progress=False)  # fmt: skip
-            if len(feats) == 0:
-                raise DataError(f"cannot embed the query: {rep.summary()}", query)
+            feats, _, _ = windowed_features(spec, spec.build(), one, None, pooled["mode"],
+                                            pooled["window"], pooled["stride"], progress=False)  # fmt: skip
         else:
             ds, _ = open_dataset(one, spec, progress=False)
             feats = embed_dataset(spec.build(), ds, spec, progress=False)

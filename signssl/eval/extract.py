@@ -300,7 +300,9 @@ def pooled_features(
         signers.append(row.signer or "")
         report.kept += 1
     if not vectors:
-        raise DataError(f"none of the {len(reader)} rows could be read ({report.summary()})")
+        first = next((f"; first: {detail if item in detail else f'{item}: {detail}'}"
+                      for probs in report.problems.values() for item, detail in probs), "")  # fmt: skip
+        raise DataError(f"none of the {len(reader)} rows could be read ({report.summary()}){first}")
     info = {
         "pooling": {
             "mode": embedder.pooling,

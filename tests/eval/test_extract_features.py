@@ -360,6 +360,10 @@ def test_video_run_without_pooling_uses_its_activity_head_everywhere(
     assert code == 0, err
     first = stdout.split("│    1 │")[1].split("\n")[0]  # the query is in the dictionary: itself first
     assert ref.labels[0] in first and "1.0000" in first
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    code, _, err = run_cli(capsys, "retrieve", "--dictionary", tmp_path / "d.safetensors",
+                           "--query", tmp_path / "bad.mp4")  # fmt: skip
+    assert code == 2 and str(tmp_path / "bad.mp4") in err and "not a readable video" in err
 
     code, _, err = run_cli(capsys, "evaluate", "finetune", "--checkpoint", video_run, "--data",
                            iso, "--out", tmp_path / "ft")  # fmt: skip
