@@ -360,17 +360,15 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
         WindowReader,
         make_embedder,
         pooled_features,
-        run_modality,
     )
 
     m = _read(manifest)
     rows = m.filter(split=split) if split is not None else m
     if len(rows) == 0:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
-    if spec.checkpoint is not None and run_modality(spec.checkpoint) == "video":
-        clip_input = ClipInput.of_run(spec.checkpoint, encoder)
-    elif spec.checkpoint is None and reads_video(spec, encoder):  # random-init Hiera
-        clip_input = ClipInput.for_video(encoder)
+    if reads_video(spec, encoder):  # a video run, or a random-init Hiera
+        clip_input = (ClipInput.of_run(spec.checkpoint, encoder) if spec.checkpoint is not None
+                      else ClipInput.for_video(encoder))  # fmt: skip
     else:
         clip_input = ClipInput("pose", layout=spec.layout, dims=spec.dims,
                                normalize=str(spec.normalize), source_layout=spec.source_layout)

@@ -118,8 +118,9 @@ def _watch(pid: int) -> None:
     while process_alive(pid):
         time.sleep(WATCH_INTERVAL)
     # Runs in an orphaned worker process, not in the caller's: a watchdog thread cannot
-    # raise into the main thread, and the pool that would receive an error is gone.
-    os._exit(1)
+    # raise into the main thread, and the pool that would receive an error is gone, so
+    # the worker is stopped the way a supervisor stops a process.
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def process_alive(pid: int) -> bool:
