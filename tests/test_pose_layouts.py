@@ -31,6 +31,7 @@ EXPECTED = {
     "coco_wholebody": (133, 133 * 3),
     "openpose_body25_hands": (67, 67 * 3),
     "masa49": (49, 49 * 3),
+    "holistic_world_noface": (33 + 42 + 33, 33 * 4 + 42 * 3 + 33 * 4),
 }
 
 
@@ -40,6 +41,21 @@ def test_builtin_sizes(name):
     assert (lay.num_joints, lay.flat_size) == EXPECTED[name]
     assert len(set(lay.joint_names)) == lay.num_joints
     assert name in list_layouts()
+
+
+def test_every_builtin_layout_is_in_the_module_table_and_the_readme():
+    import re
+    from pathlib import Path
+
+    import signssl.pose.layouts as layouts_module
+
+    table = re.findall(r"^(\w+)\s+\d+\s", layouts_module.__doc__ or "", flags=re.M)
+    assert set(table) == set(EXPECTED)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("Built-in layouts:"):]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    missing = [name for name in EXPECTED if f"`{name}`" not in paragraph]
+    assert not missing, f"README's built-in layout list lacks {missing}"
 
 
 def test_holistic_flat_size_is_the_common_vector():
