@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import tempfile
@@ -64,18 +65,45 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def save_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (indent 2, numpy scalars converted)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """Write strict JSON atomically (indent 2, numpy values converted, NaN and +-inf
+    written as ``null``: strict parsers reject the ``NaN`` token)."""
+    text = json.dumps(json_ready(obj), indent=2, default=_json_default, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays as Python values, tuples as lists and every
+    non-finite float as ``None`` (recursively through dicts, lists and tuples).
+
+    >>> json_ready({"a": float("nan"), "b": [1.5, np.float32("inf")]})
+    {'a': None, 'b': [1.5, None]}
+    """
+    if isinstance(obj, np.ndarray | np.generic):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    return obj
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def json_float(value: Any, default: float = float("nan")) -> float:
+    """A float read back from JSON: ``null`` (a non-finite value written by
+    :func:`save_json`) gives ``default``."""
+    return default if value is None else float(value)
+
+
+def json_floats(values: dict[str, Any]) -> dict[str, float]:
+    """A ``{name: float}`` mapping read back from JSON, ``null`` as ``nan``."""
+    return {k: json_float(v) for k, v in values.items()}
 
 
 def seed_everything(seed: int) -> None:

@@ -16,6 +16,7 @@ from signssl.io import convert_tree, pose_info, read_pose, summarize, write_pose
 from signssl.io.bulk import REPORT_NAME
 from signssl.io.dispatch import WRITE_SUFFIXES
 from signssl.pose.layouts import get_layout, list_layouts
+from signssl.utils import json_ready
 
 out = Console(highlight=False)
 
@@ -45,7 +46,7 @@ def info(
     """Show format, layout, size, frame rate and missing data of a pose file."""
     summary = pose_info(path, layout=layout)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(json_ready(summary), indent=2, allow_nan=False))
         return
     out.print(f"[bold]{escape(str(path))}[/]", soft_wrap=True)
     table = Table(show_header=False)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from signssl.extract import REPORT_NAME, extract_poses
 from signssl.io.video import probe_video
+from signssl.utils import json_ready
 
 out = Console(highlight=False)
 SHOWN_FAILURES = 5
@@ -67,7 +68,7 @@ def video_info_cmd(
     """Show frame count, frame rate, size and codec of a video."""
     info = probe_video(path, count=count)
     if as_json:
-        typer.echo(json.dumps(info.to_dict(), indent=2))
+        typer.echo(json.dumps(json_ready(info.to_dict()), indent=2, allow_nan=False))
         return
     table = Table(show_header=False, title=escape(str(path)), title_justify="left")
     table.add_column("field", style="bold")

@@ -267,5 +267,11 @@ def write_demo_report(
 
 
 def load_demo_results(out_dir: str | Path) -> dict[str, Any]:
-    """``OUT/results.json`` of a finished demo."""
-    return json.loads((Path(out_dir) / "results.json").read_text(encoding="utf-8"))
+    """``OUT/results.json`` of a finished demo (``null`` metrics, non-finite when written,
+    as ``nan``)."""
+    from signssl.utils import json_floats
+
+    results = json.loads((Path(out_dir) / "results.json").read_text(encoding="utf-8"))
+    for row in results.get("rows", []):
+        row["metrics"] = json_floats(row.get("metrics") or {})
+    return results

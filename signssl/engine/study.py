@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError
-from signssl.utils import atomic_write_text, save_json
+from signssl.utils import atomic_write_text, json_float, save_json
 
 #: columns of the summary table: (metric key, header)
 TABLE_METRICS = (
@@ -446,9 +446,19 @@ def load_records(spec: StudySpec, out: Path) -> dict[str, list[dict[str, Any]]]:
         for s in spec.seeds:
             p = result_path(out, v, s)
             if p.is_file():
-                recs.append(json.loads(p.read_text(encoding="utf-8")))
+                recs.append(_read_record(p))
         records[v.name] = recs
     return records
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """One run's record; the curves' ``null`` values (non-finite when written) come back
+    as ``nan``."""
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("collapse", "feature_collapse", "loss"):
+        if rec.get(key):
+            rec[key] = [[step, json_float(value)] for step, value in rec[key]]
+    return rec
 
 
 def summarize_study(spec: StudySpec, out: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError
-from signssl.utils import save_json
+from signssl.utils import json_float, json_floats, save_json
 
 RESULT_FILE = "boundary_search.json"
 PLOT_FILE = "boundary_search.png"
@@ -42,6 +42,12 @@ class BoundaryPoint:
     accuracy: float
     run_dir: str
     metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> BoundaryPoint:
+        """A point read back from its JSON file (``null`` scores as ``nan``)."""
+        return cls(b=int(saved["b"]), accuracy=json_float(saved["accuracy"]),
+                   run_dir=str(saved["run_dir"]), metrics=json_floats(saved.get("metrics") or {}))
 
 
 @dataclass
@@ -180,8 +186,7 @@ def boundary_search(
         run_dir = out_dir / f"{side}_b{b:03d}"
         done = run_dir / POINT_FILE
         if done.is_file():
-            saved = json.loads(done.read_text(encoding="utf-8"))
-            return BoundaryPoint(**saved)
+            return BoundaryPoint.from_json(json.loads(done.read_text(encoding="utf-8")))
         tree = deep_merge(cfg.to_dict(), {"method": {"kwargs": boundary_kwargs(side, b, ref, absolute)}})
         run_cfg = config_from_dict(tree)
         if not (run_dir / "model").exists():  # not pretrained yet, or interrupted

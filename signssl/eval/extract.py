@@ -56,7 +56,7 @@ from signssl.eval.windows import (
     video_window_batch,
 )
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path, atomic_write_text, save_json
+from signssl.utils import atomic_path, atomic_write_text, json_ready, save_json
 
 INDEX_FILE, REPORT_FILE, SETTINGS_FILE = "index.csv", "report.json", "extraction.json"
 INDEX_COLUMNS = (
@@ -498,7 +498,7 @@ def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
             path,
         ) from None
     keys = ("model", "out_dim", "window", "stride", "input", "checkpoint")
-    changed = [k for k in keys if json.dumps(old.get(k)) != json.dumps(settings.get(k))]
+    changed = [k for k in keys if json.dumps(old.get(k)) != json.dumps(json_ready(settings.get(k)))]
     if changed:
         raise ConfigError(
             f"{path}: this folder holds features made with other settings ({', '.join(changed)} "

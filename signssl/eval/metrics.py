@@ -31,6 +31,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from signssl.errors import ConfigError
+from signssl.utils import json_float
 
 #: cut-offs reported by default
 DEFAULT_TOPK: tuple[int, ...] = (1, 5)
@@ -255,19 +256,25 @@ def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) 
 def summarize_runs(runs: Sequence[dict[str, float]], confidence: float = 0.95) -> dict[str, dict]:
     """Per metric over repeated runs: ``{name: {mean, ci95, values}}``.
 
-    Only numeric entries present in every run are summarised.
+    Only numeric entries present in every run are summarised; ``None`` (a non-finite
+    value read back from JSON) counts as ``nan``.
     """
     if not runs:
         return {}
-    names = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    names = [k for k, v in runs[0].items() if _is_number(v)]
     out: dict[str, dict] = {}
     for name in names:
-        if not all(name in r for r in runs):
+        if not all(name in r and _is_number(r[name]) for r in runs):
             continue
-        vals = [float(r[name]) for r in runs]
+        vals = [json_float(r[name]) for r in runs]
         mean, half = mean_confidence_interval(vals, confidence)
         out[name] = {"mean": mean, "ci95": half, "values": vals}
     return out
+
+
+def _is_number(value: object) -> bool:
+    """A metric value: a number, or ``None`` (how JSON holds a non-finite one)."""
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _py(x: object) -> Hashable:

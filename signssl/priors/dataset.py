@@ -43,7 +43,7 @@ from signssl.priors.compute import (
     compute_priors_batch,
 )
 from signssl.priors.joints import MIN_CONF
-from signssl.utils import save_json
+from signssl.utils import json_ready, save_json
 
 REPORT_NAME = "priors_report.json"
 INDEX_NAME = "index.csv"
@@ -173,7 +173,7 @@ def _check_config(out: Path, config: dict, overwrite: bool) -> None:
             old = json.loads(p.read_text())
         except json.JSONDecodeError:
             old = None
-        if old != json.loads(json.dumps(config)):
+        if old != json.loads(json.dumps(json_ready(config))):
             raise ConfigError(
                 f"{out} holds priors computed with other settings or bone lengths (see "
                 f"{p}); use a new output folder, the same settings, or overwrite=True "
