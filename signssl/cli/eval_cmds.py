@@ -5,6 +5,7 @@ Thin: options are parsed here, the work is done by :mod:`signssl.eval.pipeline`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 
@@ -180,7 +181,21 @@ def evaluate(
     _print_pooling(result.written["metrics.json"])
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
-    console.print(f"wrote {out}/metrics.json, report.md and {len(result.written) - 2} figure(s)")
+    console.print(written_line(out, result.written.values()))
+
+
+def written_line(out: Path, paths: Iterable[Path]) -> str:
+    """``wrote OUT/metrics.json, report.md and 3 figures``: the files written, the PNG
+    figures counted (none named when there are none)."""
+    names = [Path(p).name for p in paths]
+    figures = sum(name.endswith(".png") for name in names)
+    order = ("metrics.json", "report.md")
+    parts = sorted((n for n in names if not n.endswith(".png")),
+                   key=lambda n: (order.index(n) if n in order else len(order), n))
+    if figures:
+        parts.append(f"{figures} figure{'s' if figures > 1 else ''}")
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"wrote {out}/{listed}"
 
 
 def step_milestones(epochs: int, step_every: int) -> list[float]:

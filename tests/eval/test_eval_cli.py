@@ -215,3 +215,25 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys, dataset_csv, argv, m
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_single_seed_metrics_json_is_strict_and_the_summary_names_only_written_files(
+        tmp_path, capsys, dataset_csv) -> None:
+    def reject(token: str) -> object:
+        raise ValueError(f"metrics.json holds {token}")
+
+    out = tmp_path / "lin"
+    code, stdout, err = run(capsys, "evaluate", "linear", "--baseline", "raw-hand-angles",
+                            "--data", str(dataset_csv), "--out", str(out), "--no-plots")
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text(), parse_constant=reject)
+    assert m["ci95"]["top1_per_instance"] is None  # one seed: the spread is unknown
+    assert 0.0 <= m["top1_per_instance"] <= 1.0
+    flat = "".join(stdout.split())  # the console wraps long lines at its width
+    assert "".join(f"wrote {out}/metrics.json, report.md and scores.npz".split()) in flat
+    assert "figure" not in stdout
+    code, stdout, err = run(capsys, "evaluate", "retrieval", "--baseline", "raw-hand-angles",
+                            "--data", str(dataset_csv), "--out", str(tmp_path / "ret"))
+    assert code == 0, err
+    figures = len(list((tmp_path / "ret").glob("*.png")))
+    assert figures >= 3 and f"and{figures}figures" in "".join(stdout.split())
