@@ -335,11 +335,31 @@ def _open_video(path: str | Path, threads: bool = False) -> Iterator[tuple[Any, 
             raise DataError("has no video stream (an audio file, not a video, or a corrupt or "
                             "truncated one)", src)
         stream = container.streams.video[0]
+        _check_decodable(stream, src)
         if threads:
             stream.thread_type = "AUTO"
         yield container, stream, src
     finally:
         container.close()
+
+
+def _check_decodable(stream: Any, src: str) -> None:
+    """:class:`DataError` unless ``stream`` has a decoder and a frame size in its header.
+
+    A damaged header can name a codec FFmpeg has no decoder for (PyAV then gives the
+    stream no codec context) or a zero frame size; both are reported here, before any
+    reader touches the stream.
+    """
+    ctx = stream.codec_context
+    if ctx is None:
+        raise DataError(
+            "has a video stream no decoder can read (an unknown or damaged codec entry in "
+            "its header); it is corrupt or in an unsupported codec - re-encode it to H.264 "
+            "(ffmpeg -i IN -c:v libx264 OUT.mp4) or remove it from the list", src)
+    if not (ctx.width > 0 and ctx.height > 0):
+        raise DataError(
+            f"its header gives a {ctx.width}x{ctx.height} frame size; the file is corrupt - "
+            "re-encode or re-download it, or remove it from the list", src)
 
 
 def _stream_fps(stream: Any, src: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,18 @@ from typer.testing import CliRunner
 
 from signssl.cli.main import app
 from signssl.data import Manifest
+from signssl.data.signrep import video_manifest
 from signssl.engine import load_config, load_model, load_run_config
 from signssl.engine.checkpoint import encoder_state_from_checkpoint, read_checkpoint
 from signssl.engine.evaluation import DataSpec, spec_of_run, split_features
 from signssl.engine.module import PretrainModule
 from signssl.engine.optim import layer_ids
-from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
+from signssl.engine.pretrain import (
+    build_video_dataset,
+    pretrain,
+    read_run_metrics,
+    read_summary,
+)
 from signssl.errors import ConfigError
 from signssl.methods import create_method
 from signssl.models import create_model
@@ -124,6 +131,21 @@ def test_cli_pretrain_signrep(synth: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert re.search(r"clips\W+2 used, 0 skipped", result.output), result.output
     assert spec_of_run(run).modality == "video"
+
+
+def test_a_damaged_training_video_is_skipped_with_its_reason(synth: Path, tmp_path: Path) -> None:
+    """A training video whose header names no decodable codec is left out and counted,
+    with the file and a readable reason (not PyAV's AttributeError)."""
+    data = Path(shutil.copytree(synth.parent, tmp_path / "ds")) / synth.name
+    m = video_manifest(Manifest.read(data))
+    video = next(m.resolve(row) for row in m.rows if row.split == "train")
+    video.write_bytes(video.read_bytes().replace(b"avc1", b"zzzz"))
+    cfg = load_config("signrep", "tiny", [*COMMON, *SETS["signrep"]])
+    enc = create_model("hiera_test", num_frames=FRAMES)
+    dataset, skipped = build_video_dataset(cfg, data, enc, priors=False, progress=False)
+    assert (len(dataset), skipped) == (1, 1)
+    [(item, detail)] = [p for items in dataset.report().problems.values() for p in items]
+    assert str(video) in f"{item} {detail}" and "no decoder can read" in detail
 
 
 def test_video_method_on_a_pose_manifest_is_a_clear_error(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import weakref
 from pathlib import Path
 
@@ -175,6 +176,43 @@ def test_bad_rows_are_skipped_and_counted(iso: Path, video_run: Path, tmp_path: 
     problems = [p["item"] for items in report["problems"]["problems"].values() for p in items]
     assert sorted(Path(p).name for p in problems) == ["corrupt.mp4", "gone.mp4"]
     assert report["failed"] == 2 and len(read_index(tmp_path / "out")) == 1
+
+
+def test_damaged_videos_are_skipped_with_their_reason_by_every_bulk_command(
+    capsys, iso: Path, video_run: Path, tmp_path: Path
+) -> None:
+    """One video whose header names no decodable codec, one with its bytes flipped from one
+    third on: extract-features and dictionary build (the window features evaluate also
+    uses) skip and count both, naming the file and why; retrieve with a damaged query is
+    a one-line error."""
+    data = Path(shutil.copytree(iso.parent, tmp_path / "ds")) / iso.name
+    m = video_manifest(Manifest.read(data))
+    by_split = {row.split: m.resolve(row) for row in m.rows}
+    no_codec, flipped = Path(by_split["train"]), Path(by_split["test"])
+    no_codec.write_bytes(no_codec.read_bytes().replace(b"avc1", b"zzzz"))
+    raw = flipped.read_bytes()
+    flipped.write_bytes(raw[: len(raw) // 3] + bytes(255 - b for b in raw[len(raw) // 3 :]))
+
+    code, out, err = run_cli(capsys, "extract-features", "--checkpoint", video_run, "--data",
+                             data, "--out", tmp_path / "f")  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "f" / "report.json").read_text())
+    assert (report["written"], report["failed"]) == (len(m) - 2, 2)
+    details = {p["item"]: p["detail"] for items in report["problems"]["problems"].values()
+               for p in items}  # fmt: skip
+    assert sorted(details) == sorted([str(no_codec), str(flipped)])
+    for detail in details.values():
+        assert "NoneType" not in detail and "re-encode" in detail
+    assert "no decoder can read" in details[str(no_codec)]
+
+    code, out, err = run_cli(capsys, "dictionary", "build", "--checkpoint", video_run, "--data",
+                             data, "--out", tmp_path / "d.safetensors")  # fmt: skip
+    assert code == 0, err
+    assert "unreadable 2" in " ".join((out + err).split())
+    code, _, err = run_cli(capsys, "retrieve", "--dictionary", tmp_path / "d.safetensors",
+                           "--query", no_codec)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert str(no_codec) in err and "no decoder can read" in err
 
 
 def test_a_long_video_is_streamed_not_decoded_whole(

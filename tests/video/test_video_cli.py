@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-from video_helpers import expected_pose, make_gray_video
+from video_helpers import corrupt_video, expected_pose, make_gray_video
 
 from signssl.cli.main import app, main
 from signssl.data import Manifest
@@ -86,6 +86,28 @@ def test_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
         assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "none.mp4: does not exist" in err and "unknown pose estimator 'nope'" in err
+
+
+def test_damaged_video_is_one_line_error_and_a_counted_skip(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A video whose header names no decodable codec: ``video-info`` exits 2 with one line
+    naming the file; ``extract-poses`` extracts the others and counts it with the reason."""
+    monkeypatch.syspath_prepend(str(HERE))
+    good = _videos(tmp_path / "in", 2)
+    bad = corrupt_video(good[0], tmp_path / "in" / "bad.mp4", "codec")
+    with pytest.raises(SystemExit) as exc:
+        main(["video-info", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(bad) in " ".join(err.split())
+    assert "no decoder can read" in err and "Traceback" not in err
+    res = runner.invoke(app, ["extract-poses", str(tmp_path / "in"), str(tmp_path / "out"),
+                              "--estimator", "video_helpers:FakeEstimator", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "extracted 2" in text and "failed 1" in text
+    assert "bad.mp4" in text and "no decoder can read" in text and "NoneType" not in text
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None,

@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 from video_helpers import (
+    corrupt_video,
     frame_levels,
     gray_level,
     identify,
@@ -344,6 +345,40 @@ def test_truncated_files_are_reported(tmp_path: Path, faststart: bool, keep: flo
     if faststart and 0.5 < keep < 0.9:  # the header survives: counting finds the gap
         with pytest.raises(DataError, match="truncated"):
             count_frames(cut)
+
+
+@pytest.mark.parametrize("faststart", [False, True])
+@pytest.mark.parametrize("how", ["flip", "codec"])
+def test_damaged_files_raise_data_error_in_every_reader(
+    tmp_path: Path, how: str, faststart: bool
+) -> None:
+    """A damaged header (bytes flipped from one third on, or a codec entry no decoder
+    reads) is a DataError naming the file in every reader, never a PyAV AttributeError."""
+    good = make_gray_video(tmp_path / "good.mp4", frames=8, height=16, width=24,
+                           faststart=faststart)
+    bad = corrupt_video(good, tmp_path / "bad.mp4", how)
+    readers = {
+        "probe_video": probe_video,
+        "count_frames": count_frames,
+        "read_video": read_video,
+        "read_video(fps)": lambda p: read_video(p, fps=15),
+        "read_frames": lambda p: read_frames(p, [0, 3]),
+        "iter_frames": lambda p: list(iter_frames(p, fps=10)),
+        "iter_windows": lambda p: list(iter_windows(p, 4, 2)),
+    }
+    failed = 0
+    for name, reader in readers.items():
+        try:
+            reader(bad)
+        except DataError as e:
+            assert e.path == str(bad), name
+            assert str(bad) in str(e) and "NoneType" not in str(e), name
+            failed += 1
+    assert failed >= 3  # at least the decoding readers see the damage
+    if how == "codec":  # the header itself names no usable codec: every reader refuses
+        assert failed == len(readers)
+        with pytest.raises(DataError, match="no decoder can read"):
+            probe_video(bad)
 
 
 def test_video_clip_validation() -> None:

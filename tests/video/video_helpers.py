@@ -81,6 +81,27 @@ def identify(frames: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def corrupt_video(src: str | Path, dst: str | Path, how: str) -> Path:
+    """A damaged copy of the mp4 ``src``.
+
+    ``how``: ``"flip"`` inverts every byte from one third of the file on; ``"codec"``
+    renames the H.264 entry of the header (``avc1``) to an unknown codec, so the file opens
+    but no decoder reads its video stream.
+    """
+    data = Path(src).read_bytes()
+    if how == "flip":
+        cut = len(data) // 3
+        data = data[:cut] + bytes(255 - b for b in data[cut:])
+    elif how == "codec":
+        assert b"avc1" in data, "not an H.264 mp4"
+        data = data.replace(b"avc1", b"zzzz")
+    else:
+        raise ValueError(f"unknown damage {how!r}")
+    out = Path(dst)
+    out.write_bytes(data)
+    return out
+
+
 # ----------------------------------------------------------------------------- fake estimators
 
 class SimulatedKill(BaseException):
