@@ -22,6 +22,9 @@ from signssl.utils import atomic_path
 #: ``path -> (xyz (T, J, C), conf (T, J), bones [(i, j), ...])`` or ``None`` if unavailable
 PoseLookup = Callable[[str], "tuple[np.ndarray, np.ndarray, Sequence[tuple[int, int]]] | None"]
 
+#: neighbours drawn per query in the retrieval-example grid, whatever k the protocol used
+EXAMPLE_HITS = 5
+
 
 def _plt() -> Any:
     import matplotlib
@@ -176,12 +179,15 @@ def plot_retrieval_examples(
     hits: Sequence[Sequence[tuple[str, str, float]]],
     lookup: PoseLookup,
     path: str | Path,
+    max_hits: int = EXAMPLE_HITS,
 ) -> Path:
-    """Rows: a query (path, label) then its hits (path, label, score) as thumbnails.
+    """Rows: a query (path, label) then its first ``max_hits`` hits (path, label, score)
+    as thumbnails.
 
     A hit's title is green when its label equals the query's, red otherwise.
     """
     plt = _plt()
+    hits = [list(h)[:max_hits] for h in hits]
     n_rows = max(1, len(queries))
     n_cols = 1 + max((len(h) for h in hits), default=0)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.4 * n_rows), squeeze=False)

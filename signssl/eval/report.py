@@ -39,9 +39,11 @@ def _fmt(mean: float, half: float | None = None) -> str:
     return f"{mean:.4f} ± {half:.4f}"
 
 
-def retrieval_example_rows(runs: EvalRuns, n: int = 4) -> tuple[list[tuple[str, str]],
-                                                                 list[list[tuple[str, str, float]]]]:
-    """Queries (evenly spread over the test set) and their nearest entries, for the plot."""
+def retrieval_example_rows(
+    runs: EvalRuns, n: int = 4, per_query: int = plots.EXAMPLE_HITS,
+) -> tuple[list[tuple[str, str]], list[list[tuple[str, str, float]]]]:
+    """``n`` queries (evenly spread over the test set) and their ``per_query`` nearest
+    entries, for the plot."""
     res = runs.result
     if res.neighbors is None or res.reference_paths is None or res.reference_labels is None:
         return [], []
@@ -51,7 +53,7 @@ def retrieval_example_rows(runs: EvalRuns, n: int = 4) -> tuple[list[tuple[str, 
     for q in picks.tolist():
         queries.append((str(res.paths[q]), str(res.labels[q])))
         row = []
-        for j, idx in enumerate(res.neighbors[q].tolist()):
+        for j, idx in enumerate(res.neighbors[q, :per_query].tolist()):
             if idx >= 0:
                 score = float(sims[q, j]) if sims is not None else float("nan")
                 row.append((str(res.reference_paths[idx]), str(res.reference_labels[idx]), score))
@@ -130,7 +132,10 @@ def _figures(out: Path, runs: EvalRuns, features: Features | None, lookup: plots
     if lookup is not None and res.neighbors is not None:
         queries, hits = retrieval_example_rows(runs)
         if queries:
-            add("retrieval_examples.png", "queries (left) and their top-3 nearest entries",
+            shown = max(len(h) for h in hits)
+            add("retrieval_examples.png",
+                f"queries (left) and their {shown} nearest entries of {res.neighbors.shape[1]} "
+                "(title green: same label as the query; score: cosine similarity)",
                 plots.plot_retrieval_examples(queries, hits, lookup, out / "retrieval_examples.png"))
     return figs
 

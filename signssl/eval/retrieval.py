@@ -521,7 +521,7 @@ def retrieval_eval(
     queries: Features | None = None,
     aggregate: Aggregate = "nearest",
     memory_mb: float = DEFAULT_MEMORY_MB,
-    examples_k: int = 3,
+    examples_k: int = 5,
 ) -> EvalResult:
     """Dictionary retrieval (ASL Citizen protocol): rank the dictionary's labels per query.
 

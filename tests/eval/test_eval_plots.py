@@ -1,0 +1,58 @@
+"""Report figures: what each draws (neighbour columns, colours and markers, error bars),
+read from the matplotlib figure rather than the pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from signssl.eval import plots
+from signssl.eval.features import Features
+from signssl.eval.report import write_report
+from signssl.eval.runner import evaluate_features
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The figures the plot functions save, by file name (kept open for inspection)."""
+    kept: dict[str, Any] = {}
+
+    def keep(fig: Any, path: str | Path) -> Path:
+        kept[Path(path).name] = fig
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield kept
+    plots._plt().close("all")
+
+
+def _pose(_path: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    xyz = np.random.default_rng(0).normal(size=(4, 3, 2))
+    return xyz, np.ones((4, 3)), [(0, 1), (1, 2)]
+
+
+def _features(classes: int = 4, per_class: int = 6, seed: int = 0) -> Features:
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([f"c{i}" for i in range(classes)], per_class)
+    x = rng.normal(size=(len(labels), 8)) + 3 * np.eye(8)[np.arange(len(labels)) % classes]
+    return Features(x.astype(np.float32), labels, [f"p{i}" for i in range(len(labels))],
+                    [f"s{i % 2}" for i in range(len(labels))])
+
+
+def test_retrieval_grid_draws_a_fixed_number_of_neighbours_whatever_k(tmp_path, figures) -> None:
+    feats = _features()
+    runs = evaluate_features("knn", feats, seeds=(0,), k=20)
+    assert runs.result.neighbors.shape[1] == 20
+    write_report(tmp_path, runs, feats, lookup=_pose)
+    grid = figures["retrieval_examples.png"]
+    queries = 4
+    assert len(grid.axes) == queries * (1 + plots.EXAMPLE_HITS)
+    titles = [ax.get_title() for ax in grid.axes]
+    assert sum(t.startswith("query:") for t in titles) == queries
+    assert sum(t.startswith(f"#{plots.EXAMPLE_HITS} ") for t in titles) == queries
+    assert not any(t.startswith(f"#{plots.EXAMPLE_HITS + 1} ") for t in titles)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"their {plots.EXAMPLE_HITS} nearest entries of 20" in md
