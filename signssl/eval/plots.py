@@ -69,8 +69,8 @@ def plot_embedding_map(
     features: np.ndarray, labels: Sequence[str], path: str | Path, method: str = "pca",
     max_classes: int = 20, title: str = "", seed: int = 0,
 ) -> Path:
-    """Scatter of the 2-D projection; the ``max_classes`` most frequent classes in colour,
-    the rest in grey."""
+    """Scatter of the 2-D projection; the ``max_classes`` most frequent classes each in its
+    own colour and marker (:func:`class_style`), the rest in grey."""
     plt = _plt()
     xy = project_2d(features, method, seed)
     labels = [str(x) for x in labels]
@@ -79,10 +79,11 @@ def plot_embedding_map(
     others = np.array([lab not in top for lab in labels])
     if others.any():
         ax.scatter(xy[others, 0], xy[others, 1], s=8, c="lightgrey", label="other classes")
-    palette = _class_colours(plt)
     for i, c in enumerate(sorted(top)):
         sel = np.array([lab == c for lab in labels])
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=14, color=palette[i % len(palette)], label=c)
+        colour, marker = class_style(i)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=18, color=colour, marker=marker, label=c,
+                   edgecolors="none")
     ax.set_title(title or f"embeddings ({method.upper()}, {len(labels)} samples)")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -91,10 +92,23 @@ def plot_embedding_map(
     return _save(fig, path)
 
 
-def _class_colours(plt: Any) -> list[Any]:
-    """20 distinct colours without greys (grey marks the classes not shown)."""
-    tab20, tab20b = plt.get_cmap("tab20"), plt.get_cmap("tab20b")
-    return [tab20(i) for i in range(20) if i not in (14, 15)] + [tab20b(0), tab20b(8)]
+#: one hue each, no grey (grey marks the classes not shown): matplotlib's tab10 without
+#: its grey and its brown (too near the red at marker size)
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#e377c2", "#bcbd22",
+                 "#17becf")
+#: marker shapes; the next one starts when every colour is used
+CLASS_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def class_style(i: int) -> tuple[str, str]:
+    """``(colour, marker)`` of the ``i``-th class: the colours in turn with circles, then
+    again with squares, and so on (distinct pairs for 64 classes).
+
+    >>> class_style(0), class_style(8)
+    (('#1f77b4', 'o'), ('#1f77b4', 's'))
+    """
+    n = len(CLASS_COLOURS)
+    return CLASS_COLOURS[i % n], CLASS_MARKERS[(i // n) % len(CLASS_MARKERS)]
 
 
 # ----------------------------------------------------------------------------- per class

@@ -37,7 +37,8 @@ def _pose(_path: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
 def _features(classes: int = 4, per_class: int = 6, seed: int = 0) -> Features:
     rng = np.random.default_rng(seed)
     labels = np.repeat([f"c{i}" for i in range(classes)], per_class)
-    x = rng.normal(size=(len(labels), 8)) + 3 * np.eye(8)[np.arange(len(labels)) % classes]
+    centres = 3 * rng.normal(size=(classes, 8))
+    x = centres[np.repeat(np.arange(classes), per_class)] + rng.normal(size=(len(labels), 8))
     return Features(x.astype(np.float32), labels, [f"p{i}" for i in range(len(labels))],
                     [f"s{i % 2}" for i in range(len(labels))])
 
@@ -56,3 +57,38 @@ def test_retrieval_grid_draws_a_fixed_number_of_neighbours_whatever_k(tmp_path, 
     assert not any(t.startswith(f"#{plots.EXAMPLE_HITS + 1} ") for t in titles)
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert f"their {plots.EXAMPLE_HITS} nearest entries of 20" in md
+
+
+def _class_marks(fig: Any) -> dict[str, tuple[tuple[float, ...], bytes]]:
+    """``label -> (RGB, marker outline)`` of every class scatter of an embedding map."""
+    out = {}
+    for coll in fig.axes[0].collections:
+        label = coll.get_label()
+        if label != "other classes":
+            rgb = tuple(np.round(coll.get_facecolor()[0][:3], 4))
+            out[label] = (rgb, coll.get_paths()[0].vertices.round(3).tobytes())
+    return out
+
+
+def _hue_gap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    import colorsys
+
+    ha, hb = colorsys.rgb_to_hsv(*a)[0], colorsys.rgb_to_hsv(*b)[0]
+    return min(abs(ha - hb), 1 - abs(ha - hb))
+
+
+@pytest.mark.parametrize("classes", [len(plots.CLASS_COLOURS), 20])
+def test_embedding_map_gives_every_class_its_own_hue_then_marker(tmp_path, figures, classes) -> None:
+    feats = _features(classes=classes, per_class=3)
+    plots.plot_embedding_map(feats.features, feats.labels, tmp_path / "map.png")
+    marks = _class_marks(figures["map.png"])
+    assert len(marks) == classes
+    assert len(set(marks.values())) == classes  # no two classes drawn alike
+    colours = sorted({rgb for rgb, _ in marks.values()})
+    assert len(colours) == min(classes, len(plots.CLASS_COLOURS))
+    # distinct hues, not light/dark shades of one hue (tab20's pairs differ by < 0.03)
+    gaps = [_hue_gap(a, b) for i, a in enumerate(colours) for b in colours[i + 1:]]
+    assert min(gaps) > 0.04
+    assert all(max(rgb) - min(rgb) > 0.2 for rgb in colours)  # no grey: grey marks the rest
+    if classes > len(plots.CLASS_COLOURS):
+        assert len({m for _, m in marks.values()}) == -(-classes // len(plots.CLASS_COLOURS))
