@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_model
 from safetensors.torch import load_model as st_load_model
 from torch import nn
 
-from signssl.errors import ConfigError, DataError
+from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.models.base import Encoder
 from signssl.utils import atomic_path, save_json
 
@@ -141,29 +141,92 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> En
     Returns:
         the encoder in eval mode.
     """
-    from signssl.models import create_model
-
     path = Path(path)
     if path.suffix == ".ckpt":
         config = _ckpt_model_config(path)
         state = _ckpt_encoder_state(path)
-        encoder = create_model(config["name"], **config["kwargs"])
+        encoder = _build_encoder(config, path.parent.parent / "config.yaml")
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+        _check_shapes(encoder, shapes, config, path, "config.yaml")
         _load_state(encoder, state, path)
         return encoder.to(map_location).eval()
     weights, config_path = resolve_model_files(path)
     config = _read_model_config(config_path)
-    encoder = create_model(config["name"], **config["kwargs"])
+    encoder = _build_encoder(config, config_path)
     try:
+        with safe_open(str(weights), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+        _check_shapes(encoder, shapes, config, weights, CONFIG_FILE)
         missing, unexpected = st_load_model(encoder, str(weights), strict=False, device=str(map_location))
     except (SafetensorError, OSError) as e:
         raise DataError(f"cannot read weights ({e}); the file is damaged", weights) from None
     if missing or unexpected:
         raise DataError(
-            f"weights do not match model '{config['name']}' (missing {sorted(missing)[:5]}, "
-            f"unexpected {sorted(unexpected)[:5]}); config.json and weights disagree",
+            _mismatch_message(config, CONFIG_FILE, sorted(missing), sorted(unexpected), []),
             weights,
         )
     return encoder.to(map_location).eval()
+
+
+def _build_encoder(config: dict[str, Any], source: Path) -> nn.Module:
+    """``create_model(name, **kwargs)`` of a model config; a config that cannot build its
+    model is a :class:`DataError` naming ``source``."""
+    from signssl.models import create_model
+
+    try:
+        return create_model(config["name"], **config["kwargs"])
+    except (SignSSLError, TypeError, ValueError) as e:
+        raise DataError(
+            f"cannot build model '{config['name']}' with kwargs {config['kwargs']} ({e}); "
+            "restore the config written with these weights or export the model again",
+            source,
+        ) from None
+
+
+def _check_shapes(
+    module: nn.Module,
+    shapes: dict[str, tuple[int, ...]],
+    config: dict[str, Any],
+    source: Path,
+    config_file: str,
+) -> None:
+    """:class:`DataError` naming ``source`` when a tensor of the file has another shape in
+    ``module`` (``load_state_dict`` would raise a multi-line ``RuntimeError``)."""
+    own = module.state_dict()
+    wrong = [
+        f"{k} {list(shapes[k])} in the file vs {list(own[k].shape)} in the model"
+        for k in sorted(shapes)
+        if k in own and tuple(own[k].shape) != tuple(shapes[k])
+    ]
+    if wrong:
+        missing = sorted(set(own) - set(shapes))
+        unexpected = sorted(set(shapes) - set(own))
+        raise DataError(_mismatch_message(config, config_file, missing, unexpected, wrong), source)
+
+
+def _mismatch_message(
+    config: dict[str, Any],
+    config_file: str,
+    missing: list[str],
+    unexpected: list[str],
+    wrong: list[str],
+) -> str:
+    """One line: which tensors of the weights do not fit the model the config builds."""
+    parts = [
+        f"{len(keys)} {what} (e.g. {', '.join(keys[:2])})"
+        for what, keys in (
+            ("with another shape", wrong),
+            ("missing from the file", missing),
+            ("unexpected in the file", unexpected),
+        )
+        if keys
+    ]
+    return (
+        f"weights do not match model '{config['name']}' with kwargs {config['kwargs']} that "
+        f"its {config_file} describes: tensors {'; '.join(parts)}; {config_file} and the "
+        f"weights come from different models - restore the {config_file} written with these "
+        "weights, or export the model again"
+    )
 
 
 def _read_model_config(path: Path) -> dict[str, Any]:
@@ -185,7 +248,8 @@ def _load_state(module: nn.Module, state: dict[str, torch.Tensor], source: Path)
     if result.missing_keys or result.unexpected_keys:
         raise DataError(
             f"weights do not match the model (missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]})",
+            f"unexpected {result.unexpected_keys[:5]}); the run's config.yaml and its "
+            "checkpoint come from different models",
             source,
         )
 

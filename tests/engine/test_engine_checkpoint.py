@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from signssl.engine.checkpoint import (
+    ENCODER_PREFIX,
     export_model,
     load_model,
     load_model_config,
     read_checkpoint,
     weights_of,
 )
+from signssl.engine.config import load_config
 from signssl.engine.pretrain import SafeCheckpointIO
 from signssl.errors import DataError
 from signssl.models import create_model
@@ -106,6 +108,46 @@ def test_load_errors_name_the_problem(tmp_path: Path, exported: tuple[torch.nn.M
         load_model(bad)
     with pytest.raises(DataError, match="not a model"):
         load_model(run / "model" / "config.json")
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"),
+    [
+        ({"kwargs": {**KWARGS, "dim": 48}}, r"tensors \d+ with another shape \(e\.g\. \S+ \[.*\] in the file vs"),
+        ({"name": "pose_transformer_tiny"}, r"model 'pose_transformer_tiny'.*with another shape"),
+        ({"name": "hiera_test", "kwargs": {}}, r"model 'hiera_test'.*missing from the file"),
+        ({"kwargs": {**KWARGS, "depth": 2}}, r"\d+ missing from the file \(e\.g\. blocks\.1\."),
+        ({"kwargs": {**KWARGS, "heads": 5}}, r"config\.json: cannot build model .*heads"),
+        ({"kwargs": {**KWARGS, "dim": "wide"}}, r"config\.json: cannot build model"),
+    ],
+)
+def test_config_json_that_does_not_fit_its_weights_is_one_line(
+    exported: tuple[torch.nn.Module, Path], change: dict, expect: str
+) -> None:
+    """A config.json edited away from its weights: a DataError naming the model folder and
+    the first mismatched tensors on one line, not load_state_dict's RuntimeError."""
+    _, run = exported
+    config_path = run / "model" / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), **change}))
+    with pytest.raises(DataError, match=expect) as exc:
+        load_model(run)
+    text = str(exc.value)
+    assert str(run / "model") in text and "\n" not in text and "export the model again" in text
+
+
+def test_run_config_that_does_not_fit_its_checkpoint_is_one_line(
+    exported: tuple[torch.nn.Module, Path],
+) -> None:
+    """The same for a run's .ckpt whose config.yaml names another model size."""
+    enc, run = exported
+    sets = ["model.name=pose_transformer_test", *(f"model.kwargs.{k}={v}" for k, v in KWARGS.items())]
+    load_config("simclr", "tiny", [*sets, "model.kwargs.dim=48"]).save(run / "config.yaml")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir()
+    torch.save({"state_dict": {ENCODER_PREFIX + k: v for k, v in enc.state_dict().items()}}, ckpt)
+    with pytest.raises(DataError, match=r"config\.yaml describes: tensors \d+ with another shape") as exc:
+        load_model(ckpt)
+    assert str(ckpt) in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_export_rejects_non_json_kwargs(tmp_path: Path) -> None:
