@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,20 @@ def real_pose_files() -> list[str]:
     if not files:
         pytest.skip("spoken-to-signed is not installed (pip install --no-deps spoken-to-signed)")
     return files
+
+
+@pytest.fixture
+def saved_figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    """The figures that ``signssl.eval.plots`` saves, by file name, kept open so a test can
+    read what they draw (axes, titles, artists); nothing is written."""
+    from signssl.eval import plots
+
+    kept: dict[str, object] = {}
+
+    def keep(fig: object, path: str | Path) -> Path:
+        kept[Path(path).name] = fig
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield kept
+    plots._plt().close("all")

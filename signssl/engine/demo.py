@@ -5,10 +5,11 @@
 2. pretrain SL-FPN with the ``tiny`` profile (and, with ``all_methods``, SimCLR, MoCo v2,
    SimSiam, BYOL and MASA) on the training clips, without labels;
 3. evaluate every encoder with frozen features — dictionary retrieval (training clips
-   as the dictionary, test signer as queries) and a linear probe — next to two
+   as the dictionary, the test signers' clips as queries) and a linear probe — next to two
    training-free baselines: raw keypoints and the same encoder with random weights;
-4. write ``report.md``, ``results.json`` and figures (metric bars, training curves,
-   collapse monitor, embedding map).
+4. write ``report.md``, ``results.json`` and figures (metric bars with the 95 % Wilson
+   interval of each top-1 over the test clips, training curves, collapse monitor,
+   embedding map).
 
 Everything lands in ``OUT/`` and is reused on a rerun (finished runs are not redone).
 Sizes: ``quick`` fits in about 3 minutes on two CPU cores, the default in about 15.
@@ -156,9 +157,9 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from signssl.engine.pretrain import read_run_metrics
+    from signssl.engine.study import plot_metric_summary
     from signssl.eval.plots import plot_embedding_map
     from signssl.utils import atomic_path
 
@@ -173,19 +174,9 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
         plt.close(fig)
         paths.append(path)
 
-    # metric bars
-    keys = [("retrieval/top1_per_instance", "retrieval top-1"), ("retrieval/mrr", "retrieval MRR"),
-            ("linear/top1_per_instance", "linear top-1")]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(rows), 4))
-    width = 0.8 / len(keys)
-    x = np.arange(len(rows))
-    for i, (key, label) in enumerate(keys):
-        ax.bar(x + i * width, [r.metrics.get(key, 0.0) for r in rows], width, label=label)
-    ax.set_xticks(x + width * (len(keys) - 1) / 2, [r.name for r in rows], rotation=20)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("score (signer-independent test)")
-    ax.legend(fontsize=8)
-    save(fig, "metrics.png")
+    # metric bars; one seed per row, so top-1 gets its binomial interval over the test clips
+    bars, _ = plot_metric_summary([r.name for r in rows], _summaries(rows), 1, fig_dir / "metrics.png")
+    paths.append(bars)
 
     # training curves and collapse monitor
     fig, (ax_loss, ax_std) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -214,9 +205,23 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
         _, test = features["sl_fpn"]
         paths.append(
             plot_embedding_map(test.features, test.labels, fig_dir / "embedding_sl_fpn.png",
-                               title="SL-FPN embeddings of the test signer (PCA)")
+                               title=embedding_title("SL-FPN", test.signers))
         )
     return paths
+
+
+def _summaries(rows: list[DemoRow]) -> list[dict[str, Any]]:
+    """Each row's metrics as a one-seed :func:`~signssl.eval.metrics.summarize_runs` result."""
+    from signssl.eval.metrics import summarize_runs
+
+    return [summarize_runs([r.metrics]) for r in rows]
+
+
+def embedding_title(encoder: str, signers: Any) -> str:
+    """``"SL-FPN embeddings of the 2 test signers (PCA)"``: how many signers the map shows."""
+    n = len({str(s) for s in signers if str(s)})
+    who = "the test clips" if n == 0 else "the test signer" if n == 1 else f"the {n} test signers"
+    return f"{encoder} embeddings of {who} (PCA)"
 
 
 # ----------------------------------------------------------------------------- report
@@ -232,6 +237,8 @@ def write_demo_report(
     seconds: float,
 ) -> Path:
     """``OUT/results.json`` and ``OUT/report.md`` (a table and the figures)."""
+    from signssl.engine.study import metric_intervals
+
     save_json(out / "results.json", {
         "size": size.__dict__,
         "clips": num_clips,
@@ -261,6 +268,8 @@ def write_demo_report(
     lines += ["", f"Total time: {seconds:.0f} s.", ""]
     for f in figures:
         lines += [f"![{f.stem}](figures/{f.name})", ""]
+        if f.name == "metrics.png":
+            lines += [f"*{metric_intervals(_summaries(rows), 1)[1]}.*", ""]
     path = out / "report.md"
     atomic_write_text(path, "\n".join(lines))
     return path

@@ -524,12 +524,64 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         secs = [s for s in row["pretrain_seconds"] if s]
         secs_txt = f"{sum(secs) / len(secs):.0f}" if secs else "-"
         lines.append(f"| {row['variant']} | {row['kind']} | {cells} | {head} | {enc} | {secs_txt} |")
+    bars, note = plot_metric_summary([row["variant"] for row in summary["rows"]],
+                                     [row["metrics"] for row in summary["rows"]],
+                                     len(spec.seeds), out / "metrics.png")
+    lines += ["", f"![metrics]({bars.name})", "", f"*{note}.*"]
     fig = plot_collapse(spec, out)
     if fig is not None:
         lines += ["", f"![collapse monitor]({fig.name})"]
     path = out / "study.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+#: top-1 metric -> the number of test clips it is a proportion of
+TOP1_TRIALS = {"retrieval/top1_per_instance": "retrieval/n_queries",
+               "linear/top1_per_instance": "linear/n_test"}
+
+
+def plot_metric_summary(names: Sequence[str], metrics: Sequence[dict[str, Any]], seeds: int,
+                        path: Path) -> tuple[Path, str]:
+    """Bars of the :data:`TABLE_METRICS` per encoder (``metrics``: one
+    :func:`~signssl.eval.metrics.summarize_runs` result each) with error bars; returns the
+    figure and the sentence saying what the error bars are (its x-axis label)."""
+    from signssl.eval.plots import plot_metric_bars
+
+    values = {label: [json_float((m.get(key) or {}).get("mean")) for m in metrics]
+              for key, label in TABLE_METRICS}
+    intervals, note = metric_intervals(metrics, seeds)
+    return plot_metric_bars(names, values, path, "score (signer-independent test)",
+                            intervals, note), note
+
+
+def metric_intervals(metrics: Sequence[dict[str, Any]], seeds: int
+                     ) -> tuple[dict[str, list[tuple[float, float] | None]], str]:  # fmt: skip
+    """Error bars of :func:`plot_metric_summary`, by bar label: with several seeds the 95 %
+    t-interval over seeds of every metric; with one, the 95 % Wilson interval of each top-1
+    over the test clips (none for MRR).  Also the sentence saying which."""
+    from signssl.eval.metrics import wilson_interval
+
+    intervals: dict[str, list[tuple[float, float] | None]] = {}
+    if seeds > 1:
+        for key, label in TABLE_METRICS:
+            stats = [m.get(key) or {} for m in metrics]
+            intervals[label] = [(json_float(s.get("mean")) - json_float(s.get("ci95")),
+                                 json_float(s.get("mean")) + json_float(s.get("ci95"))) for s in stats]
+        return intervals, f"Error bars: 95 % t-interval over {seeds} seeds"
+    clips: set[int] = set()
+    for key, label in TABLE_METRICS:
+        if key not in TOP1_TRIALS:
+            continue
+        spans: list[tuple[float, float] | None] = []
+        for m in metrics:
+            top1, n = (m.get(key) or {}).get("mean"), (m.get(TOP1_TRIALS[key]) or {}).get("mean")
+            spans.append(None if top1 is None or n is None else wilson_interval(top1, int(n)))
+            clips |= set() if n is None else {int(n)}
+        intervals[label] = spans
+    counted = " or ".join(str(c) for c in sorted(clips)) or "the"
+    return intervals, (f"Error bars: 95 % Wilson interval of top-1 over the {counted} test "
+                       "clips (one seed; none for MRR)")
 
 
 def _seed_values(values: Sequence[float]) -> str:

@@ -253,6 +253,29 @@ def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) 
     return float(v.mean()), float(t * v.std(ddof=1) / np.sqrt(v.size))
 
 
+def wilson_interval(proportion: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval ``(low, high)`` of a binomial proportion observed on ``n``
+    trials (e.g. top-1 accuracy over ``n`` test queries of one run); ``nan`` bounds when
+    ``n < 1`` or the proportion is not finite.
+
+    With ``z`` the normal quantile: ``centre = (p + z^2 / 2n) / (1 + z^2 / n)``,
+    ``half = z sqrt(p (1 - p) / n + z^2 / 4n^2) / (1 + z^2 / n)``.
+
+    >>> [round(b, 4) for b in wilson_interval(0.5, 100)]
+    [0.4038, 0.5962]
+    """
+    from scipy import stats
+
+    if n < 1 or not np.isfinite(proportion):
+        return float("nan"), float("nan")
+    p = float(np.clip(proportion, 0.0, 1.0))
+    z = float(stats.norm.ppf((1.0 + confidence) / 2.0))
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def summarize_runs(runs: Sequence[dict[str, float]], confidence: float = 0.95) -> dict[str, dict]:
     """Per metric over repeated runs: ``{name: {mean, ci95, values}}``.
 

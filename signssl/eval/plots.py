@@ -3,6 +3,7 @@
 * :func:`plot_embedding_map` — 2-D map of embeddings (PCA or t-SNE) coloured by class;
 * :func:`plot_class_bars` — one value per class (per-class accuracy, intra-class inertia);
 * :func:`plot_confusion` — confusion matrix;
+* :func:`plot_metric_bars` — a few metrics per encoder, with interval error bars;
 * :func:`plot_retrieval_examples` — queries and their top retrieved entries drawn as
   keypoint thumbnails (:func:`draw_pose`).
 """
@@ -129,6 +130,47 @@ def plot_class_bars(
         ax.legend(fontsize=7, loc="lower right")
     ax.set_xlabel(xlabel)
     ax.set_title(title)
+    return _save(fig, path)
+
+
+#: ``(low, high)`` bounds of one bar's interval, ``None`` when unknown
+Interval = "tuple[float, float] | None"
+
+
+def plot_metric_bars(
+    groups: Sequence[str],
+    values: dict[str, Sequence[float]],
+    path: str | Path,
+    ylabel: str,
+    intervals: dict[str, Sequence[Interval]] | None = None,
+    note: str = "",
+) -> Path:
+    """Grouped bars in ``[0, 1]``: one group per encoder, one bar per metric (``values``:
+    metric -> one value per group); ``intervals`` (metric -> ``(low, high)`` per group)
+    drawn as black error bars; ``note`` (what the error bars are) is the x-axis label."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(groups), 4))
+    width = 0.8 / max(1, len(values))
+    x = np.arange(len(groups))
+    for i, (name, vals) in enumerate(values.items()):
+        v = np.asarray(vals, dtype=np.float64)  # (G,)
+        ax.bar(x + i * width, np.nan_to_num(v), width, label=name)
+        spans = (intervals or {}).get(name)
+        if spans is None:
+            continue
+        bounds = np.array([(np.nan, np.nan) if s is None else s for s in spans], dtype=np.float64)
+        yerr = np.stack([v - bounds[:, 0], bounds[:, 1] - v])  # (G, 2) -> (2, G) distances
+        ok = np.isfinite(yerr).all(axis=0)
+        if ok.any():
+            ax.errorbar((x + i * width)[ok], v[ok], yerr=yerr[:, ok], fmt="none", ecolor="k",
+                        elinewidth=1, capsize=3, label=f"_{name} interval")  # _: not in legend
+    ax.set_xticks(x + width * (len(values) - 1) / 2, list(groups), rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(values),
+              frameon=False)  # above the axes: bars and error bars may reach 1
+    if note:
+        ax.set_xlabel(note, fontsize=8)
     return _save(fig, path)
 
 

@@ -3,7 +3,6 @@ read from the matplotlib figure rather than the pixels."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,20 +12,6 @@ from signssl.eval import plots
 from signssl.eval.features import Features
 from signssl.eval.report import write_report
 from signssl.eval.runner import evaluate_features
-
-
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The figures the plot functions save, by file name (kept open for inspection)."""
-    kept: dict[str, Any] = {}
-
-    def keep(fig: Any, path: str | Path) -> Path:
-        kept[Path(path).name] = fig
-        return Path(path)
-
-    monkeypatch.setattr(plots, "_save", keep)
-    yield kept
-    plots._plt().close("all")
 
 
 def _pose(_path: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
@@ -43,12 +28,12 @@ def _features(classes: int = 4, per_class: int = 6, seed: int = 0) -> Features:
                     [f"s{i % 2}" for i in range(len(labels))])
 
 
-def test_retrieval_grid_draws_a_fixed_number_of_neighbours_whatever_k(tmp_path, figures) -> None:
+def test_retrieval_grid_draws_a_fixed_number_of_neighbours_whatever_k(tmp_path, saved_figures) -> None:
     feats = _features()
     runs = evaluate_features("knn", feats, seeds=(0,), k=20)
     assert runs.result.neighbors.shape[1] == 20
     write_report(tmp_path, runs, feats, lookup=_pose)
-    grid = figures["retrieval_examples.png"]
+    grid = saved_figures["retrieval_examples.png"]
     queries = 4
     assert len(grid.axes) == queries * (1 + plots.EXAMPLE_HITS)
     titles = [ax.get_title() for ax in grid.axes]
@@ -78,10 +63,10 @@ def _hue_gap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 @pytest.mark.parametrize("classes", [len(plots.CLASS_COLOURS), 20])
-def test_embedding_map_gives_every_class_its_own_hue_then_marker(tmp_path, figures, classes) -> None:
+def test_embedding_map_gives_every_class_its_own_hue_then_marker(tmp_path, saved_figures, classes) -> None:
     feats = _features(classes=classes, per_class=3)
     plots.plot_embedding_map(feats.features, feats.labels, tmp_path / "map.png")
-    marks = _class_marks(figures["map.png"])
+    marks = _class_marks(saved_figures["map.png"])
     assert len(marks) == classes
     assert len(set(marks.values())) == classes  # no two classes drawn alike
     colours = sorted({rgb for rgb, _ in marks.values()})
