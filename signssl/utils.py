@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +114,119 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _user_error(error: type[Exception], message: str, path: str | Path) -> Exception:
+    """``error`` naming ``path``: :class:`~signssl.errors.DataError` keeps the path as an
+    attribute, other error classes get it as a ``"path: "`` prefix."""
+    from signssl.errors import DataError
+
+    if issubclass(error, DataError):
+        return error(message, path)
+    return error(f"{path}: {message}")
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages ('named pipe', 'socket', ...)."""
+    kinds = (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "named pipe (FIFO)"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def regular_file_error(path: str | Path, error: type[Exception] | None = None) -> Exception | None:
+    """``None`` when ``path`` is a regular file (or a link to one), else the error to raise:
+    missing, or a folder / named pipe / socket / device, which a reader would block on or
+    misread.  ``error`` defaults to :class:`~signssl.errors.DataError`."""
+    from signssl.errors import DataError
+
+    error = error or DataError
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return _user_error(error, "does not exist; check the path (and the current directory)", path)
+    except OSError as e:
+        return _user_error(error, f"cannot be read ({e.strerror or e})", path)
+    if stat.S_ISREG(mode):
+        return None
+    return _user_error(
+        error, f"is a {_file_kind(mode)}, not a regular file; only regular files are read", path
+    )
+
+
+def require_regular_file(path: str | Path, error: type[Exception] | None = None) -> Path:
+    """``path`` as a :class:`Path` when it is a regular file; otherwise raise
+    :func:`regular_file_error` (a named pipe would block the reader forever)."""
+    problem = regular_file_error(path, error)
+    if problem is not None:
+        raise problem
+    return Path(path)
+
+
+def read_text_file(path: str | Path, error: type[Exception] | None = None) -> str:
+    """The UTF-8 text of a regular file (a leading BOM is dropped); a missing or special
+    file, an unreadable one, or one that is not UTF-8 raises ``error`` naming it."""
+    from signssl.errors import DataError
+
+    error = error or DataError
+    p = require_regular_file(path, error)
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _user_error(
+            error,
+            f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at position {e.start}); "
+            "save it with UTF-8 encoding",
+            p,
+        ) from None
+    except OSError as e:
+        raise _user_error(error, f"cannot be read ({e.strerror or e})", p) from None
+
+
+#: why a JSON / YAML file nested thousands of levels deep cannot be parsed
+TOO_DEEP = (
+    "nests lists or mappings too deeply to parse (thousands of levels); it is corrupt or not "
+    "the expected kind of file"
+)
+
+
+def parse_json(text: str | bytes, source: str | Path, error: type[Exception] | None = None) -> Any:
+    """``json.loads(text)``; invalid or absurdly nested JSON raises ``error`` naming ``source``."""
+    from signssl.errors import DataError
+
+    error = error or DataError
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _user_error(error, TOO_DEEP, source) from None
+    except ValueError as e:  # JSONDecodeError, and UnicodeDecodeError for bytes
+        raise _user_error(error, f"is not valid JSON ({e})", source) from None
+
+
+def read_json_file(path: str | Path, error: type[Exception] | None = None) -> Any:
+    """The JSON value of a regular UTF-8 file; every failure raises ``error`` naming it."""
+    return parse_json(read_text_file(path, error), path, error)
+
+
+def read_yaml_file(path: str | Path, error: type[Exception] | None = None) -> Any:
+    """The YAML value of a regular UTF-8 file (``yaml.safe_load``); every failure raises
+    ``error`` naming it."""
+    import yaml
+
+    from signssl.errors import DataError
+
+    error = error or DataError
+    text = read_text_file(path, error)
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise _user_error(error, TOO_DEEP, path) from None
+    except yaml.YAMLError as e:
+        raise _user_error(error, f"is not valid YAML: {e}", path) from None

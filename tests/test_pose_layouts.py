@@ -169,6 +169,21 @@ def test_yaml_errors(tmp_path, text, match):
         load_layout_yaml(path)
 
 
+@pytest.mark.parametrize(("data", "match"), [
+    ("parts:\n  - name: body\n    joints: [nose, café]\n".encode("latin-1"),
+     r"is not UTF-8 text \(byte 0xe9"),
+    (b"parts: " + b"[" * 1200 + b"]" * 1200 + b"\n", "nests lists or mappings too deeply"),
+])
+def test_unreadable_yaml_is_a_layout_error_naming_the_file(tmp_path, data, match):
+    """A layout YAML saved as Latin-1, or nested absurdly deep: a LayoutError naming the
+    file, not UnicodeDecodeError / RecursionError."""
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(data)
+    with pytest.raises(LayoutError, match=match) as exc:
+        get_layout(path)
+    assert str(path) in str(exc.value)
+
+
 def test_missing_yaml_file(tmp_path):
     with pytest.raises(LayoutError, match="does not exist"):
         get_layout(tmp_path / "none.yaml")

@@ -19,7 +19,6 @@ end are left empty either way.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -27,18 +26,16 @@ from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.report import ItemReport
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS, index_by_stem
 from signssl.errors import DataError
+from signssl.utils import read_json_file
 
 #: instance fields copied to extra manifest columns when present
 WLASL_EXTRA_FIELDS: tuple[str, ...] = ("video_id", "instance_id", "variation_id", "source", "fps")
 
 
 def _load_entries(json_path: Path) -> list:
-    if not json_path.is_file():
+    if not json_path.exists():
         raise DataError("WLASL JSON file does not exist", json_path)
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"not valid JSON: {e}", json_path) from None
+    data = read_json_file(json_path)
     if not isinstance(data, list):
         raise DataError(
             f"expected a JSON list of {{gloss, instances}} entries (WLASL_v0.3.json), got "

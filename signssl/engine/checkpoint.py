@@ -31,7 +31,7 @@ from torch import nn
 
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path, save_json
+from signssl.utils import atomic_path, read_json_file, save_json
 
 if TYPE_CHECKING:
     from signssl.models.hiera import CheckpointReport
@@ -230,12 +230,9 @@ def _mismatch_message(
 
 
 def _read_model_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"missing {CONFIG_FILE}; it names the model to build", path.parent)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON ({e})", path) from None
+    config = read_json_file(path)
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
         raise DataError('expected {"name": <registered model>, "kwargs": {...}, ...}', path)
     if not isinstance(config.setdefault("kwargs", {}), dict):

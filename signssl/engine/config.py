@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from signssl.errors import ConfigError
-from signssl.utils import atomic_write_text
+from signssl.utils import atomic_write_text, read_yaml_file
 
 # ----------------------------------------------------------------------------- sections
 
@@ -194,12 +194,9 @@ def list_configs() -> dict[str, list[str]]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; errors name the file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    data = read_yaml_file(path, ConfigError)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError
-from signssl.utils import atomic_write_text, json_float, save_json
+from signssl.utils import atomic_write_text, json_float, read_yaml_file, save_json
 
 #: columns of the summary table: (metric key, header)
 TABLE_METRICS = (
@@ -110,12 +110,10 @@ class StudySpec:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read a study YAML (see the module docstring); unknown keys raise."""
-    import yaml
-
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"study file {p} not found")
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    raw = read_yaml_file(p, ConfigError) or {}
     return spec_from_dict(raw, where=str(p))
 
 

@@ -37,7 +37,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +44,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from signssl.errors import ConfigError, DataError
-from signssl.utils import atomic_savez, save_json
+from signssl.utils import atomic_savez, read_json_file, require_regular_file, save_json
 
 #: the largest probability a row of ``P`` may give (strictly below).
 MAX_PROBABILITY = 0.5
@@ -246,11 +245,11 @@ def load_class_distribution(path: str | Path) -> ClassDistribution:
     path = Path(path)
     if path.suffix not in (".npz", ".json"):
         raise DataError("expected a .npz or .json class distribution", path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError("class distribution file does not exist", path)
+    obj = read_json_file(path) if path.suffix == ".json" else require_regular_file(path)
     try:
         if path.suffix == ".json":
-            obj = json.loads(path.read_text(encoding="utf-8"))
             P, tau, classes = (
                 np.asarray(obj["P"], float),
                 np.asarray(obj["tau"], float),

@@ -53,7 +53,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +66,7 @@ from signssl.errors import ConfigError, DataError
 from signssl.io.video import window_starts
 from signssl.models.base import Encoder
 from signssl.models.heads import build_mlp
-from signssl.utils import atomic_path, save_json
+from signssl.utils import atomic_path, read_json_file, save_json
 
 #: pooling modes of Eq. 12
 POOLINGS: tuple[str, ...] = ("avg", "weighted")
@@ -400,8 +399,8 @@ def load_activity_head(
                 "again (save_activity_head writes both files)",
                 present,
             )
+    meta = read_json_file(config)
     try:
-        meta = json.loads(config.read_text(encoding="utf-8"))
         kwargs = {k: int(v) for k, v in dict(meta["kwargs"]).items()}
         head = ActivityHead(**kwargs)
     except (OSError, ValueError, KeyError, TypeError) as e:

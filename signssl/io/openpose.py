@@ -22,6 +22,7 @@ from signssl.errors import DataError
 from signssl.io._common import LayoutArg, apply_layout, existing_path, pick_fps
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence
+from signssl.utils import TOO_DEEP
 
 #: JSON key of each part, in the order of the ``openpose_body25_hands`` layout
 PART_KEYS = (
@@ -69,6 +70,8 @@ def _frame_vector(path: Path, person: int, sizes: list[int]) -> np.ndarray:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError) as e:
         raise DataError(f"is not readable OpenPose JSON ({e}); it is truncated or corrupt", path) from None
+    except RecursionError:
+        raise DataError(f"is not OpenPose JSON: it {TOO_DEEP}", path) from None
     people = data.get("people") if isinstance(data, dict) else None
     if not isinstance(people, list):
         raise DataError("has no 'people' list; is it an OpenPose --write_json file?", path)

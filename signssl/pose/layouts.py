@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from signssl.errors import LayoutError
+from signssl.utils import read_yaml_file
 
 # ----------------------------------------------------------------------------- joint names
 
@@ -389,12 +388,9 @@ def load_layout_yaml(path: str | Path) -> Layout:
             values: [x, y, z]
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise LayoutError(f"layout file '{p}' does not exist")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise LayoutError(f"layout file '{p}' is not valid YAML: {e}") from None
+    data = read_yaml_file(p, LayoutError)  # not UTF-8, not YAML, nested absurdly deep, a FIFO
     return layout_from_dict(data, default_name=p.stem, source=str(p))
 
 

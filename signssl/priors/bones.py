@@ -57,7 +57,7 @@ from signssl.priors.joints import (
     extend,
     lift_holistic,
 )
-from signssl.utils import save_json
+from signssl.utils import read_json_file, save_json
 
 _FINGERS = ("thumb", "index_finger", "middle_finger", "ring_finger", "pinky")
 
@@ -262,12 +262,12 @@ class BoneLengths:
     def load(cls, path: str | Path) -> BoneLengths:
         """Read a file written by :meth:`save` (``signssl bone-lengths``)."""
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise DataError(
                 "bone-length file does not exist; make one with  signssl bone-lengths", p
             )
+        data = read_json_file(p)
         try:
-            data = json.loads(p.read_text())
             bones = data["bones"]
             lengths = {n: float(v["length"]) for n, v in bones.items()}
             counts = {n: int(v.get("count", 0)) for n, v in bones.items()}

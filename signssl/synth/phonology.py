@@ -14,7 +14,6 @@ performs the mirror image.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 from signssl.errors import ConfigError, DataError
 from signssl.synth.handshapes import HANDSHAPES, PASSIVE_HANDSHAPES
 from signssl.synth.skeleton import BODY, FACE_ANCHORS, Signer, body_template, face_point
-from signssl.utils import save_json
+from signssl.utils import read_json_file, save_json
 
 HANDS = ("one", "symmetric", "alternating", "passive")
 
@@ -381,10 +380,6 @@ class Vocabulary:
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise DataError("vocabulary file does not exist", p)
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise DataError(f"not valid JSON ({e})", p) from None
-        return cls.from_dict(data, str(p))
+        return cls.from_dict(read_json_file(p), str(p))

@@ -171,6 +171,9 @@ def test_load_config_errors_name_the_fix(tmp_path: Path) -> None:
     bad.write_text("optim: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config("sl_fpn", bad)
+    bad.write_bytes("optim:\n  name: adamw  # café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: is not UTF-8 text"):
+        load_config("sl_fpn", bad)
 
 
 def test_saved_config_round_trips(tmp_path: Path) -> None:

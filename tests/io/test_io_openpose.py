@@ -95,3 +95,15 @@ def test_bad_openpose(tmp_path):
     (wrong / "a_1_keypoints.json").write_text('[1, 2]')
     with pytest.raises(DataError, match="no 'people' list"):
         read_pose(wrong)
+
+
+def test_openpose_json_nested_too_deep_is_a_data_error(tmp_path):
+    """A frame file nested 200,000 lists deep: a DataError naming it, not RecursionError."""
+    deep = tmp_path / "deep"
+    _write(deep, 0, [_person(0)])
+    frame = deep / "clip_1_keypoints.json"
+    frame.write_text("[" * 200_000 + "]" * 200_000)
+    for path in (deep, frame):
+        with pytest.raises(DataError, match="nests lists or mappings too deeply") as exc:
+            read_pose(path)
+        assert exc.value.path == str(frame)
