@@ -1,16 +1,43 @@
-"""Shared fixtures: locations of optional real data."""
+"""Shared fixtures: a fixed terminal for CLI output, locations of optional real data."""
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SIGNSSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# The CLI prints through rich, which wraps and truncates text to the console width: COLUMNS
+# when a module-level Console is created (at import), else the real terminal. Pin one wide,
+# plain terminal here, before any test module imports ``signssl.cli``, so no test output
+# depends on the terminal pytest runs in; subprocesses inherit it.
+TEST_TERMINAL = {"COLUMNS": "200", "LINES": "50", "TERM": "dumb", "NO_COLOR": "1"}
+TERMINAL_OVERRIDES = ("FORCE_COLOR", "TERMINAL_WIDTH", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+os.environ.update(TEST_TERMINAL)
+for _name in TERMINAL_OVERRIDES:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Re-pin the terminal for every test (consoles built later, CliRunner, subprocesses)."""
+    for name, value in TEST_TERMINAL.items():
+        monkeypatch.setenv(name, value)
+    for name in TERMINAL_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def prose() -> Callable[[str], str]:
+    """Collapse whitespace (line wraps, table padding) so a sentence check ignores layout."""
+    return lambda text: re.sub(r"\s+", " ", text)
 
 
 def _stsigned_poses() -> list[str]:

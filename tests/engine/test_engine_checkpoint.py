@@ -208,7 +208,7 @@ def _mae_checkpoint(path: Path) -> torch.nn.Module:
     return src
 
 
-def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path) -> None:
+def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path, prose) -> None:
     from typer.testing import CliRunner
 
     from signssl.cli.main import app
@@ -221,8 +221,8 @@ def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path) -> 
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     n = len(src.state_dict())
-    assert f"{n - 2} parameters loaded, 2 missing" in result.output
-    assert "3 checkpoint entries unused" in result.output
+    assert f"{n - 2} parameters loaded, 2 missing" in prose(result.output)
+    assert "3 checkpoint entries unused" in prose(result.output)
 
     report = json.loads((out / "import_report.json").read_text())
     assert report["missing_keys"] == ["norm.bias", "norm.weight"]
