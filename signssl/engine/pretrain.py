@@ -96,10 +96,14 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 
 class LastCheckpoint(Callback):
-    """Writes ``RUN/checkpoints/last.ckpt`` every ``every_n_steps`` steps and each epoch end.
+    """Writes ``RUN/checkpoints/last.ckpt`` every ``every_n_steps`` steps, after each
+    epoch's last batch and after the run's last step.
 
-    Saved at ``on_train_batch_end`` (after the optimiser, schedule and momentum updates
-    of the step) and at ``on_train_epoch_end``; the write is atomic (``SafeCheckpointIO``).
+    Always saved at ``on_train_batch_end`` (after the optimiser, schedule and momentum
+    updates of the step), never at ``on_train_epoch_end``: there Lightning's loop state
+    marks the epoch processed but not completed, and a step-based run resumed from it
+    trains one extra batch in the old epoch and then repeats the new epoch's first batch.
+    The write is atomic (``SafeCheckpointIO``).
     """
 
     def __init__(self, path: Path, every_n_steps: int) -> None:
@@ -114,11 +118,9 @@ class LastCheckpoint(Callback):
         self._saved_step = trainer.global_step
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
+        step = trainer.global_step
+        if step % self.every_n_steps == 0 or trainer.is_last_batch or step >= trainer.max_steps:
             self._save(trainer)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer)
 
 
 class EpochSetter(Callback):

@@ -100,11 +100,21 @@ class Crash(Callback):
             raise RuntimeError("simulated crash")
 
 
-@pytest.mark.parametrize("crash_at", [5, 6])  # mid-epoch, and after an epoch's last batch
-def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, crash_at: int) -> None:
+@pytest.mark.parametrize(
+    ("every", "crash_at", "saved_at"),
+    [
+        (2, 5, 4),  # mid-epoch
+        (2, 6, 6),  # a periodic checkpoint that falls on an epoch's last batch
+        (100, 4, 3),  # no periodic checkpoint yet: the one written as epoch 0 ended
+        (100, 7, 6),  # the same after epoch 1
+    ],
+)
+def test_resume_after_crash_matches_uninterrupted(
+    tmp_path: Path, every: int, crash_at: int, saved_at: int
+) -> None:
     """Dropout, noisy views, EMA target, warmup+cosine and the data order all continue
-    exactly: the resumed run ends with bit-identical weights."""
-    cfg = toy_config(trainer__max_epochs=3, trainer__checkpoint_every_n_steps=2)  # 3 steps/epoch
+    exactly from every checkpoint: the resumed run ends with bit-identical weights."""
+    cfg = toy_config(trainer__max_epochs=3, trainer__checkpoint_every_n_steps=every)  # 3 steps/epoch
     data = ToyDataset(24)
     torch.manual_seed(0)
     fit(ToyMethod(ToyEncoder()), data, cfg, tmp_path / "full", export=EXPORT)
@@ -116,7 +126,7 @@ def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, crash_at: int)
     assert not (tmp_path / "cut" / "model").exists()
     torch.manual_seed(123)  # a different initialisation: the weights must come from the checkpoint
     resumed = fit(ToyMethod(ToyEncoder()), data, cfg, tmp_path / "cut", resume=True, export=EXPORT)
-    assert resumed.resumed_from_step == crash_at - crash_at % 2  # last checkpoint: every 2 steps
+    assert resumed.resumed_from_step == saved_at
     a, b = weights_of(tmp_path / "full"), weights_of(tmp_path / "cut")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
