@@ -39,15 +39,22 @@ BASELINE = typer.Option(
     None, "--baseline",
     help="Training-free encoder: raw-keypoints, raw-hand-keypoints, raw-hand-angles, random-init.")
 MODEL = typer.Option(None, "--model", help="Registered encoder for --baseline random-init.")
+CONFIG = typer.Option(
+    None, "--config",
+    help="--baseline random-init: the model a `pretrain --config` run builds (a profile such as "
+         "'tiny', or a YAML file), read as that run reads clips.")
+METHOD = typer.Option(
+    None, "--method", help="--baseline random-init: the method whose model to build (with --config).")
+SETS = typer.Option(
+    None, "--set",
+    help="--baseline random-init: override a pretraining config value, e.g. --set "
+         "model.kwargs.depth=2 (repeatable).")
 DATA = typer.Option(..., "--data", help="Manifest CSV (signssl manifest …).")
 LAYOUT = typer.Option(
     None, "--layout", help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file.")
 MODEL_LAYOUT = typer.Option(None, "--model-layout", help="Encoder input layout (default masa49 or the checkpoint's).")
 DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encoder (2 or 3).")
-NORMALIZE = typer.Option(
-    None, "--normalize",
-    help="auto (default: shoulders, or per hand for a clip without both shoulders) | shoulders | "
-         "shoulders_frame | hands | shoulders_hands | none.")
+NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | shoulders_hands | none.")
 BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
 SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
 TEST_DATA = typer.Option(None, "--test-data", help="Evaluate on this manifest instead (transfer).")
@@ -70,13 +77,39 @@ STRIDE = typer.Option(2, "--stride", help="Window stride in frames.")
 
 
 def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
-          model_layout: str | None, dims: int | None, normalize: str | None, seed: int = 0):
+          model_layout: str | None, dims: int | None, normalize: str | None, seed: int = 0,
+          config: str | None = None, method: str | None = None, sets: list[str] | None = None):
     from signssl.eval.pipeline import EncoderSpec
 
+    kwargs: dict = {}
+    max_frames = None
+    if config is not None or method is not None or sets:
+        model, kwargs, data = _random_init_model(baseline, model, config, method, sets or [])
+        if data.modality == "pose":  # read clips as the pretraining run would
+            model_layout, dims = model_layout or data.layout, dims or data.dims
+            normalize, max_frames = normalize or data.normalize, data.max_frames
     return EncoderSpec(
         checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
-        seed=seed, layout=model_layout, dims=dims, normalize=normalize, source_layout=layout,
+        seed=seed, layout=model_layout, dims=dims, normalize=normalize, max_frames=max_frames,
+        source_layout=layout, extra=kwargs,
     )
+
+
+def _random_init_model(baseline: str | None, model: str | None, config: str | None,
+                       method: str | None, sets: list[str]):
+    """``(model name, model kwargs, DataSpec)`` of the encoder that `pretrain --config CONFIG
+    --method METHOD --set ...` builds, for --baseline random-init."""
+    from signssl.engine.config import load_config
+    from signssl.engine.evaluation import spec_from_config
+
+    if (baseline or "").strip().lower().replace("_", "-") != "random-init":
+        raise ConfigError("--config, --method and --set choose the model of --baseline random-init; "
+                          "a checkpoint carries its own and the other baselines have none: drop them")
+    cfg = load_config(method, config, sets)
+    if model is not None and model != cfg.model.name:
+        raise ConfigError(f"--model {model} differs from the model of the configuration "
+                          f"({cfg.model.name}); drop --model or --config/--method")
+    return cfg.model.name, dict(cfg.model.kwargs), spec_from_config(cfg)
 
 
 def _value(pooling: Pooling | None) -> str | None:
@@ -84,7 +117,7 @@ def _value(pooling: Pooling | None) -> str | None:
 
 
 def _print_skipped(report, what: str) -> None:
-    if report.num_problems or report.notes:
+    if report.num_problems:
         console.print(f"[yellow]{what}: {report.summary()}[/]")
 
 
@@ -92,6 +125,9 @@ def embed(
     checkpoint: Path | None = CHECKPOINT,
     baseline: str | None = BASELINE,
     model: str | None = MODEL,
+    config: str | None = CONFIG,
+    method: str | None = METHOD,
+    sets: list[str] | None = SETS,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Features file to write (.npz)."),
     layout: str | None = LAYOUT,
@@ -108,7 +144,8 @@ def embed(
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
     from signssl.eval.pipeline import embed_manifest
 
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
+                 sets)
     feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
                                    window=window, stride=stride)  # fmt: skip
     feats.save(out)
@@ -122,6 +159,9 @@ def evaluate(
     checkpoint: Path | None = CHECKPOINT,
     baseline: str | None = BASELINE,
     model: str | None = MODEL,
+    config: str | None = CONFIG,
+    method: str | None = METHOD,
+    sets: list[str] | None = SETS,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
     test_data: Path | None = TEST_DATA,
@@ -134,9 +174,7 @@ def evaluate(
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
     normalize: str | None = NORMALIZE,
-    k: int | None = typer.Option(
-        None, "--k", help="k-NN: neighbours (default: the smallest training class size, one "
-                          "less in leave-one-out, at most 20)."),
+    k: int = typer.Option(20, "--k", help="k-NN: neighbours."),
     temperature: float = typer.Option(0.07, "--temperature", help="k-NN: vote weight exp(s / T)."),
     aggregate: str = typer.Option("nearest", "--aggregate", help="Retrieval: nearest | mean."),
     backend: str = typer.Option("sklearn", "--backend", help="Linear probe: sklearn | torch."),
@@ -176,7 +214,8 @@ def evaluate(
                      "label_smoothing": label_smoothing, "batch_size": batch_size,
                      "schedule": schedule, "train_crop": train_crop},
     }[protocol.value]
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize)
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
+                 method=method, sets=sets)
     result = run_evaluation(
         protocol.value, spec, data, out, test_data, train_split, test_split, seeds,
         label_fraction, holdout, batch_size, options, plots_on=not no_plots, projection=projection,
@@ -184,7 +223,8 @@ def evaluate(
     )
     _print_summary(result.runs)
     _print_pooling(result.written["metrics.json"])
-    _print_run_notes(result)
+    if any(result.skipped.values()):
+        console.print(f"[yellow]skipped samples: {result.skipped}[/]")
     console.print(written_line(out, result.written.values()))
 
 
@@ -219,6 +259,9 @@ def finetune(
     baseline: str | None = typer.Option(
         None, "--baseline", help="random-init: the same recipe from scratch (with --model)."),
     model: str | None = MODEL,
+    config: str | None = CONFIG,
+    method: str | None = METHOD,
+    sets: list[str] | None = SETS,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, scores.npz)."),
     test_data: Path | None = TEST_DATA,
@@ -272,24 +315,16 @@ def finetune(
         if frames < 1:
             raise ConfigError(f"--frames must be >= 1, got {frames}")
         options["max_frames"] = frames
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize)
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
+                 method=method, sets=sets)
     result = run_evaluation(
         "finetune", spec, data, out, test_data, train_split, test_split, seeds, label_fraction,
         holdout, batch_size, options, plots_on=not no_plots,
     )
     _print_summary(result.runs)
-    _print_run_notes(result)
-    console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
-
-
-def _print_run_notes(result) -> None:
-    """Skipped samples, the chosen k of k-NN, normalisation fall-backs and warnings."""
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
-    if result.runs.config.get("k_choice"):
-        console.print(f"k-NN: {result.runs.config['k_choice']} (--k sets it)")
-    for warning in result.warnings:
-        console.print(f"[yellow]warning: {warning}[/]")
+    console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
 
 
 def _print_pooling(metrics_path: Path) -> None:
@@ -379,6 +414,9 @@ def dictionary_build(
     checkpoint: Path | None = CHECKPOINT,
     baseline: str | None = BASELINE,
     model: str | None = MODEL,
+    config: str | None = CONFIG,
+    method: str | None = METHOD,
+    sets: list[str] | None = SETS,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Dictionary file to write (.safetensors)."),
     split: str | None = typer.Option(None, "--split", help="Only rows of this split (e.g. train)."),
@@ -397,7 +435,8 @@ def dictionary_build(
     from signssl.eval.pipeline import embed_manifest
     from signssl.eval.retrieval import Dictionary
 
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed)
+    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
+                 sets)
     feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
                                    window=window, stride=stride)  # fmt: skip
     labelled = feats.labeled()
