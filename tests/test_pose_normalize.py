@@ -118,12 +118,13 @@ def test_image_size():
 
 
 def test_shoulders_hands_combines_both():
-    from signssl.data.dataset import _NORMALIZERS
+    from signssl.pose.normalize import normalize_sequence
 
     seq = _hand_seq()
     seq.xyz[:, LS], seq.xyz[:, RS] = (12.0, 4.0), (4.0, 4.0)  # shoulder mid (8, 4), width 8
     seq.conf[:, [LS, RS]] = 1.0
-    out = _NORMALIZERS["shoulders_hands"](seq)
+    out, used = normalize_sequence(seq, "shoulders_hands")
+    assert used == "shoulders_hands"
     # body: the shoulder frame
     np.testing.assert_allclose(out.xyz[:, NOSE], [[-1 / 8, 3 / 8]] * 3, rtol=1e-6)
     # hands: wrist-centred and scaled by the hand's own size, as from the raw sequence

@@ -54,7 +54,10 @@ LAYOUT = typer.Option(
     None, "--layout", help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file.")
 MODEL_LAYOUT = typer.Option(None, "--model-layout", help="Encoder input layout (default masa49 or the checkpoint's).")
 DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encoder (2 or 3).")
-NORMALIZE = typer.Option(None, "--normalize", help="shoulders | shoulders_frame | hands | shoulders_hands | none.")
+NORMALIZE = typer.Option(
+    None, "--normalize",
+    help="auto (default: shoulders, or per hand for a clip without both shoulders) | shoulders | "
+         "shoulders_frame | hands | shoulders_hands | none.")
 BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
 SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
 TEST_DATA = typer.Option(None, "--test-data", help="Evaluate on this manifest instead (transfer).")
@@ -117,7 +120,7 @@ def _value(pooling: Pooling | None) -> str | None:
 
 
 def _print_skipped(report, what: str) -> None:
-    if report.num_problems:
+    if report.num_problems or report.notes:
         console.print(f"[yellow]{what}: {report.summary()}[/]")
 
 
@@ -174,7 +177,9 @@ def evaluate(
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
     normalize: str | None = NORMALIZE,
-    k: int = typer.Option(20, "--k", help="k-NN: neighbours."),
+    k: int | None = typer.Option(
+        None, "--k", help="k-NN: neighbours (default: the smallest training class size, one "
+                          "less in leave-one-out, at most 20)."),
     temperature: float = typer.Option(0.07, "--temperature", help="k-NN: vote weight exp(s / T)."),
     aggregate: str = typer.Option("nearest", "--aggregate", help="Retrieval: nearest | mean."),
     backend: str = typer.Option("sklearn", "--backend", help="Linear probe: sklearn | torch."),
@@ -223,8 +228,7 @@ def evaluate(
     )
     _print_summary(result.runs)
     _print_pooling(result.written["metrics.json"])
-    if any(result.skipped.values()):
-        console.print(f"[yellow]skipped samples: {result.skipped}[/]")
+    _print_run_notes(result)
     console.print(written_line(out, result.written.values()))
 
 
@@ -322,9 +326,18 @@ def finetune(
         holdout, batch_size, options, plots_on=not no_plots,
     )
     _print_summary(result.runs)
+    _print_run_notes(result)
+    console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
+
+
+def _print_run_notes(result) -> None:
+    """Skipped samples, the chosen k of k-NN, normalisation fall-backs and warnings."""
     if any(result.skipped.values()):
         console.print(f"[yellow]skipped samples: {result.skipped}[/]")
-    console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
+    if result.runs.config.get("k_choice"):
+        console.print(f"k-NN: {result.runs.config['k_choice']} (--k sets it)")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning: {warning}[/]")
 
 
 def _print_pooling(metrics_path: Path) -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from signssl.data import (
+    KNOWN_SPLITS,
     POSE_EXTENSIONS,
     ItemReport,
     Manifest,
@@ -16,12 +17,14 @@ from signssl.data import (
     check_manifest,
     classes_missing_from,
     describe_splits,
+    drop_duplicates,
     manifest_from_asl_citizen,
     manifest_from_folder,
     manifest_from_lsa64,
     manifest_from_wlasl,
     signer_independent_split,
     signer_overlap,
+    split_warnings,
 )
 from signssl.data.samples import VIDEO_EXTENSIONS
 from signssl.errors import ConfigError
@@ -59,6 +62,15 @@ def print_manifest_summary(manifest: Manifest, title: str = "manifest") -> None:
         missing = classes_missing_from(manifest, "train")
         if missing:
             console.print(f"[yellow]{len(missing)} class(es) have no train row:[/] {missing[:10]}")
+    unknown = manifest.unknown_splits()
+    if unknown:
+        console.print(f"[yellow]unknown split name(s) {unknown}[/] (known: {', '.join(KNOWN_SPLITS)}): "
+                      "pretrain and evaluate refuse this manifest until the split column is fixed")
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        console.print(f"[yellow]warning: {w}[/]")
 
 
 def print_report(report: ItemReport, title: str, show: int = 5) -> None:
@@ -79,9 +91,15 @@ def print_report(report: ItemReport, title: str, show: int = 5) -> None:
 
 def _finish(manifest: Manifest, report: ItemReport, out: Path, report_json: Path | None,
             show: int, seed: int | None, test_fraction: float, val_fraction: float) -> None:
-    """Split when asked, write the manifest (and report), print both."""
+    """Drop repeated rows (counted), split when asked, write the manifest (and report),
+    print both."""
+    manifest, repeats = drop_duplicates(manifest)
+    for dropped, first in repeats:
+        report.add("duplicate", dropped.path, f"same clip as the row of {first.path} "
+                   f"(label {first.label!r}) kept before it")
     if seed is not None:
         manifest = signer_independent_split(manifest, test_fraction, val_fraction, seed)
+        print_warnings(split_warnings(manifest))
     written = manifest.write(out)
     if report_json is not None:
         save_json(report_json, report.to_dict())
@@ -181,7 +199,21 @@ def split_cmd(
     )
     written = manifest.write(out)
     print_manifest_summary(written, str(out))
+    print_warnings(split_warnings(written))
     console.print(f"wrote {out}")
+
+
+@manifest_app.command("dedupe")
+def dedupe_cmd(
+    manifest_path: Path = typer.Argument(..., help="Manifest CSV."),
+    out: Path = OUT,
+) -> None:
+    """Write the manifest without rows repeating an earlier one (same path and frame range;
+    the first is kept). Repeats with another label, signer or split are refused."""
+    manifest = Manifest.read(manifest_path, duplicates="drop")
+    manifest.write(out)
+    console.print(f"wrote {out} ({len(manifest)} rows; dropped {manifest.dropped_duplicates} "
+                  "repeated row(s))")
 
 
 @manifest_app.command("info")
@@ -194,6 +226,8 @@ def info_cmd(manifest_path: Path = typer.Argument(..., help="Manifest CSV.")) ->
 
 def print_check(result: ManifestCheck, show: int) -> None:
     print_report(result.report, "samples", show)
+    for note, n in result.report.notes.items():
+        console.print(f"[yellow]{note}: {n}[/]")
     stats = result.frame_stats()
     if stats:
         mean_present = sum(result.present) / len(result.present)
@@ -214,14 +248,20 @@ def check_cmd(
     measure_layout: str | None = typer.Option(
         None, "--measure-layout",
         help="Measure the detected share on this layout's joints (e.g. masa49)."),
+    normalize: str = typer.Option(
+        "auto", "--normalize",
+        help="Normalisation the data will be read with, as for embed/evaluate/pretrain: "
+             "auto | shoulders | shoulders_frame | hands | shoulders_hands | none."),
     show: int = SHOW,
     report_json: Path | None = REPORT,
 ) -> None:
-    """Read EVERY sample; report unreadable, empty and mostly-missing ones.
+    """Read EVERY sample as embed/evaluate/pretrain do; report unreadable, empty,
+    not normalisable and mostly-missing ones.
 
     Exits with code 1 when any sample is unreadable.
     """
-    result = check_manifest(manifest_path, layout, min_present, measure_layout)
+    result = check_manifest(manifest_path, layout, min_present, measure_layout,
+                            normalize=normalize)
     if report_json is not None:
         save_json(report_json, result.to_dict())
     print_check(result, show)

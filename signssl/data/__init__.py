@@ -17,22 +17,33 @@ from signssl.data.dataset import PoseDataset
 from signssl.data.folder import manifest_from_folder
 from signssl.data.loading import SampleError
 from signssl.data.lsa64 import manifest_from_lsa64, parse_lsa64_name
-from signssl.data.manifest import COLUMNS, Manifest, ManifestRow, class_index
+from signssl.data.manifest import (
+    COLUMNS,
+    KNOWN_SPLITS,
+    Manifest,
+    ManifestRow,
+    class_index,
+    drop_duplicates,
+)
 from signssl.data.report import ItemReport
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
 from signssl.data.splits import (
+    check_split_names,
     classes_missing_from,
     describe_splits,
+    select_split,
     signer_independent_split,
     signer_overlap,
+    split_warnings,
 )
 from signssl.data.wlasl import manifest_from_wlasl, wlasl_frame_range
 
 __all__ = [
-    "COLUMNS", "POSE_EXTENSIONS", "VIDEO_EXTENSIONS", "ItemReport", "Manifest", "ManifestCheck",
-    "ManifestRow", "PoseDataset", "SampleError", "check_manifest", "class_index",
-    "classes_missing_from", "collate_poses", "crop_indices", "describe_splits",
-    "manifest_from_asl_citizen", "manifest_from_folder", "manifest_from_lsa64",
-    "manifest_from_wlasl", "parse_lsa64_name", "pose_loader", "signer_independent_split",
-    "signer_overlap", "wlasl_frame_range",
+    "COLUMNS", "KNOWN_SPLITS", "POSE_EXTENSIONS", "VIDEO_EXTENSIONS", "ItemReport", "Manifest",
+    "ManifestCheck", "ManifestRow", "PoseDataset", "SampleError", "check_manifest",
+    "check_split_names", "class_index", "classes_missing_from", "collate_poses",
+    "crop_indices", "describe_splits", "drop_duplicates", "manifest_from_asl_citizen",
+    "manifest_from_folder", "manifest_from_lsa64", "manifest_from_wlasl", "parse_lsa64_name",
+    "pose_loader", "select_split", "signer_independent_split", "signer_overlap",
+    "split_warnings", "wlasl_frame_range",
 ]

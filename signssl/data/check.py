@@ -1,14 +1,19 @@
 """Checking every sample of a manifest before training on it.
 
-:func:`check_manifest` reads every row (it never stops at the first problem) and sorts
-the samples into
+:func:`check_manifest` reads every row (it never stops at the first problem) with the
+dataset's own reading pipeline (:func:`~signssl.data.loading.load_pose`: the same
+invalid-coordinate rule and the same normalisation), and sorts the samples into
 
 * ``unreadable``: missing file, unknown format, corrupt data, wrong layout;
 * ``empty``: no frame, or a frame range selecting none;
+* ``cannot normalise``: the chosen normalisation does not apply (e.g. ``shoulders`` on a
+  clip without them);
 * ``mostly missing``: fewer than ``min_present`` of the joint-frames detected
   (confidence > 0), all-missing sequences included;
 
-and keeps the frame counts and detected shares of the usable ones.
+and keeps the frame counts and detected shares of the usable ones; notes on usable ones
+(invalid coordinates set missing, per-hand fallback of ``auto``) are counted in
+``report.notes``.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from signssl.data.loading import UNREADABLE, SampleError, apply_frame_range, read_sample
+from signssl.data.loading import ALL_MISSING, UNREADABLE, WRONG_LAYOUT, SampleError, load_pose
 from signssl.data.manifest import Manifest
 from signssl.data.report import ItemReport
-from signssl.errors import ConfigError, SignSSLError
+from signssl.errors import ConfigError
 from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.normalize import AUTO, check_normalize_mode
 
 MOSTLY_MISSING = "mostly missing"
 
@@ -65,6 +71,7 @@ def check_manifest(
     measure_layout: str | Path | Layout | None = None,
     fps: float | None = None,
     progress: bool = True,
+    normalize: str = AUTO,
 ) -> ManifestCheck:
     """Read every sample of ``manifest`` and report the unusable ones.
 
@@ -77,24 +84,22 @@ def check_manifest(
             face points would otherwise dominate.
         fps: frame rate for formats that store none.
         progress: show a progress bar.
+        normalize: the normalisation the data will be read with (``PoseDataset``'s).
     """
     if not 0.0 <= min_present <= 1.0:
         raise ConfigError(f"min_present must be in [0, 1], got {min_present}")
     m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
     target = get_layout(measure_layout) if measure_layout is not None else None
+    normalize = check_normalize_mode(normalize)
     layout = get_layout(layout) if layout is not None else None  # read a YAML file once
     result = ManifestCheck(ItemReport())
     for row in tqdm(m.rows, desc="checking samples", unit="sample", disable=not progress):
         path = m.resolve(row)
         try:
-            seq = apply_frame_range(read_sample(path, layout, fps), row, path)
-            if target is not None:
-                seq = seq.to_layout(target)
+            seq, notes = load_pose(path, row, layout, fps, target, normalize=normalize)
         except SampleError as e:
-            result.report.add(e.reason, str(path), str(e))
-            continue
-        except SignSSLError as e:  # no joint shared with measure_layout
-            result.report.add(UNREADABLE, str(path), str(e))
+            reason = {ALL_MISSING: MOSTLY_MISSING, WRONG_LAYOUT: UNREADABLE}.get(e.reason, e.reason)
+            result.report.add(reason, str(path), str(e))
             continue
         present = 1.0 - seq.missing_fraction()
         if present == 0.0 or present < min_present:
@@ -104,5 +109,7 @@ def check_manifest(
             continue
         result.frames.append(seq.num_frames)
         result.present.append(present)
+        for note in notes:
+            result.report.note(note)
     result.report.kept = len(result.frames)
     return result

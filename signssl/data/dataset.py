@@ -9,11 +9,13 @@ Per sample, in order (the result of steps 1-5 is what ``cache=True`` keeps):
 4. reject a sequence with no frame (``empty``) or no detected joint (``all missing``);
    with ``trim_empty``, drop the leading and trailing frames in which no joint is
    detected (e.g. the zero padding at the end of MP_Data sequences);
-5. normalise (``"shoulders"``: centre on the shoulder midpoint, divide by the shoulder
-   width, one frame for the clip; ``"shoulders_frame"``: per frame; ``"hands"``: each
-   hand relative to its wrist; ``"shoulders_hands"``: body as ``"shoulders"``, each hand
-   relative to its wrist and scaled by its own size, so hand shape is read apart from
-   where the hand is, which the body's wrist joints still give; ``"none"``);
+5. normalise (``"auto"``, the default: ``"shoulders"`` for a clip with both shoulders
+   in some frame, else ``"hands"``, counted in the report's notes; ``"shoulders"``:
+   centre on the shoulder midpoint, divide by the shoulder width, one frame for the
+   clip; ``"shoulders_frame"``: per frame; ``"hands"``: each hand relative to its wrist;
+   ``"shoulders_hands"``: body as ``"shoulders"``, each hand relative to its wrist and
+   scaled by its own size, so hand shape is read apart from where the hand is, which the
+   body's wrist joints still give; ``"none"``);
 6. apply ``transform`` (augmentations; a function ``PoseSequence -> PoseSequence`` that
    returns new arrays: cached arrays are read-only).
 
@@ -41,30 +43,18 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from signssl.data.loading import (
-    NOT_NORMALISABLE,
-    WRONG_LAYOUT,
-    SampleError,
-    apply_frame_range,
-    read_sample,
-    require_present,
-)
+from signssl.data.loading import SampleError, load_pose, trim_empty_frames
 from signssl.data.manifest import Manifest
 from signssl.data.report import ItemReport
-from signssl.errors import ConfigError, DataError, SignSSLError
+from signssl.errors import ConfigError, DataError
 from signssl.pose.layouts import Layout, get_layout
-from signssl.pose.normalize import normalize_hands, normalize_shoulders
+from signssl.pose.normalize import check_normalize_mode
 from signssl.pose.sequence import PoseSequence
 
-Normalize = Literal["shoulders", "shoulders_frame", "hands", "shoulders_hands", "none"]
+__all__ = ["PoseDataset", "trim_empty_frames"]
+
+Normalize = Literal["auto", "shoulders", "shoulders_frame", "hands", "shoulders_hands", "none"]
 OnError = Literal["raise", "skip"]
-_NORMALIZERS: dict[str, Callable[[PoseSequence], PoseSequence]] = {
-    "shoulders": lambda s: normalize_shoulders(s, mode="clip"),
-    "shoulders_frame": lambda s: normalize_shoulders(s, mode="frame"),
-    "hands": normalize_hands,
-    "shoulders_hands": lambda s: normalize_hands(normalize_shoulders(s, mode="clip")),
-    "none": lambda s: s,
-}
 
 
 def _frozen(seq: PoseSequence) -> PoseSequence:
@@ -75,15 +65,6 @@ def _frozen(seq: PoseSequence) -> PoseSequence:
     return replace(seq, xyz=xyz, conf=conf)
 
 
-def trim_empty_frames(seq: PoseSequence) -> PoseSequence:
-    """Drop the leading and trailing frames in which no joint is detected (inner empty
-    frames are kept, so timing is preserved); an all-missing sequence is returned as is."""
-    detected = np.flatnonzero((seq.conf > 0).any(axis=1))  # (T,) -> frames with a joint
-    if detected.size == 0:
-        return seq
-    return seq.frames(int(detected[0]), int(detected[-1]) + 1)
-
-
 class PoseDataset(Dataset):
     """Pose sequences of a manifest (module docstring for the pipeline and errors).
 
@@ -92,8 +73,9 @@ class PoseDataset(Dataset):
         layout: layout the model consumes (``"masa49"`` by default; a name, a YAML
             path or a Layout); ``None`` keeps each file's own layout.
         dims: coordinates kept (2 or 3; 2 -> 3 pads z with 0); ``None`` keeps them.
-        normalize: ``"shoulders"``, ``"shoulders_frame"``, ``"hands"``, ``"shoulders_hands"``
-            or ``"none"``.
+        normalize: ``"auto"`` (shoulders, or per hand for a clip without them),
+            ``"shoulders"``, ``"shoulders_frame"``, ``"hands"``, ``"shoulders_hands"`` or
+            ``"none"``.
         transform: applied to every sample's ``PoseSequence`` after the cache.
         split: keep only rows of this split (e.g. ``"train"``); ``None`` keeps all.
         on_error: ``"raise"`` or ``"skip"`` (skip and count bad samples).
@@ -115,7 +97,7 @@ class PoseDataset(Dataset):
         manifest: Manifest | str | Path,
         layout: str | Path | Layout | None = "masa49",
         dims: int | None = 2,
-        normalize: Normalize | None = "shoulders",
+        normalize: Normalize | None = "auto",
         transform: Callable[[PoseSequence], Any] | None = None,
         split: str | None = None,
         on_error: OnError = "raise",
@@ -126,9 +108,7 @@ class PoseDataset(Dataset):
         trim_empty: bool = False,
     ) -> None:
         full = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
-        normalize = normalize or "none"
-        if normalize not in _NORMALIZERS:
-            raise ConfigError(f"normalize must be one of {sorted(_NORMALIZERS)}, got {normalize!r}")
+        normalize = check_normalize_mode(normalize)
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if dims not in (None, 2, 3):
@@ -146,6 +126,7 @@ class PoseDataset(Dataset):
         self._cache: dict[int, PoseSequence] = {}
         self._ok: set[int] = set()
         self._bad: dict[int, SampleError] = {}
+        self._notes: dict[int, list[str]] = {}  # row -> what happened to the good sample
 
     # -- size / classes
     def __len__(self) -> int:
@@ -167,21 +148,9 @@ class PoseDataset(Dataset):
             return self._cache[row_index]
         row = self.manifest.rows[row_index]
         path = self.manifest.resolve(row)
-        seq = apply_frame_range(read_sample(path, self.source_layout, self.fps), row, path)
-        if self.layout is not None:
-            try:
-                seq = seq.to_layout(self.layout)
-            except SignSSLError as e:
-                raise SampleError(WRONG_LAYOUT, str(e).removeprefix(f"{path}: "), path) from e
-        if self.dims is not None:
-            seq = seq.with_dims(self.dims)
-        seq = require_present(seq, path)
-        if self.trim_empty:
-            seq = trim_empty_frames(seq)
-        try:
-            seq = _NORMALIZERS[self.normalize](seq)
-        except SignSSLError as e:
-            raise SampleError(NOT_NORMALISABLE, str(e).removeprefix(f"{path}: "), path) from e
+        seq, notes = load_pose(path, row, self.source_layout, self.fps, self.layout, self.dims,
+                               self.trim_empty, self.normalize)  # fmt: skip
+        self._notes[row_index] = notes
         seq = replace(seq, source=str(path))
         if self.cache:
             seq = _frozen(seq)
@@ -215,7 +184,8 @@ class PoseDataset(Dataset):
             if seq is not None:
                 return self._sample(row_index, seq)
         raise DataError(
-            f"none of the {n} samples could be used ({self.report().summary()}); "
+            f"none of the {n} samples could be used ({self.report().summary()}; "
+            f"{self.report().explain_none_kept()}); "
             "run `signssl manifest check` on the manifest"
         )
 
@@ -249,6 +219,9 @@ class PoseDataset(Dataset):
         for row_index in sorted(self._bad):
             e = self._bad[row_index]
             rep.add(e.reason, str(self.manifest.resolve(row_index)), str(e))
+        for row_index in sorted(self._ok):
+            for note in self._notes.get(row_index, ()):
+                rep.note(note)
         return rep
 
     def class_counts(self) -> np.ndarray:

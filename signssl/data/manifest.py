@@ -9,7 +9,9 @@ path       yes       the sample: a pose file, an MP_Data sequence folder, a vide
                      relative to the manifest's folder, or absolute
 label      no        class name (gloss); empty = unlabeled
 signer     no        signer id; empty = unknown
-split      no        ``train`` / ``val`` / ``test`` (any name is kept); empty = none
+split      no        ``train`` / ``val`` / ``test``; empty = none.  Other names are
+                     read but refused where a split selects rows (pretraining,
+                     evaluation), so a misspelt ``tset`` cannot leak test clips
 start      no        first frame, 0-based; empty = 0
 end        no        frame after the last one (exclusive, like a Python slice);
                      empty or ``-1`` = to the end (WLASL's ``frame_end = -1``)
@@ -19,6 +21,10 @@ Any other column (e.g. the phonological parameters of a synthetic set) is kept v
 in :attr:`ManifestRow.extra` and written back (a row lacking one gets an empty cell,
 read back as ``""``).  Cells are strings; surrounding blanks
 are stripped and an empty cell means "not given" (``None``).
+
+A row repeating an earlier one (same path and frame range) is refused when the CSV is
+read: a clip counted twice is its own nearest neighbour in leave-one-out retrieval and
+k-NN.  :func:`drop_duplicates` (``signssl manifest dedupe``) keeps the first of each.
 
 Example::
 
@@ -43,6 +49,8 @@ from signssl.utils import atomic_write_text
 #: the standard columns, in the order they are written
 COLUMNS: tuple[str, ...] = ("path", "label", "signer", "split", "start", "end")
 REQUIRED_COLUMNS: tuple[str, ...] = ("path",)
+#: the split names the commands use (pretraining reads ``train``, evaluation ``test``)
+KNOWN_SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,11 @@ class ManifestRow:
         """``(start, end)`` as slice bounds (``None`` = open)."""
         return self.start, self.end
 
+    @property
+    def clip_key(self) -> tuple[str, int, int | None]:
+        """What identifies the clip: normalised path, first frame, end (``None`` = open)."""
+        return os.path.normpath(self.path), self.start or 0, self.end
+
 
 class Manifest(Sequence[ManifestRow]):
     """An ordered list of :class:`ManifestRow` plus the folder relative paths start from.
@@ -96,11 +109,15 @@ class Manifest(Sequence[ManifestRow]):
         rows: the samples.
         root: folder that relative row paths are relative to; ``None`` = the current
             working directory.  :meth:`read` sets it to the CSV file's folder.
+        source: the CSV file it was read from, for messages (set by :meth:`read`).
     """
 
-    def __init__(self, rows: Iterable[ManifestRow], root: str | Path | None = None) -> None:
+    def __init__(self, rows: Iterable[ManifestRow], root: str | Path | None = None,
+                 source: str | Path | None = None) -> None:
         self.rows: list[ManifestRow] = list(rows)
         self.root: Path | None = None if root is None else Path(root)
+        self.source: Path | None = None if source is None else Path(source)
+        self.dropped_duplicates = 0  # rows :meth:`read` dropped (``duplicates="drop"``)
 
     # -- sequence protocol
     def __len__(self) -> int:
@@ -108,7 +125,7 @@ class Manifest(Sequence[ManifestRow]):
 
     def __getitem__(self, i: int | slice) -> ManifestRow | Manifest:  # type: ignore[override]
         if isinstance(i, slice):
-            return Manifest(self.rows[i], self.root)
+            return Manifest(self.rows[i], self.root, self.source)
         return self.rows[i]
 
     def __iter__(self) -> Iterator[ManifestRow]:
@@ -148,6 +165,11 @@ class Manifest(Sequence[ManifestRow]):
         """Split name -> number of rows (rows without a split counted under ``""``)."""
         return dict(sorted(Counter(r.split or "" for r in self.rows).items()))
 
+    def unknown_splits(self, also: Iterable[str] = ()) -> dict[str, int]:
+        """Split names outside :data:`KNOWN_SPLITS` (and ``also``) -> their row counts."""
+        known = set(KNOWN_SPLITS) | set(also)
+        return {s: n for s, n in self.splits().items() if s and s not in known}
+
     def extra_columns(self) -> list[str]:
         """Names of the non-standard columns, in order of first appearance."""
         seen: dict[str, None] = {}
@@ -175,7 +197,7 @@ class Manifest(Sequence[ManifestRow]):
         if signer is not None:
             wanted = _as_set(signer)
             rows = [r for r in rows if r.signer in wanted]
-        return Manifest(rows, self.root)
+        return Manifest(rows, self.root, self.source)
 
     def label_indices(self, classes: Sequence[str] | None = None) -> list[int]:
         """Class index of every row (-1 for unlabeled rows).
@@ -200,13 +222,16 @@ class Manifest(Sequence[ManifestRow]):
 
     # -- I/O
     @classmethod
-    def read(cls, csv_path: str | Path) -> Manifest:
+    def read(cls, csv_path: str | Path, duplicates: str = "error") -> Manifest:
         """Read a manifest CSV (see the module docstring); ``root`` = its folder.
 
+        Args:
+            duplicates: ``"error"`` refuses rows repeating an earlier one (same path and
+                frame range); ``"drop"`` keeps the first of each (:func:`drop_duplicates`).
         Raises:
             DataError: the file is missing, has no ``path`` column, a repeated column, a
                 row with the wrong number of cells or a bad frame number (the message
-                gives the line).
+                gives the line), or repeated rows.
         """
         p = Path(csv_path)
         if not p.is_file():
@@ -215,7 +240,14 @@ class Manifest(Sequence[ManifestRow]):
             text = p.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"cannot read the manifest as UTF-8 text: {e}", p) from None
-        return cls(_parse_csv(text, str(p)), root=Path(os.path.abspath(p.parent)))
+        rows, lines = _parse_csv(text, str(p))
+        kept, repeats = _first_of_each(rows)
+        if repeats:
+            _refuse_repeats(repeats, rows, lines, str(p), strict=duplicates != "drop")
+            rows = [rows[i] for i in kept]
+        out = cls(rows, root=Path(os.path.abspath(p.parent)), source=p)
+        out.dropped_duplicates = len(repeats)
+        return out
 
     def to_csv_text(self, base: str | Path | None = None) -> str:
         """The CSV text; paths under ``base`` are written relative to it, others absolute.
@@ -232,6 +264,10 @@ class Manifest(Sequence[ManifestRow]):
             writer.writerow(["" if c is None else c for c in cells] + [r.extra.get(k, "") for k in extras])
         return buf.getvalue()
 
+    def where(self) -> str:
+        """The CSV file for messages (``"the manifest"`` when built in memory)."""
+        return str(self.source) if self.source is not None else "the manifest"
+
     def write(self, csv_path: str | Path) -> Manifest:
         """Write atomically; returns the manifest as it reads back (root = the CSV's folder).
 
@@ -242,7 +278,7 @@ class Manifest(Sequence[ManifestRow]):
         base = Path(os.path.abspath(p.parent))
         atomic_write_text(p, self.to_csv_text(base))
         return Manifest(
-            [_with_path(r, self._portable_path(r, base)) for r in self.rows], root=base
+            [_with_path(r, self._portable_path(r, base)) for r in self.rows], root=base, source=p
         )
 
     def _portable_path(self, row: ManifestRow, base: Path) -> str:
@@ -261,6 +297,60 @@ def class_index(classes: Sequence[str]) -> dict[str, int]:
         dup = sorted(c for c, n in Counter(classes).items() if n > 1)
         raise DataError(f"the class list repeats {dup}")
     return index
+
+
+def _first_of_each(rows: Sequence[ManifestRow]) -> tuple[list[int], list[tuple[int, int]]]:
+    """Indices of the first row of each clip, and ``(repeat, first)`` index pairs."""
+    first: dict[tuple[str, int, int | None], int] = {}
+    kept: list[int] = []
+    repeats: list[tuple[int, int]] = []
+    for i, r in enumerate(rows):
+        j = first.setdefault(r.clip_key, i)
+        if j == i:
+            kept.append(i)
+        else:
+            repeats.append((i, j))
+    return kept, repeats
+
+
+def _differs(a: ManifestRow, b: ManifestRow) -> bool:
+    return (a.label, a.signer, a.split) != (b.label, b.signer, b.split)
+
+
+def _refuse_repeats(repeats: list[tuple[int, int]], rows: Sequence[ManifestRow],
+                    lines: Sequence[int], source: str, strict: bool) -> None:
+    """Raise for repeated rows (all of them when ``strict``, else the conflicting ones)."""
+    conflicts = [(i, j) for i, j in repeats if _differs(rows[i], rows[j])]
+    if conflicts:
+        i, j = conflicts[0]
+        a, b = rows[j], rows[i]
+        raise DataError(
+            f"{len(conflicts)} row(s) repeat the clip of an earlier row (same path and frame "
+            f"range) with another label, signer or split, e.g. line {lines[i]} "
+            f"({b.path}: label {b.label!r}, split {b.split!r}) repeats line {lines[j]} "
+            f"(label {a.label!r}, split {a.split!r}); decide which row is right and delete "
+            "the other",
+            source,
+        )
+    if strict:
+        i, j = repeats[0]
+        raise DataError(
+            f"{len(repeats)} row(s) repeat an earlier row (same path and frame range), e.g. "
+            f"line {lines[i]} repeats line {lines[j]} ({rows[i].path}); a clip listed twice "
+            "is its own nearest neighbour in leave-one-out retrieval and k-NN. Remove them: "
+            f"signssl manifest dedupe {source} -o OUT.csv (keeps the first of each)",
+            source,
+        )
+
+
+def drop_duplicates(manifest: Manifest) -> tuple[Manifest, list[tuple[ManifestRow, ManifestRow]]]:
+    """The manifest without rows repeating an earlier one (same path and frame range),
+    and the ``(dropped, kept)`` row pairs.  Repeats that differ in label, signer or split
+    are kept in the pairs too: the caller decides whether to refuse them."""
+    kept, repeats = _first_of_each(manifest.rows)
+    rows = manifest.rows
+    pairs = [(rows[i], rows[j]) for i, j in repeats]
+    return Manifest([rows[i] for i in kept], manifest.root, manifest.source), pairs
 
 
 def _as_set(value: str | Sequence[str]) -> set[str]:
@@ -297,8 +387,8 @@ def _frame(value: str | None, column: str, where: str) -> int | None:
     return n
 
 
-def _parse_csv(text: str, source: str) -> list[ManifestRow]:
-    """Rows of a manifest CSV; ``source`` names the file in messages."""
+def _parse_csv(text: str, source: str) -> tuple[list[ManifestRow], list[int]]:
+    """Rows of a manifest CSV and their line numbers; ``source`` names the file in messages."""
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -319,6 +409,7 @@ def _parse_csv(text: str, source: str) -> list[ManifestRow]:
         raise DataError(f"manifest header has repeated or empty column names: {header}", source)
     extras = [h for h in header if h not in COLUMNS]
     rows: list[ManifestRow] = []
+    lines: list[int] = []
     try:
         for cells in reader:
             line = reader.line_num
@@ -351,6 +442,7 @@ def _parse_csv(text: str, source: str) -> list[ManifestRow]:
                     extra={k: rec[k].strip() for k in extras},
                 )
             )
+            lines.append(line)
     except csv.Error as e:
         raise DataError(f"malformed CSV near line {reader.line_num}: {e}", source) from None
-    return rows
+    return rows, lines

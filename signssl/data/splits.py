@@ -21,22 +21,28 @@ Rows with an unknown signer (``signer`` empty) follow ``unknown_signer``:
 * ``"train"``: they all go to train;
 * ``"error"``: raise :class:`~signssl.errors.DataError`.
 
-The result is deterministic for a given manifest and seed.
+The result is deterministic for a given manifest and seed; :func:`split_warnings` says
+what it cannot guarantee (rows without a signer id).
+
+:func:`select_split` is how a command picks the rows of one split (pretraining's
+``data.split``): a manifest without split names gives every row, and split names
+outside ``train`` / ``val`` / ``test`` (a misspelt ``tset``) are an error naming them.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 
-from signssl.data.manifest import Manifest
+from signssl.data.manifest import KNOWN_SPLITS, Manifest
 from signssl.errors import ConfigError, DataError
 
 UnknownSigner = Literal["own_group", "train", "error"]
-SPLIT_NAMES = ("train", "val", "test")
+SPLIT_NAMES = KNOWN_SPLITS
 
 
 def _groups(manifest: Manifest, unknown_signer: UnknownSigner) -> tuple[list[list[int]], list[int]]:
@@ -130,7 +136,59 @@ def signer_independent_split(
                 hold_out(min(movable, key=lambda g: len(groups[g])), split)
     split_of = {i: assigned.get(g, "train") for g, members in enumerate(groups) for i in members}
     split_of.update(dict.fromkeys(forced, "train"))
-    return Manifest([replace(r, split=split_of[i]) for i, r in enumerate(rows)], manifest.root)
+    return Manifest([replace(r, split=split_of[i]) for i, r in enumerate(rows)], manifest.root,
+                    manifest.source)
+
+
+def split_warnings(manifest: Manifest) -> list[str]:
+    """What a signer-independent split of ``manifest`` cannot guarantee: rows without a
+    signer id (split at random or put in train, so their signers may be anywhere)."""
+    unknown = sum(r.signer is None for r in manifest.rows)
+    if not unknown:
+        return []
+    if unknown == len(manifest):
+        return [f"no row of {manifest.where()} has a signer id: the split is random, NOT "
+                "signer-independent (test scores include signers seen in training); fill "
+                "the signer column to keep signers apart"]
+    return [f"{unknown} of {len(manifest)} rows have no signer id: the split is "
+            f"signer-independent only for the {len(manifest.signers())} known signers; fill "
+            "the signer column of those rows"]
+
+
+def check_split_names(manifest: Manifest, used: Iterable[str] = (), what: str = "this command"
+                      ) -> None:
+    """Raise :class:`DataError` when the manifest has split names outside
+    ``train``/``val``/``test`` and ``used`` (the names the caller selects by)."""
+    bad = manifest.unknown_splits(also=used)
+    if bad:
+        names = ", ".join(f"{s!r} ({n} rows)" for s, n in bad.items())
+        raise DataError(
+            f"unknown split name(s) {names}; known: {', '.join(KNOWN_SPLITS)}. {what} "
+            "selects rows by split, so these rows would be used in the wrong role or not at "
+            "all: fix the split column (e.g. 'tset' -> 'test')",
+            manifest.where(),
+        )
+
+
+def select_split(manifest: Manifest, split: str | None, what: str = "pretraining") -> str | None:
+    """The split name to keep rows of, or ``None`` for every row.
+
+    ``None`` when ``split`` is ``None`` or the manifest has no split names; raises
+    :class:`DataError` when it has unknown split names (:func:`check_split_names`) or
+    none named ``split`` (using every row would include the held-out clips).
+    """
+    names = {r.split for r in manifest.rows if r.split}
+    if split is None or not names:
+        return None
+    check_split_names(manifest, [split], what)
+    if split not in names:
+        raise DataError(
+            f"the manifest has splits {sorted(names)} but no {split!r} rows, and {what} reads "
+            f"the {split!r} rows; name that split in the manifest, or choose another (null = "
+            "every row)",
+            manifest.where(),
+        )
+    return split
 
 
 def describe_splits(manifest: Manifest) -> dict[str, dict[str, int]]:

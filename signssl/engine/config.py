@@ -85,7 +85,7 @@ class DataConfig:
 
     layout: str = "masa49"
     dims: int = 2
-    normalize: str = "shoulders"
+    normalize: str = "auto"  # shoulders, or per hand for a clip without them
     max_frames: int = 64
     batch_size: int = 512
     num_workers: int = 0

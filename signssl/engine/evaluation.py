@@ -36,7 +36,7 @@ class DataSpec:
 
     layout: str = "masa49"
     dims: int = 2
-    normalize: str = "shoulders"
+    normalize: str = "auto"  # shoulders, or per hand for a clip without them
     max_frames: int = 64
     modality: str = "pose"
     clip_len: int | None = None
@@ -47,9 +47,11 @@ class DataSpec:
 
 def ensure_splits(manifest: Any, test_fraction: float = 0.25, seed: int = 0) -> Any:
     """The manifest itself when it has ``train`` and ``test`` rows, else a
-    signer-independent split of it (signers never shared between train and test)."""
-    from signssl.data import signer_independent_split
+    signer-independent split of it (signers never shared between train and test).
+    Unknown split names (``tset``) are an error rather than silently re-split."""
+    from signssl.data import check_split_names, signer_independent_split
 
+    check_split_names(manifest, (), "evaluation")
     splits = {row.split for row in manifest.rows}
     if {"train", "test"} <= splits:
         return manifest
@@ -106,9 +108,10 @@ def split_dataset(
         cache=cache,
         classes=classes,
     )
-    ds.scan(progress=False)
+    report = ds.scan(progress=False)
     if len(ds) == 0:
-        raise DataError(f"no usable clip in the '{split}' split of the manifest")
+        raise DataError(f"no usable clip in the '{split}' split of the manifest "
+                        f"({report.summary()}; {report.explain_none_kept()})")
     return ds
 
 

@@ -481,13 +481,11 @@ def build_dataset(
     With ``data.on_error: skip`` every clip is read once up front (``scan``): unreadable
     ones are left out and counted, so the epoch length is exact.
     """
-    from signssl.data import Manifest, PoseDataset
+    from signssl.data import Manifest, PoseDataset, select_split
 
     manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
     d = cfg.data
-    split = d.split
-    if split is not None and split not in {row.split for row in manifest.rows}:
-        split = None  # a manifest without that split: pretrain on every clip
+    split = select_split(manifest, d.split, "pretraining (data.split)")  # None: every row
     dataset = PoseDataset(
         manifest,
         layout=d.layout,
@@ -544,7 +542,9 @@ def pretrain(
         )
     dataset, skipped = build_dataset(cfg, data, progress=show)
     if len(dataset) == 0:
-        raise DataError("no usable clips in the manifest (check paths and --set data.split)", str(data))
+        report = dataset.report()  # type: ignore[attr-defined]
+        raise DataError(f"no usable clips in the manifest ({report.summary()}; "
+                        f"{report.explain_none_kept()})", str(data))
     encoder, name, kwargs = build_encoder(cfg)
     check_encoder_matches_data(encoder, cfg)
     method = create_method(cfg.method.name, encoder, **cfg.method.kwargs)
@@ -607,7 +607,7 @@ def build_video_dataset(
     Crops have the encoder's ``num_frames`` (``data.video.clip_len`` must agree) and are
     resized to ``data.video.size`` (square) or, by default, the encoder's input size.
     """
-    from signssl.data import Manifest
+    from signssl.data import Manifest, select_split
     from signssl.data.signrep import PairClipDataset, require_video_manifest
 
     manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
@@ -619,9 +619,7 @@ def build_video_dataset(
             f"data.video.clip_len={v.clip_len} but the encoder takes {T} frames: "
             f"--set data.video.clip_len={T} (or model.kwargs.num_frames={v.clip_len})"
         )
-    split = d.split
-    if split is not None and split not in {row.split for row in manifest.rows}:
-        split = None  # a manifest without that split: pretrain on every clip
+    split = select_split(manifest, d.split, "pretraining (data.split)")  # None: every row
     dataset = PairClipDataset(
         manifest,
         clip_len=T,

@@ -93,7 +93,7 @@ class ClipInput:
     fps: float | None = None
     layout: str | None = "masa49"
     dims: int | None = 2
-    normalize: str = "shoulders"
+    normalize: str = "auto"  # shoulders, or per hand for a clip without them
     source_layout: str | None = None
 
     def __post_init__(self) -> None:

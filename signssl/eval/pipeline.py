@@ -33,7 +33,7 @@ from signssl.eval.features import Features, extract_features
 from signssl.eval.plots import PoseLookup
 from signssl.models.base import Encoder
 
-BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "shoulders", "max_frames": 64}
+BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64}
 
 
 @dataclass
@@ -139,7 +139,8 @@ def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
     report = ds.scan(progress=progress)
     if len(ds) == 0:
         raise DataError(f"none of the samples could be read ({report.summary()}); "
-                        "check --layout and run `signssl manifest check`")
+                        f"{report.explain_none_kept()}; check --layout and --normalize, and "
+                        "run `signssl manifest check`")
     return ds, report
 
 
@@ -212,10 +213,14 @@ def choose_splits(data: Any, test_data: Any | None, train_split: str,
     ``test_manifest`` is ``None`` when the manifest has no split column (leave-one-out or
     hold-out, decided by the protocol).
     """
+    from signssl.data import check_split_names
+
     m = _read(data)
     splits = {r.split for r in m if r.split}
+    check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
     if test_data is not None:
         t = _read(test_data)
+        check_split_names(t, (test_split,), "evaluation (--test-split)")
         t_split = test_split if any(r.split == test_split for r in t) else None
         tr_split = train_split if train_split in splits else None
         desc = (f"transfer: train on {tr_split or 'all'} rows of the first manifest, test on "
@@ -236,11 +241,57 @@ def choose_splits(data: Any, test_data: Any | None, train_split: str,
 
 @dataclass
 class EvaluationOutput:
-    """What :func:`run_evaluation` produced."""
+    """What :func:`run_evaluation` produced (``warnings`` are in ``metrics.json`` too)."""
 
     runs: Any  # EvalRuns
     written: dict[str, Path]
     skipped: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def unlabeled_counts(train: Features, test: Features | None) -> dict[str, int]:
+    """Rows without a label, which every protocol leaves out, per role."""
+    out = {"train": int((train.labels == "").sum())}
+    if test is not None:
+        out["test"] = int((test.labels == "").sum())
+    return out
+
+
+def signer_warnings(train: Features, test: Features | None) -> list[str]:
+    """Why the scores may not be signer-independent: test rows whose signer also signed
+    training / dictionary rows (with ``test=None``, leave-one-out or hold-out within one
+    set: queries whose signer has other labelled clips)."""
+    tr = train.labeled()
+    if test is None:
+        signers, counts = np.unique(tr.signers[tr.signers != ""], return_counts=True)
+        n = int(counts[counts > 1].sum())
+        if not n:
+            return []
+        return [f"{n} of {len(tr)} labelled rows share their signer with other rows, and the "
+                "test queries are drawn from the same rows (leave-one-out / hold-out): scores "
+                "are not signer-independent and are inflated; give a signer-independent split "
+                "(signssl manifest split)"]
+    te = test.labeled()
+    seen = set(tr.signers[tr.signers != ""].tolist())
+    shared = [s for s in te.signers.tolist() if s and s in seen]
+    if not shared:
+        return []
+    names = sorted(set(shared))
+    return [f"{len(shared)} of {len(te)} test rows are by signers who also sign training / "
+            f"dictionary rows ({len(names)} signer(s): {', '.join(names[:5])}"
+            f"{' …' if len(names) > 5 else ''}): the scores are not signer-independent and "
+            "are inflated; use a signer-independent split (signssl manifest split)"]
+
+
+def data_warnings(train: Features, test: Features | None) -> tuple[list[str], dict[str, int]]:
+    """Warnings for the report (unlabeled rows left out, shared signers) and the
+    unlabeled-row counts."""
+    unlabeled = unlabeled_counts(train, test)
+    warnings = []
+    if sum(unlabeled.values()):
+        where = ", ".join(f"{k} {v}" for k, v in unlabeled.items())
+        warnings.append(f"{sum(unlabeled.values())} rows without a label skipped ({where})")
+    return warnings + signer_warnings(train, test), unlabeled
 
 
 def save_class_scores(out_dir: str | Path, protocol: str, runs: Any, written: dict[str, Path]) -> None:
@@ -323,11 +374,17 @@ def run_evaluation(
         runs = evaluate_features(protocol, train_f, test_f, seed_list, label_fraction, holdout,
                                  **options)
     runs.config["data"] = split_desc
+    warnings, unlabeled = data_warnings(train_f, test_f)
+    reports = [r for r in (train_rep, test_rep) if r is not None]
+    warnings += [f"{kind}: {n} clip(s)" for kind, n in _merged_notes(reports).items()]
     extra = {
         "encoder": spec.name,
         "input": {k: getattr(spec, k) for k in ("layout", "dims", "normalize", "max_frames",
                                                 "source_layout")},
+        "normalisation": _merged_notes(reports),
         "skipped_samples": skipped,
+        "unlabeled_rows_skipped": unlabeled,
+        "warnings": warnings,
         "manifest": str(data),
         **({"test_manifest": str(test_data)} if test_data is not None else {}),
     }
@@ -338,7 +395,16 @@ def run_evaluation(
         extra=extra, plots_on=plots_on, projection=projection,
     )
     save_class_scores(out_dir, protocol, runs, written)
-    return EvaluationOutput(runs, written, skipped)
+    return EvaluationOutput(runs, written, skipped, warnings)
+
+
+def _merged_notes(reports: list[Any]) -> dict[str, int]:
+    """Notes of the datasets' reports summed (e.g. clips ``auto`` normalised per hand)."""
+    out: dict[str, int] = {}
+    for rep in reports:
+        for kind, n in rep.notes.items():
+            out[kind] = out.get(kind, 0) + n
+    return out
 
 
 # ----------------------------------------------------------------------------- windows
@@ -399,6 +465,7 @@ def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any,
     runs = evaluate_features(protocol, train_f, test_f, list(range(seeds)), label_fraction,
                              holdout, **options)
     runs.config["data"] = split_desc
+    warnings, unlabeled = data_warnings(train_f, test_f)
     pools = [f.info["pooling"] for f in (train_f, test_f) if f is not None]
     extra = {
         "encoder": spec.name,
@@ -406,6 +473,8 @@ def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any,
                     "videos": sum(p["videos"] for p in pools),
                     "windows": sum(p["windows"] for p in pools)},
         "skipped_samples": skipped,
+        "unlabeled_rows_skipped": unlabeled,
+        "warnings": warnings,
         "manifest": str(data),
         **({"test_manifest": str(test_data)} if test_data is not None else {}),
     }
@@ -417,4 +486,4 @@ def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any,
         projection=projection,
     )
     save_class_scores(out_dir, protocol, runs, written)
-    return EvaluationOutput(runs, written, skipped)
+    return EvaluationOutput(runs, written, skipped, warnings)

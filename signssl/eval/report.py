@@ -171,6 +171,10 @@ def render_markdown(title: str, runs: EvalRuns, metrics: dict[str, Any],
         for sig, m in runs.result.per_signer.items():
             lines.append(f"| {sig} | {m['n_test']} | {_fmt(m['top1_per_instance'])} | "
                          f"{_fmt(m['top1_per_class'])} |")
+    warnings = list(extra.get("warnings") or [])
+    if warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in warnings)]
+    extra = {k: v for k, v in extra.items() if k != "warnings"}
     settings = {k: v for k, v in runs.config.items() if k not in ("split", "label_fraction")}
     if settings or extra:
         lines += ["", "## Settings", ""]

@@ -110,7 +110,7 @@ def evaluate_features(
         holdout: test share per class when ``test`` is None (0 forces leave-one-out).
         **kwargs: passed to the protocol (e.g. ``k``, ``aggregate``, ``backend``).
     """
-    from signssl.eval.knn import knn_eval
+    from signssl.eval.knn import choose_k, knn_eval
     from signssl.eval.linear_probe import linear_probe
     from signssl.eval.retrieval import retrieval_eval
 
@@ -122,6 +122,7 @@ def evaluate_features(
     mode, frac = _split_mode(protocol, test is not None, holdout, label_fraction)
     runs: list[dict[str, float]] = []
     first: EvalResult | None = None
+    k_choices: list[str] = []
     for seed in seeds:
         tr, te = train, test
         if mode == "holdout":
@@ -132,13 +133,20 @@ def evaluate_features(
         if protocol == "retrieval":
             res = retrieval_eval(tr, te, **kwargs)
         elif protocol == "knn":
-            res = knn_eval(tr, te, **kwargs)
+            options = dict(kwargs)
+            if options.get("k") is None:  # from the class sizes of this seed's references
+                options["k"], why = choose_k(tr.labels, te is None)
+                k_choices.append(why)
+            res = knn_eval(tr, te, **options)
         else:
             res = linear_probe(tr, te, seed=seed, **kwargs)  # type: ignore[arg-type]
         runs.append({**res.metrics, "seed": int(seed)})
         first = first or res
     assert first is not None
     config = {"split": _describe(mode, frac), "label_fraction": label_fraction, **kwargs}
+    if k_choices:
+        config["k"] = "auto"
+        config["k_choice"] = "; ".join(dict.fromkeys(k_choices))
     return EvalRuns(protocol, [int(s) for s in seeds], runs,
                     _without_seed(summarize_runs(runs)), first, config)
 

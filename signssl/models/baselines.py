@@ -35,9 +35,9 @@ from torch import Tensor
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
 from signssl.pose.layouts import HAND_21, Layout, get_layout
+from signssl.pose.streams import finger_angle_quads, vector_angle
 
 HANDS: tuple[str, str] = ("left_hand", "right_hand")
-_FINGERS = ("thumb", "index_finger", "middle_finger", "ring_finger", "pinky")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -80,16 +80,6 @@ def masked_time_mean(values: Tensor, present: Tensor) -> Tensor:
     total = (values * w).sum(dim=1)  # (B, ...)
     count = w.sum(dim=1).clamp_min(1.0)
     return total / count
-
-
-def vector_angle(a: Tensor, b: Tensor) -> Tensor:
-    """Unsigned angle in ``[0, pi]`` between vectors ``(..., C)`` (C = 2 or 3); 0 if degenerate."""
-    dot = (a * b).sum(-1)
-    if a.shape[-1] == 2:
-        cross = (a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]).abs()
-    else:
-        cross = torch.linalg.cross(a, b, dim=-1).norm(dim=-1)
-    return torch.atan2(cross, dot)
 
 
 def _hand_index(layout: Layout, hand: str) -> list[int]:
@@ -172,23 +162,8 @@ class RawHandKeypoints(_PoseBaseline):
 
 
 def finger_angle_triplets() -> list[tuple[str, str, str, str]]:
-    """Joint quadruples ``(a, b, c, d)``: the angle between bones ``a->b`` and ``c->d``.
-
-    Flexion: for each finger chain wrist-j1-j2-j3-tip, the angles at j1, j2, j3 between
-    consecutive bones (0 = straight): 15.  Spread: between the first bones of adjacent
-    fingers (thumb mcp->ip vs index mcp->pip, then index/middle, middle/ring, ring/pinky): 4.
-    """
-    quads: list[tuple[str, str, str, str]] = []
-    for finger in _FINGERS:
-        chain = ["wrist"] + [n for n in HAND_21 if n.startswith(finger + "_")]  # 5 joints
-        for i in range(1, 4):
-            quads.append((chain[i - 1], chain[i], chain[i], chain[i + 1]))
-    firsts = [("thumb_mcp", "thumb_ip")] + [
-        (f"{f}_mcp", f"{f}_pip") for f in _FINGERS[1:]
-    ]
-    for (a, b), (c, d) in zip(firsts[:-1], firsts[1:], strict=True):
-        quads.append((a, b, c, d))
-    return quads
+    """The 19 joint quadruples of a hand's angles (:func:`signssl.pose.streams.finger_angle_quads`)."""
+    return finger_angle_quads()
 
 
 class RawHandAngles(_PoseBaseline):

@@ -11,7 +11,9 @@ Frame embedding, one token per frame:
    of missing joints (confidence 0) are forced to 0, so a missing joint is the vector
    ``(0, ..., 0, 0)`` whatever the input held: ``(B, T, J, C) -> (B, T, J, C + 1)``;
 2. each part of the layout (e.g. ``body``, ``left_hand``, ``right_hand`` for
-   ``masa49``) is flattened and embedded by its own ``LayerNorm -> Linear`` to ``dim``;
+   ``masa49``) is flattened and embedded by its own ``LayerNorm -> Linear`` to ``dim``
+   (with ``streams``, each feature group of :mod:`signssl.pose.streams` instead, e.g.
+   wrist-centred hand shape and finger angles);
    the part embeddings are summed and a second ``LayerNorm`` follows — the two layer
    norms "at the input embedding stage" of SSL-SLR §6.2.  Because of the per-part layer
    norm the sum is not one linear map of the frame.  ``input_norm=False`` skips both
@@ -43,6 +45,7 @@ from signssl.errors import ConfigError, DataError
 from signssl.models.base import Encoder, unpack_pose_batch
 from signssl.models.registry import register_model
 from signssl.pose.layouts import get_layout
+from signssl.pose.streams import StreamFeatures, stream_dims
 
 POS_EMBEDS = ("learned", "sinusoidal")
 
@@ -101,6 +104,11 @@ class PoseTransformer(Encoder):
         max_frames: longest clip T accepted (size of the learned position table).
         pos_embed: ``"learned"`` or ``"sinusoidal"``.
         input_norm: apply the two input-embedding layer norms.
+        streams: per-frame input streams (:mod:`signssl.pose.streams`): ``("coords",)``
+            (default) embeds each part's coordinates; e.g. ``("body", "hand_shape",
+            "hand_angles")`` reads hand shape apart from hand position.  Each group of
+            the streams replaces a part in step 2 of the module docstring.
+        mirror_left: mirror the left hand in x in the ``hand_shape`` stream.
     """
 
     input_norm_on: Tensor
@@ -117,6 +125,8 @@ class PoseTransformer(Encoder):
         max_frames: int = 64,
         pos_embed: str = "learned",
         input_norm: bool = True,
+        streams: tuple[str, ...] | list[str] = ("coords",),
+        mirror_left: bool = False,
     ) -> None:
         super().__init__()
         if in_dims not in (2, 3):
@@ -133,14 +143,10 @@ class PoseTransformer(Encoder):
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         self.layout = get_layout(layout)
         self.in_dims, self.out_dim, self.max_frames = in_dims, dim, max_frames
-        self.part_slices = [self.layout.part_slice(p) for p in self.layout.part_names]
-        feat = in_dims + 1  # coordinates + confidence
-        self.part_norms = nn.ModuleList(
-            nn.LayerNorm((s.stop - s.start) * feat) for s in self.part_slices
-        )
-        self.part_embeds = nn.ModuleList(
-            nn.Linear((s.stop - s.start) * feat, dim) for s in self.part_slices
-        )
+        self.streams = StreamFeatures(streams, self.layout, mirror_left)
+        widths = stream_dims(self.streams.streams, self.layout, in_dims)  # one per group
+        self.part_norms = nn.ModuleList(nn.LayerNorm(w) for w in widths)
+        self.part_embeds = nn.ModuleList(nn.Linear(w, dim) for w in widths)
         self.embed_norm = nn.LayerNorm(dim)
         self.register_buffer("input_norm_on", torch.tensor(bool(input_norm)))
         self._use_input_norm = bool(input_norm)  # mirror of the buffer, no device sync
@@ -202,12 +208,10 @@ class PoseTransformer(Encoder):
 
     def _embed_frames(self, xyz: Tensor, conf: Tensor) -> Tensor:
         """``(B, T, J, C), (B, T, J) -> (B, T, D)`` frame tokens before the blocks."""
-        present = (conf > 0).unsqueeze(-1)  # (B, T, J, 1)
-        feats = torch.cat([xyz * present, conf.unsqueeze(-1)], dim=-1)  # (B, T, J, C + 1)
         use_norm = self._use_input_norm
         tok = xyz.new_zeros(xyz.shape[0], xyz.shape[1], self.out_dim)  # (B, T, D)
-        for sl, norm, lin in zip(self.part_slices, self.part_norms, self.part_embeds, strict=True):
-            f = feats[:, :, sl].flatten(2)  # (B, T, Jp, C + 1) -> (B, T, Jp * (C + 1))
+        groups = self.streams(xyz, conf)  # list of (B, T, F_k)
+        for f, norm, lin in zip(groups, self.part_norms, self.part_embeds, strict=True):
             tok = tok + lin(norm(f) if use_norm else f)
         return self.embed_norm(tok) if use_norm else tok
 

@@ -3,10 +3,16 @@
 All functions return a new :class:`PoseSequence`; missing joints (confidence 0) keep
 coordinates 0.  Scale is measured in the image plane (x, y) because z from monocular
 estimators is noisy; the same factor scales all coordinates.
+
+:func:`normalize_sequence` applies a mode by name (:data:`NORMALIZE_MODES`); ``"auto"``,
+the default of every command, chooses per clip: ``"shoulders"`` when some frame of the
+clip has both shoulders detected, else ``"hands"`` (hands-only layouts, clips in which the
+body was never detected).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Literal
 
@@ -37,8 +43,8 @@ def shoulder_frame(seq: PoseSequence, per_frame: bool = False) -> tuple[np.ndarr
     """
     if not (seq.layout.has(LEFT_SHOULDER) and seq.layout.has(RIGHT_SHOULDER)):
         raise DataError(
-            f"layout '{seq.layout.name}' has no shoulders; use per-hand normalisation "
-            "(normalize_hands) or image-size normalisation instead",
+            f"layout '{seq.layout.name}' has no shoulders; use normalize 'auto' or "
+            "'hands' (per-hand normalisation) instead",
             seq.source,
         )
     (l_xyz, l_c), (r_xyz, r_c) = (seq.select_joints([j]) for j in (LEFT_SHOULDER, RIGHT_SHOULDER))
@@ -49,7 +55,7 @@ def shoulder_frame(seq: PoseSequence, per_frame: bool = False) -> tuple[np.ndarr
     if not ok.any():
         raise DataError(
             "no frame has both shoulders detected, cannot normalise by shoulders; "
-            "use normalize_image or normalize_hands",
+            "use normalize 'auto' (per-hand for such clips) or 'hands'",
             seq.source,
         )
     clip_mid, clip_width = mid[ok].mean(0), width[ok].mean()
@@ -97,6 +103,48 @@ def normalize_hands(seq: PoseSequence, scale: bool = True) -> PoseSequence:
         present = (conf[:, s] > 0)[..., None]
         xyz[:, s] = np.where(present, (seq.xyz[:, s] - centre) / size, 0.0)
     return replace(seq, xyz=xyz.astype(np.float32), conf=conf)
+
+
+AUTO, AUTO_FALLBACK = "auto", "hands"
+_MODES: dict[str, Callable[[PoseSequence], PoseSequence]] = {
+    "shoulders": lambda s: normalize_shoulders(s, mode="clip"),
+    "shoulders_frame": lambda s: normalize_shoulders(s, mode="frame"),
+    "hands": lambda s: normalize_hands(s),
+    "shoulders_hands": lambda s: normalize_hands(normalize_shoulders(s, mode="clip")),
+    "none": lambda s: s,
+}
+#: the names :func:`normalize_sequence` accepts
+NORMALIZE_MODES: tuple[str, ...] = (AUTO, *_MODES)
+
+
+def check_normalize_mode(mode: str | None) -> str:
+    """``mode`` (``None`` -> ``"none"``) if it is a known name, else :class:`ConfigError`."""
+    mode = mode or "none"
+    if mode not in NORMALIZE_MODES:
+        raise ConfigError(f"normalize must be one of {', '.join(NORMALIZE_MODES)}, got {mode!r}")
+    return mode
+
+
+def has_both_shoulders(seq: PoseSequence) -> bool:
+    """Whether some frame has both shoulders detected, a usable width apart."""
+    if not (seq.layout.has(LEFT_SHOULDER) and seq.layout.has(RIGHT_SHOULDER)):
+        return False
+    (l_xyz, l_c), (r_xyz, r_c) = (seq.select_joints([j]) for j in (LEFT_SHOULDER, RIGHT_SHOULDER))
+    width = np.linalg.norm(l_xyz[:, 0, :2] - r_xyz[:, 0, :2], axis=-1)  # (T,)
+    return bool(((l_c[:, 0] > 0) & (r_c[:, 0] > 0) & (width > 1e-6)).any())
+
+
+def normalize_sequence(seq: PoseSequence, mode: str = AUTO) -> tuple[PoseSequence, str]:
+    """Normalise by the mode named ``mode``; returns the sequence and the mode used.
+
+    ``"auto"`` uses ``"shoulders"`` when :func:`has_both_shoulders`, else ``"hands"``
+    (module docstring); any other name is applied as is and may raise
+    :class:`~signssl.errors.DataError` (e.g. ``"shoulders"`` on a clip without them).
+    """
+    mode = check_normalize_mode(mode)
+    if mode == AUTO:
+        mode = "shoulders" if has_both_shoulders(seq) else AUTO_FALLBACK
+    return _MODES[mode](seq), mode
 
 
 def normalize_image(seq: PoseSequence, width: float, height: float) -> PoseSequence:

@@ -5,18 +5,37 @@ Conventions (ARCHITECTURE.md):
 * ``xyz``: ``(T, J, C)`` float32, C = 2 or 3, always finite;
 * ``conf``: ``(T, J)`` float32 in ``[0, 1]``; a missing joint has confidence 0 (and
   coordinates 0) — never NaN;
+* invalid coordinates (NaN, ±inf, or beyond ±:data:`MAX_ABS_COORD`, which no pixel,
+  normalised or metric coordinate reaches) make the joint missing, in one place
+  (:func:`sanitize`); ``invalid`` counts the joint-frames set missing for inf or absurd
+  values (NaN is the usual "not detected" marker and is not counted);
 * ``fps``: frames per second, ``None`` when unknown;
 * ``layout``: the :class:`~signssl.pose.layouts.Layout` naming the J joints.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from signssl.errors import DataError, LayoutError
 from signssl.pose.layouts import CONF_VALUES, Layout, get_layout
+
+#: a coordinate beyond this magnitude is invalid (the joint is treated as missing)
+MAX_ABS_COORD = 1e6
+
+
+def invalid_joints(xyz: np.ndarray) -> np.ndarray:
+    """``(T, J)`` True where a coordinate is NaN, ±inf or beyond ±``MAX_ABS_COORD``."""
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(np.asarray(xyz)) <= MAX_ABS_COORD).all(axis=-1)
+
+
+def count_invalid(xyz: np.ndarray) -> int:
+    """Joint-frames with an infinite or absurd (not NaN) coordinate."""
+    xyz = np.asarray(xyz)
+    return int((invalid_joints(xyz) & ~np.isnan(xyz).any(axis=-1)).sum())
 
 
 def sanitize(
@@ -24,8 +43,9 @@ def sanitize(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Make coordinates finite and mark missing joints with confidence 0.
 
-    A joint is missing when any coordinate is NaN/inf, or (``zero_is_missing``, the
-    MediaPipe convention) when all its coordinates are exactly 0.
+    A joint is missing when any coordinate is invalid (:func:`invalid_joints`: NaN, inf,
+    beyond ±``MAX_ABS_COORD``), or (``zero_is_missing``, the MediaPipe convention) when
+    all its coordinates are exactly 0.
 
     Args:
         xyz: ``(T, J, C)`` coordinates.
@@ -33,8 +53,9 @@ def sanitize(
     Returns:
         ``xyz`` float32 ``(T, J, C)`` finite, ``conf`` float32 ``(T, J)`` in [0, 1].
     """
-    xyz = np.asarray(xyz, dtype=np.float32)
-    bad = ~np.isfinite(xyz).all(axis=-1)  # (T, J)
+    bad = invalid_joints(xyz)  # (T, J)
+    with np.errstate(over="ignore", invalid="ignore"):
+        xyz = np.asarray(xyz, dtype=np.float32)
     if zero_is_missing:
         bad |= (xyz == 0).all(axis=-1)
     if conf is None:
@@ -56,9 +77,11 @@ class PoseSequence:
     layout: Layout
     fps: float | None = None
     source: str | None = None  # where it was read from, for messages
+    invalid: int = field(default=0, compare=False)  # joint-frames set missing: inf / absurd
 
     def __post_init__(self) -> None:
-        xyz = np.asarray(self.xyz, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xyz = np.asarray(self.xyz, dtype=np.float32)
         conf = np.asarray(self.conf, dtype=np.float32)
         where = self.source or "pose sequence"
         if xyz.ndim != 3 or xyz.shape[-1] not in (2, 3):
@@ -70,8 +93,11 @@ class PoseSequence:
                 f"{where}: {xyz.shape[1]} joints but layout '{self.layout.name}' has "
                 f"{self.layout.num_joints}"
             )
-        if not (np.isfinite(xyz).all() and np.isfinite(conf).all()):
-            conf = np.where(np.isfinite(conf), conf, 0.0).astype(np.float32)
+        bad = invalid_joints(xyz)  # (T, J)
+        if bad.any():
+            self.invalid += count_invalid(xyz)
+        if bad.any() or not np.isfinite(conf).all():
+            conf = np.where(np.isfinite(conf) & ~bad, conf, 0.0).astype(np.float32)
             xyz, conf = sanitize(xyz, conf, zero_is_missing=False)
             xyz[conf == 0] = 0.0
         self.xyz, self.conf = xyz, np.clip(conf, 0.0, 1.0)
@@ -193,6 +219,7 @@ class PoseSequence:
             offset += nj * nv
             j0 += nj
         # missing = all coordinates the part stores are 0 (z=0 padding must not count)
+        invalid = count_invalid(xyz)
         xyz_s, conf_s = sanitize(xyz, conf, zero_is_missing=False)
         if zero_is_missing:
             j0 = 0
@@ -203,7 +230,7 @@ class PoseSequence:
                 conf_s[:, j0 : j0 + nj][zero] = 0.0
                 j0 += nj
         xyz_s[conf_s == 0] = 0.0  # missing joints keep coordinates 0
-        return cls(xyz_s, conf_s, layout, fps, source)
+        return cls(xyz_s, conf_s, layout, fps, source, invalid)
 
     def to_flat(self) -> np.ndarray:
         """Encode as ``(T, layout.flat_size)`` float32 (missing joints written as 0)."""

@@ -94,7 +94,7 @@ def test_frame_range_is_applied(tiny) -> None:
 
 def test_shoulder_normalisation_matches_a_per_frame_loop(tiny) -> None:
     m, yaml = tiny
-    ds = PoseDataset(m, source_layout=yaml)  # default: masa49, 2D, shoulders
+    ds = PoseDataset(m, source_layout=yaml)  # default: masa49, 2D, auto = shoulders here
     xy, conf = masa49_reference(load_frames(m.root / "thanks" / "0"))
     np.testing.assert_allclose(ds[2]["pose"].xyz, shoulder_reference(xy, conf), rtol=1e-5, atol=1e-6)
 
@@ -142,7 +142,7 @@ def mixed(mp_data, h170_yaml: Path) -> tuple[Manifest, Path]:
         ManifestRow("a/missing", "a"),  # no such folder
         ManifestRow("a/zeros", "a"),  # all missing
         ManifestRow("a/1", "a", start=10),  # range past the 3 frames: empty
-        ManifestRow("a/hands_only", "a"),  # cannot normalise by shoulders
+        ManifestRow("a/hands_only", "a"),  # cannot normalise by shoulders (auto: per hand)
         ManifestRow("a/1", "a"),
     ]
     return Manifest(rows, root), h170_yaml
@@ -150,7 +150,7 @@ def mixed(mp_data, h170_yaml: Path) -> tuple[Manifest, Path]:
 
 def test_bad_samples_raise_a_data_error_naming_the_file(mixed) -> None:
     m, yaml = mixed
-    ds = PoseDataset(m, source_layout=yaml)
+    ds = PoseDataset(m, source_layout=yaml, normalize="shoulders")
     expected = {1: ("unreadable", "a/missing"), 2: ("all missing", "a/zeros"),
                 3: ("empty", "a/1"), 4: ("cannot normalise", "a/hands_only")}
     for i, (reason, name) in expected.items():
@@ -164,7 +164,7 @@ def test_bad_samples_raise_a_data_error_naming_the_file(mixed) -> None:
 
 def test_skip_mode_replaces_and_counts_bad_samples(mixed) -> None:
     m, yaml = mixed
-    ds = PoseDataset(m, source_layout=yaml, on_error="skip")
+    ds = PoseDataset(m, source_layout=yaml, on_error="skip", normalize="shoulders")
     assert ds[1]["index"] == 5  # rows 1-4 are bad: the next good one is served
     rep = ds.report()
     assert rep.counts() == {"kept": 1, "unreadable": 1, "all missing": 1, "empty": 1,
@@ -178,8 +178,23 @@ def test_skip_mode_replaces_and_counts_bad_samples(mixed) -> None:
 def test_all_bad_dataset_raises_in_skip_mode(mixed) -> None:
     m, yaml = mixed
     ds = PoseDataset(Manifest(m.rows[1:3], m.root), source_layout=yaml, on_error="skip")
-    with pytest.raises(DataError, match="none of the 2 samples"):
+    with pytest.raises(DataError, match="none of the 2 samples") as e:
         ds[0]
+    assert "most common reason: unreadable (1 of 2), e.g." in str(e.value)
+
+
+def test_auto_normalisation_falls_back_per_clip_and_counts_it(mixed) -> None:
+    m, yaml = mixed
+    ds = PoseDataset(m, source_layout=yaml, on_error="skip")  # default "auto"
+    rep = ds.scan(progress=False)
+    assert "cannot normalise" not in rep.problems and rep.kept == 3
+    assert rep.notes == {"normalised by hands (no frame with both shoulders)": 1}
+    assert "normalised by hands (no frame with both shoulders) 1" in rep.summary()
+    # the fallback clip is exactly the per-hand normalisation; the others are by shoulders
+    hands = PoseDataset(m, source_layout=yaml, normalize="hands")
+    shoulders = PoseDataset(m, source_layout=yaml, normalize="shoulders")
+    np.testing.assert_array_equal(ds.load(4).xyz, hands.load(4).xyz)
+    np.testing.assert_array_equal(ds.load(0).xyz, shoulders.load(0).xyz)
 
 
 def test_cache_and_transform(tiny) -> None:
