@@ -8,7 +8,18 @@ One encoder f, projector g, predictor h; the original clip x and two views x1, x
 The original clip is not augmented.  Collapse ablation switches (paper §7):
 ``use_predictor=False`` replaces h by the identity, ``stop_gradient=False`` removes sg,
 ``input_layernorm=False`` turns off the encoder's input-embedding layer norms.
-``embedding`` is z0 (projector output of the original clip), ``features`` is h0.
+``embedding`` is z0 (projector output of the clip in the original's place), ``features``
+is h0.
+
+``branches`` picks what enters the three places (x, x1, x2) of the loss (paper §7, Fig. 8):
+
+* ``"original"`` (the paper's SL-FPN): the original clip, a view, another view;
+* ``"no_original"`` (the ablation "without o"): a third independent view t3(x) takes the
+  original's place, so no branch sees the original clip; the three places, heads, terms
+  and stop-gradient are unchanged (x1, x2 are the same draws as with ``"original"``);
+* ``"swapped"`` (the ablation "perm", the original and one positive exchanged): the first
+  view takes the original's place and the original the first view's,
+  ``L = MSE(z0, z2) + MSE(z1, z0) + MSE(h(z1), sg(z2))`` in the default's names.
 
 ``l2_normalize=True`` (not in the paper) L2-normalises z0, z1, z2 and h(z0) before the
 MSE terms, so that each term is ``(2 − 2·cos)/D`` averaged over the batch as in
@@ -33,6 +44,9 @@ from signssl.models.base import Encoder
 from signssl.models.heads import SLFPNPredictionHead, SLFPNProjectionHead
 from signssl.pose.transforms import PoseBatch
 
+#: what takes the places (x, x1, x2) of Eq. 1/2; the first is the paper's method
+BRANCHES = ("original", "no_original", "swapped")
+
 
 @register_method("sl_fpn")
 class SLFPN(Method):
@@ -52,9 +66,16 @@ class SLFPN(Method):
         input_layernorm: bool | None = None,
         l2_normalize: bool = False,
         proj_last_norm: str | None = None,
+        branches: str = "original",
         **view_options: Any,
     ) -> None:
         super().__init__(encoder, **view_options)
+        if branches not in BRANCHES:
+            raise ConfigError(
+                f"unknown SL-FPN branches {branches!r}; known: {', '.join(BRANCHES)} "
+                "(method.kwargs.branches)"
+            )
+        self.branches = branches
         self.projector = SLFPNProjectionHead(
             encoder.out_dim, proj_hidden_dim, proj_dim, head_norm, last_norm=proj_last_norm
         )
@@ -74,9 +95,7 @@ class SLFPN(Method):
             encoder.set_input_norm(bool(input_layernorm))
 
     def training_loss(self, batch: PoseBatch) -> dict[str, Tensor]:
-        x0 = self.prepare(batch)
-        x1, x2 = self.augment(x0), self.augment(x0)
-        h0, h1, h2 = self.encode([x0, x1, x2])  # 3 x (B, D)
+        h0, h1, h2 = self.encode(self.branch_inputs(self.prepare(batch)))  # 3 x (B, D)
         z0, z1, z2 = self.projector(h0), self.projector(h1), self.projector(h2)  # (B, d)
         p0 = self.predictor(z0) if self.predictor is not None else z0
         embedding = z0.detach()
@@ -86,3 +105,13 @@ class SLFPN(Method):
         loss = terms["pair"] + terms["original"] + terms["predictor"]
         detached = {k: v.detach() for k, v in terms.items()}
         return {"loss": loss, "embedding": embedding, "features": h0.detach(), **detached}
+
+    def branch_inputs(self, x: PoseBatch) -> list[PoseBatch]:
+        """The clips in the places (x, x1, x2) of Eq. 1/2 under ``self.branches``; the
+        views x1, x2 are drawn first, so every setting sees the same two views."""
+        x1, x2 = self.augment(x), self.augment(x)
+        if self.branches == "no_original":
+            return [self.augment(x), x1, x2]
+        if self.branches == "swapped":
+            return [x1, x, x2]
+        return [x, x1, x2]

@@ -181,6 +181,53 @@ def test_sl_fpn_original_clip_is_not_augmented() -> None:
     torch.testing.assert_close(z0, expected, atol=1e-5, rtol=1e-5)
 
 
+def _views(method: Any, batch: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """``n`` views drawn by a fresh generator with the method's seed (rank 0): the
+    reference for which clips a training step sees."""
+    g = torch.Generator().manual_seed(method.seed)
+    x = method.prepare(batch)
+    return [method.view_transform(x, g) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("branches", "places"),
+    [("original", ["x", 0, 1]), ("no_original", [2, 0, 1]), ("swapped", [0, "x", 1])],
+)
+def test_sl_fpn_branches_choose_the_clips_of_each_place(branches: str, places: list[Any]) -> None:
+    """Paper §7: the original clip, views t1(x), t2(x) (and t3(x) without the original)
+    enter the places (x, x1, x2) of Eq. 1/2, and the three terms use exactly those."""
+    method = build("sl_fpn", branches=branches, seed=3).eval()  # eval: no dropout, BN stats
+    batch = make_batch()
+    views = _views(method, batch, 3)
+    expected = [method.prepare(batch) if p == "x" else views[p] for p in places]
+    seen: list[list[dict[str, Any]]] = []
+    encode = method.encode
+    method.encode = lambda vs: seen.append(vs) or encode(vs)  # spy on the encoder's input
+    out = method.training_loss(batch)
+    assert len(seen) == 1 and len(seen[0]) == 3
+    for got, want in zip(seen[0], expected, strict=True):
+        assert torch.equal(got["x"], want["x"]) and torch.equal(got["frame_mask"], want["frame_mask"])
+    assert not torch.equal(views[0]["x"], views[1]["x"])  # the views are distinct draws
+    with torch.no_grad():
+        z0, z1, z2 = (method.projector(method.encoder.embed(v)) for v in expected)
+        p0 = method.predictor(z0)
+    torch.testing.assert_close(out["pair"], F.mse_loss(z1, z2), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out["original"], F.mse_loss(z0, z1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out["predictor"], F.mse_loss(p0, z2), atol=1e-5, rtol=1e-5)
+
+
+def test_sl_fpn_branches_without_augmentation_and_unknown_value() -> None:
+    """Without boundary permutation and spatial views every place holds the clip itself;
+    an unknown setting names the known ones."""
+    method = build("sl_fpn", branches="no_original", boundary_permutation=False, spatial_aug=False)
+    batch = make_batch()
+    for view in method.branch_inputs(method.prepare(batch)):
+        assert torch.equal(view["x"], batch["x"])
+    with pytest.raises(ConfigError, match="known: original, no_original, swapped"):
+        build("sl_fpn", branches="not_a_setting")
+    assert method_options("sl_fpn")["branches"] == "original"
+
+
 def test_batch_of_one_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="at least 2 clips"):
         build("simclr").training_loss(make_batch(B=1))
