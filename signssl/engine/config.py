@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -312,11 +313,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 errors.append(str(e))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if tp is Any:
-        return value
+        return _finite_everywhere(value, where)
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return dict(value)
+        return _finite_everywhere(dict(value), where)
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, list | tuple) or len(value) != len(args):
@@ -333,12 +334,77 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
+        return _finite_everywhere(float(value), where)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return value
     raise ConfigError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def _finite_everywhere(value: Any, where: str) -> Any:
+    """``value`` unchanged; :class:`ConfigError` naming the key of a NaN or infinite number
+    in it (no setting, nor any model or method keyword, means anything as NaN or inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value}; give a finite value "
+                          "in the config file or with --set")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _finite_everywhere(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _finite_everywhere(v, f"{where}[{i}]")
+    return value
+
+
+#: optimiser setting -> (whether a value is allowed, the rule in words); any value must
+#: also be a finite number.  Shared by the pretraining config and the fine-tuning commands.
+OPTIM_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "lr": (lambda v: v > 0, "> 0"),
+    "min_lr": (lambda v: v >= 0, ">= 0"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "betas": (lambda v: 0 <= v < 1, "in [0, 1) (each of the two)"),
+    "eps": (lambda v: v > 0, "> 0"),
+    "warmup_epochs": (lambda v: v >= 0, ">= 0"),
+    "warmup_steps": (lambda v: v >= 0, ">= 0"),
+    "layer_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "grad_clip": (lambda v: v >= 0, ">= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "head_lr_scale": (lambda v: v > 0, "> 0"),
+    "step_gamma": (lambda v: v > 0, "> 0"),
+    "lambda_cd": (lambda v: v >= 0, ">= 0"),
+}
+
+
+def check_optim_values(prefix: str = "", **values: float | Sequence[float] | None) -> None:
+    """:class:`ConfigError` for the first optimiser setting (a key of :data:`OPTIM_RULES`)
+    that is not a finite number within its rule; ``None`` values are skipped.
+
+    ``prefix`` names where the values come from: ``"optim."`` for a config (the message
+    says ``optim.lr``) or ``"--"`` for command-line options (``--weight-decay``).
+
+    >>> check_optim_values("--", lr=float("nan"))
+    Traceback (most recent call last):
+    signssl.errors.ConfigError: --lr must be a finite number > 0, got nan
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        ok, rule = OPTIM_RULES[name]
+        items = value if isinstance(value, list | tuple) else (value,)
+        if all(_is_number(v) and math.isfinite(v) and ok(v) for v in items):
+            continue
+        key = f"--{name.replace('_', '-')}" if prefix == "--" else f"{prefix}{name}"
+        raise ConfigError(f"{key} must be a finite number {rule}, got {_show(value)}")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _show(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def config_from_dict(tree: Mapping[str, Any], where: str = "config") -> PretrainConfig:
@@ -357,12 +423,20 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(
             f"optim.schedule must be 'cosine', 'linear' or 'constant', got {o.schedule!r}"
         )
-    if o.lr <= 0 or o.min_lr < 0 or o.min_lr > o.lr:
+    check_optim_values(
+        "optim.", lr=o.lr, min_lr=o.min_lr, weight_decay=o.weight_decay, momentum=o.momentum,
+        betas=o.betas, eps=o.eps, warmup_epochs=o.warmup_epochs, warmup_steps=o.warmup_steps,
+        layer_decay=o.layer_decay, grad_clip=o.grad_clip,
+    )  # fmt: skip
+    if o.min_lr > o.lr:
         raise ConfigError(f"need 0 <= optim.min_lr <= optim.lr and lr > 0; got {o.lr}, {o.min_lr}")
-    if not 0 < o.layer_decay <= 1:
-        raise ConfigError(f"optim.layer_decay must be in (0, 1], got {o.layer_decay}")
     if o.grad_clip is not None and o.grad_clip <= 0:
         raise ConfigError(f"optim.grad_clip must be positive or null, got {o.grad_clip}")
+    if d.max_frames < 1 or d.num_workers < 0:
+        raise ConfigError(
+            f"data.max_frames must be >= 1 and data.num_workers >= 0, got {d.max_frames}, "
+            f"{d.num_workers}"
+        )
     if d.batch_size < 2:
         raise ConfigError(f"data.batch_size must be >= 2 for contrastive batches, got {d.batch_size}")
     if d.on_error not in ("skip", "raise"):
@@ -388,6 +462,8 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(
             f"data.video.crops and frame_step must be >= 1, got {v.crops}, {v.frame_step}"
         )
+    if v.fps is not None and not v.fps > 0:
+        raise ConfigError(f"data.video.fps must be > 0 or null (the file's rate), got {v.fps}")
     if (v.clip_len is not None and v.clip_len < 1) or (v.size is not None and v.size < 1):
         raise ConfigError(
             f"data.video.clip_len and size must be >= 1 or null, got {v.clip_len}, {v.size}"

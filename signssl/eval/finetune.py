@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from signssl.engine.config import check_optim_values
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import _batch_labels, _batch_list, dataset_label_names
 from signssl.eval.results import EvalResult, make_result
@@ -71,8 +72,8 @@ class FinetuneModule(L.LightningModule):
             raise ConfigError(f"step_milestones are fractions of training in (0, 1), got {step_milestones}")
         self.schedule, self.step_gamma = schedule, float(step_gamma)
         self.step_milestones = sorted(float(m) for m in step_milestones)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(f"label smoothing must be in [0, 1), got {label_smoothing}")
+        check_optim_values(lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                           head_lr_scale=head_lr_scale, step_gamma=step_gamma)
         self.encoder = encoder
         self.head = nn.Linear(encoder.out_dim, num_classes)
         self.register_buffer("label_map", label_map if label_map is not None else torch.zeros(0, dtype=torch.long))
@@ -230,6 +231,8 @@ def finetune_eval(
         hold ``train_loss_first`` / ``train_loss_last``, the mean training loss of the first
         and the last epoch.
     """
+    check_optim_values(lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                       warmup_epochs=warmup_epochs, step_gamma=step_gamma)
     train_names = dataset_label_names(train_data)
     test_names = dataset_label_names(test_data)
     if classes is None:

@@ -85,14 +85,14 @@ class VideoFinetuneConfig:
         for name in ("frames", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if not 0.0 < self.layer_decay <= 1.0:
-            raise ConfigError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.lambda_cd < 0 or self.warmup_steps < 0 or self.grad_clip < 0:
-            raise ConfigError("lambda_cd, warmup_steps and grad_clip must be >= 0")
+        from signssl.engine.config import check_optim_values
+
+        check_optim_values(
+            lr=self.lr, weight_decay=self.weight_decay, betas=self.betas,
+            layer_decay=self.layer_decay, warmup_steps=self.warmup_steps,
+            label_smoothing=self.label_smoothing, lambda_cd=self.lambda_cd,
+            grad_clip=self.grad_clip,
+        )  # fmt: skip
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 

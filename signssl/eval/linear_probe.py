@@ -116,6 +116,10 @@ def linear_probe(
     Returns:
         :class:`EvalResult` (``protocol="linear"``) with scores = logits ``(N, L)``.
     """
+    from signssl.engine.config import check_optim_values
+
+    if backend == "torch":
+        check_optim_values(lr=lr, weight_decay=weight_decay)
     train = train.require_labeled("linear-probe training set")
     test = test.require_labeled("linear-probe test set")
     classes = train.classes()

@@ -107,6 +107,60 @@ def test_validate_rejects_inconsistent_values(tree: dict, message: str) -> None:
         config_from_dict(tree)
 
 
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("optim.lr=.nan", r"optim\.lr must be a finite number, got nan"),
+        ("optim.lr=.inf", r"optim\.lr must be a finite number, got inf"),
+        ("optim.lr=-0.1", r"optim\.lr must be a finite number > 0, got -0\.1"),
+        ("optim.lr=0", r"optim\.lr must be a finite number > 0"),
+        ("optim.min_lr=.nan", r"optim\.min_lr must be a finite number"),
+        ("optim.weight_decay=-1", r"optim\.weight_decay must be a finite number >= 0"),
+        ("optim.weight_decay=.nan", r"optim\.weight_decay must be a finite number"),
+        ("optim.momentum=1.5", r"optim\.momentum must be a finite number in \[0, 1\)"),
+        ("optim.momentum=-0.5", r"optim\.momentum must be"),
+        ("optim.betas=[0.9, 1.2]", r"optim\.betas must be a finite number in \[0, 1\)"),
+        ("optim.betas=[.nan, 0.9]", r"optim\.betas\[0\] must be a finite number"),
+        ("optim.eps=0", r"optim\.eps must be a finite number > 0"),
+        ("optim.warmup_epochs=-1", r"optim\.warmup_epochs must be"),
+        ("optim.warmup_steps=-2", r"optim\.warmup_steps must be"),
+        ("optim.grad_clip=.nan", r"optim\.grad_clip must be a finite number"),
+        ("optim.layer_decay=-.inf", r"optim\.layer_decay must be a finite number"),
+        ("data.video.fps=-5", r"data\.video\.fps must be > 0"),
+        ("data.max_frames=0", r"data\.max_frames must be >= 1"),
+        ("method.kwargs.temperature=.nan", r"method\.kwargs\.temperature must be a finite"),
+        ("model.kwargs.dropout=[0.1, .inf]", r"model\.kwargs\.dropout\[1\] must be a finite"),
+    ],
+)
+def test_validator_refuses_non_finite_and_meaningless_values(item: str, message: str) -> None:
+    """NaN, infinity, or a negative learning rate / weight decay / momentum is refused by
+    the config validator naming the key, before any optimiser sees it."""
+    with pytest.raises(ConfigError, match=message):
+        load_config("sl_fpn", "tiny", [item])
+
+
+def test_pretrain_cli_refuses_a_nan_learning_rate_before_reading_data(tmp_path: Path) -> None:
+    from signssl.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["pretrain", "--method", "sl_fpn", "--config", "tiny", "--data",
+              str(tmp_path / "m.csv"), "--out", str(tmp_path / "run"), "--set", "optim.lr=.nan"])
+    assert exc.value.code == 2 and not (tmp_path / "run").exists()
+
+
+def test_fine_tuning_settings_use_the_same_rules() -> None:
+    from signssl.engine.config import check_optim_values
+    from signssl.eval.finetune_video import VideoFinetuneConfig
+
+    with pytest.raises(ConfigError, match=r"^--weight-decay must be a finite number >= 0, got -1"):
+        check_optim_values("--", lr=0.1, weight_decay=-1.0)
+    check_optim_values("--", lr=0.1, weight_decay=None, betas=(0.9, 0.999))
+    with pytest.raises(ConfigError, match=r"^weight_decay must be a finite number >= 0"):
+        VideoFinetuneConfig(weight_decay=-0.5)
+    with pytest.raises(ConfigError, match=r"^lr must be a finite number > 0, got inf"):
+        VideoFinetuneConfig(lr=float("inf"))
+
+
 def test_builtin_method_configs_hold_the_paper_setting() -> None:
     """METHODS.md §2.4: pose_transformer_paper, batch 512, <= 64 frames, 200 epochs;
     SL-FPN with SGD at a fixed lr of 0.001; contrastive baselines with tau = 0.5."""
