@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,9 +44,6 @@ DataOpt = Annotated[
 ]
 
 
-def _is_rank_zero() -> bool:
-    """False in the extra processes a multi-device run starts."""
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def _overrides(
@@ -121,12 +117,14 @@ def pretrain_cmd(
         return
     if data is None:
         raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
-    from signssl.engine.pretrain import pretrain
+    from signssl.distributed import launched_as_rank_zero
+    from signssl.engine.pretrain import lock_run_dir, pretrain
 
-    if _is_rank_zero():
-        save_json(run_file, {"data": str(data.resolve()), "method": cfg.method.name})
-    result = pretrain(cfg, data, out_dir, resume=resume)
-    if not _is_rank_zero():
+    with lock_run_dir(out_dir):  # a second job on the folder stops here, before writing
+        if launched_as_rank_zero():
+            save_json(run_file, {"data": str(data.resolve()), "method": cfg.method.name})
+        result = pretrain(cfg, data, out_dir, resume=resume)
+    if not launched_as_rank_zero():
         return
     table = Table(title=f"pretrain {cfg.method.name} -> {escape(str(out_dir))}", show_header=False)
     table.add_column("what", style="bold")
@@ -166,29 +164,40 @@ def boundary_search_cmd(
         int | None, typer.Option(help="Clip length b refers to (default: data.max_frames).")
     ] = None,
     max_epochs: Annotated[int | None, typer.Option(help="Pretraining epochs per candidate.")] = None,
+    seeds: Annotated[
+        int,
+        typer.Option(help="Runs per candidate (seeds trainer.seed, +1, ...); candidates are "
+                     "compared by their mean, shown with its 95 % t-interval. The paper uses 5."),
+    ] = 1,
+    reference: Annotated[
+        bool,
+        typer.Option("--reference/--no-reference",
+                     help="Also train the no-permutation reference with the same seeds."),
+    ] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
 ) -> None:
-    """Find how many start/end frames to permute (SSL-SLR Algorithm 1): pretrain + linear eval per b."""
+    """Find how many start/end frames to permute (SSL-SLR Algorithm 1): pretrain + linear eval per b
+    and seed, against the no-permutation reference."""
     from signssl.engine.config import load_config
     from signssl.eval.boundary_search import boundary_search
 
     cfg = load_config(method, config, _overrides(sets, max_epochs, progress=progress))
     result = boundary_search(
         cfg, data, out_dir, step=step, max_b=max_b, reference_frames=frames, progress=progress,
-        log=lambda msg: out.print(escape(msg)),
+        log=lambda msg: out.print(escape(msg)), seeds=seeds, reference=reference,
     )
-    table = Table(title=f"boundary search ({escape(result.metric)})")
+    spread = f", mean ± 95 % t-interval over {seeds} seeds" if seeds > 1 else ""
+    table = Table(title=f"boundary search ({escape(result.metric)}{spread})")
     table.add_column("b")
     table.add_column("start: acc")
     table.add_column("end: acc")
-    start = {p.b: p.accuracy for p in result.start}
-    end = {p.b: p.accuracy for p in result.end}
+    if result.reference is not None:
+        ref = result.reference.label()
+        table.add_row("0 (reference: no permutation)", ref, ref)
+    start = {p.b: p.label() for p in result.start}
+    end = {p.b: p.label() for p in result.end}
     for b in sorted(set(start) | set(end)):
-        table.add_row(
-            str(b),
-            f"{start[b]:.4f}" if b in start else "",
-            f"{end[b]:.4f}" if b in end else "",
-        )
+        table.add_row(str(b), start.get(b, ""), end.get(b, ""))
     out.print(table)
     out.print(
         f"[bold]b_s = {result.b_s}[/], [bold]b_e = {result.b_e}[/] frames of {result.reference_frames} "

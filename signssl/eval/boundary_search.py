@@ -5,10 +5,18 @@ only, measure linear-evaluation accuracy ``acc(b)``; stop as soon as ``acc`` sto
 increasing (``acc(b) <= acc(b - step)``) and keep ``b_s`` = the last ``b`` before the
 drop.  The same from the end (permuting only the last ``b`` frames) gives ``b_e``.
 
-Every ``b`` is one pretraining run in ``OUT/<side>_b<b>/`` with its accuracy in
-``result.json``; a rerun reuses finished points, so an interrupted search resumes.
-Results: ``OUT/boundary_search.json`` (``b_s``, ``b_e``, both curves) and
-``OUT/boundary_search.png``.
+Every ``b`` is pretrained and evaluated once per seed (``seeds``; the paper trains each
+candidate five times, the default here is one to keep the cost), and ``acc(b)`` is the
+mean over the seeds, reported with its 95 % t-interval
+(:func:`~signssl.eval.metrics.summarize_runs`).  The no-permutation reference
+(``boundary_permutation=False``, i.e. ``b = 0``) is trained with the same seeds and shown
+next to the curves; it does not enter the stopping rule.
+
+Each (candidate, seed) is one run in ``OUT/<side>_b<b>_s<seed>/`` (the reference in
+``OUT/reference_s<seed>/``) with its accuracy in ``result.json``, written atomically when
+it finishes; a rerun reuses finished runs, so an interrupted search resumes.  Results:
+``OUT/boundary_search.json`` (``b_s``, ``b_e``, both curves with per-seed values, mean
+and interval per candidate, the reference) and ``OUT/boundary_search.png``.
 
 ``b`` counts frames of a clip of ``reference_frames`` frames (default: the data's
 ``max_frames``).  When the recipe takes absolute counts (``b_s_frames``/``b_e_frames``)
@@ -26,28 +34,66 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError
+from signssl.eval.metrics import summarize_runs
 from signssl.utils import json_float, json_floats, save_json
 
 RESULT_FILE = "boundary_search.json"
 PLOT_FILE = "boundary_search.png"
 POINT_FILE = "result.json"
 SIDES = ("start", "end")
+#: the side name of the no-permutation reference runs
+REFERENCE = "reference"
 
 
 @dataclass
-class BoundaryPoint:
-    """One pretraining run of the search."""
+class SeedRun:
+    """One pretraining run (one candidate, one seed) and its linear evaluation."""
 
-    b: int
+    seed: int
     accuracy: float
     run_dir: str
     metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, saved: dict[str, Any]) -> BoundaryPoint:
-        """A point read back from its JSON file (``null`` scores as ``nan``)."""
-        return cls(b=int(saved["b"]), accuracy=json_float(saved["accuracy"]),
+    def from_json(cls, saved: dict[str, Any]) -> SeedRun:
+        """A run read back from its JSON file (``null`` scores as ``nan``)."""
+        return cls(seed=int(saved["seed"]), accuracy=json_float(saved["accuracy"]),
                    run_dir=str(saved["run_dir"]), metrics=json_floats(saved.get("metrics") or {}))
+
+
+@dataclass
+class BoundaryPoint:
+    """One candidate ``b`` (``0``: the no-permutation reference): the mean accuracy over
+    its seeds and the half-width of the 95 % t-interval (``nan`` with one seed)."""
+
+    b: int
+    accuracy: float
+    ci95: float = float("nan")
+    runs: list[SeedRun] = field(default_factory=list)
+
+    @classmethod
+    def from_runs(cls, b: int, runs: list[SeedRun]) -> BoundaryPoint:
+        """Mean and interval of the runs' accuracies."""
+        stat = summarize_runs([{"accuracy": r.accuracy} for r in runs])["accuracy"]
+        return cls(b=b, accuracy=stat["mean"], ci95=stat["ci95"], runs=list(runs))
+
+    def label(self) -> str:
+        """``mean ± half-width`` (the mean alone with one seed)."""
+        if self.ci95 == self.ci95:
+            return f"{self.accuracy:.4f} ± {self.ci95:.4f}"
+        return f"{self.accuracy:.4f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The point with its per-seed values and every metric's mean and interval."""
+        return {
+            "b": self.b,
+            "accuracy": self.accuracy,
+            "ci95": self.ci95,
+            "seeds": [r.seed for r in self.runs],
+            "values": [r.accuracy for r in self.runs],
+            "metrics": summarize_runs([r.metrics for r in self.runs]),
+            "runs": [r.__dict__ for r in self.runs],
+        }
 
 
 @dataclass
@@ -61,6 +107,8 @@ class BoundarySearchResult:
     step: int
     reference_frames: int
     metric: str
+    seeds: list[int] = field(default_factory=list)
+    reference: BoundaryPoint | None = None
     plot: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,8 +120,10 @@ class BoundarySearchResult:
             "step": self.step,
             "reference_frames": self.reference_frames,
             "metric": self.metric,
-            "start": [p.__dict__ for p in self.start],
-            "end": [p.__dict__ for p in self.end],
+            "seeds": self.seeds,
+            "reference": None if self.reference is None else self.reference.to_dict(),
+            "start": [p.to_dict() for p in self.start],
+            "end": [p.to_dict() for p in self.end],
             "plot": self.plot,
         }
 
@@ -148,6 +198,8 @@ def boundary_search(
     metric: str = "linear/top1_per_instance",
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    seeds: int = 1,
+    reference: bool = True,
 ) -> BoundarySearchResult:
     """Run Algorithm 1 with pretraining configuration ``cfg`` on manifest ``data``.
 
@@ -163,6 +215,10 @@ def boundary_search(
         reference_frames: clip length ``b`` refers to (default ``cfg.data.max_frames``).
         metric: the accuracy compared between candidates (a key of
             :func:`signssl.engine.evaluation.frozen_eval`).
+        seeds: runs per candidate, with seeds ``cfg.trainer.seed + 0 .. seeds - 1``
+            (pretraining and linear probe); candidates are compared by their mean.  The
+            paper uses 5.
+        reference: also train the no-permutation reference with the same seeds.
     """
     from signssl.data import Manifest
     from signssl.engine.checkpoint import load_model
@@ -171,9 +227,12 @@ def boundary_search(
     from signssl.engine.pretrain import pretrain
     from signssl.methods import method_options
 
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1 run per candidate, got {seeds}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ref = int(reference_frames or cfg.data.max_frames)
+    seed_list = [int(cfg.trainer.seed) + i for i in range(seeds)]
     bs = candidate_bs(step, max_b if max_b is not None else ref // 2)
     absolute = "b_s_frames" in method_options(cfg.method.name)
     manifest = ensure_splits(Manifest.read(data))
@@ -182,38 +241,50 @@ def boundary_search(
     spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, cfg.data.max_frames)
     say = log or (lambda _msg: None)
 
-    def evaluate(side: str, b: int) -> BoundaryPoint:
-        run_dir = out_dir / f"{side}_b{b:03d}"
+    def run_one(run_dir: Path, kwargs: dict[str, Any], seed: int) -> SeedRun:
         done = run_dir / POINT_FILE
         if done.is_file():
-            return BoundaryPoint.from_json(json.loads(done.read_text(encoding="utf-8")))
-        tree = deep_merge(cfg.to_dict(), {"method": {"kwargs": boundary_kwargs(side, b, ref, absolute)}})
-        run_cfg = config_from_dict(tree)
+            return SeedRun.from_json(json.loads(done.read_text(encoding="utf-8")))
+        tree = deep_merge(cfg.to_dict(), {"method": {"kwargs": kwargs}, "trainer": {"seed": seed}})
         if not (run_dir / "model").exists():  # not pretrained yet, or interrupted
             resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
-            pretrain(run_cfg, split_csv, run_dir, resume=resume, progress=progress)
-        encoder = load_model(run_dir)
-        train, test = split_features(encoder, manifest, spec)
-        metrics = frozen_eval(train, test, protocols=("linear",), seed=cfg.trainer.seed)
+            pretrain(config_from_dict(tree), split_csv, run_dir, resume=resume, progress=progress)
+        train, test = split_features(load_model(run_dir), manifest, spec)
+        metrics = frozen_eval(train, test, protocols=("linear",), seed=seed)
         if metric not in metrics:
             raise ConfigError(f"unknown metric {metric!r}; available: {', '.join(sorted(metrics))}")
-        point = BoundaryPoint(b=b, accuracy=metrics[metric], run_dir=str(run_dir), metrics=metrics)
-        save_json(done, point.__dict__)
-        return point
+        run = SeedRun(seed=seed, accuracy=metrics[metric], run_dir=str(run_dir), metrics=metrics)
+        save_json(done, run.__dict__)
+        return run
 
-    def report(point: BoundaryPoint) -> None:
-        say(f"b={point.b:3d}: {metric} = {point.accuracy:.4f}  ({point.run_dir})")
+    def evaluate(side: str, b: int) -> BoundaryPoint:
+        if side == REFERENCE:
+            stem, kwargs = REFERENCE, {"boundary_permutation": False}
+        else:
+            stem, kwargs = f"{side}_b{b:03d}", boundary_kwargs(side, b, ref, absolute)
+        runs = [run_one(out_dir / f"{stem}_s{seed}", kwargs, seed) for seed in seed_list]
+        return BoundaryPoint.from_runs(b, runs)
 
-    b_s, start = search_side("start", bs, evaluate, report)
-    b_e, end = search_side("end", bs, evaluate, report)
-    result = BoundarySearchResult(b_s, b_e, start, end, step, ref, metric)
+    def report(point: BoundaryPoint, side: str) -> None:
+        values = ", ".join(f"{r.accuracy:.4f}" for r in point.runs)
+        say(f"{side} b={point.b:3d}: {metric} = {point.label()}  (seeds {seed_list}: {values})")
+
+    ref_point = None
+    if reference:
+        ref_point = evaluate(REFERENCE, 0)
+        report(ref_point, REFERENCE)
+    b_s, start = search_side("start", bs, evaluate, lambda p: report(p, "start"))
+    b_e, end = search_side("end", bs, evaluate, lambda p: report(p, "end"))
+    result = BoundarySearchResult(b_s, b_e, start, end, step, ref, metric, seed_list, ref_point)
     result.plot = str(plot_boundary_search(result, out_dir / PLOT_FILE))
     save_json(out_dir / RESULT_FILE, result.to_dict())
     return result
 
 
 def plot_boundary_search(result: BoundarySearchResult, path: str | Path) -> Path:
-    """Accuracy against ``b`` for both sides, the chosen ``b`` marked; written atomically."""
+    """Mean accuracy against ``b`` for both sides with 95 % intervals over the seeds, the
+    chosen ``b`` marked, and the no-permutation reference as a horizontal line (its
+    interval shaded); written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -228,10 +299,20 @@ def plot_boundary_search(result: BoundarySearchResult, path: str | Path) -> Path
     ):
         xs = [p.b for p in points]
         ys = [p.accuracy for p in points]
-        ax.plot(xs, ys, marker="o", color=colour, label=f"{side} = {chosen}")
+        err = [p.ci95 if p.ci95 == p.ci95 else 0.0 for p in points]
+        ax.errorbar(xs, ys, yerr=err, marker="o", color=colour, capsize=3, label=f"{side} = {chosen}")
         ax.axvline(chosen, color=colour, linestyle=":", alpha=0.7)
+    ref = result.reference
+    if ref is not None:
+        ax.axhline(ref.accuracy, color="grey", linestyle="--", label="no permutation (reference)")
+        if ref.ci95 == ref.ci95:
+            ax.axhspan(ref.accuracy - ref.ci95, ref.accuracy + ref.ci95, color="grey", alpha=0.15)
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, -0.02), min(high, 1.02))  # accuracies: intervals past [0, 1] say nothing
+    seeds = len(result.seeds)
     ax.set_xlabel(f"permuted frames b (of {result.reference_frames})")
-    ax.set_ylabel(result.metric)
+    ax.set_ylabel(result.metric if seeds <= 1 else
+                  f"{result.metric}\n(mean, 95 % t-interval over {seeds} seeds)")
     ax.set_title("Boundary-importance search (SSL-SLR Alg. 1)")
     ax.legend()
     fig.tight_layout()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from signssl.engine.demo import DemoRow, DemoSize, load_demo_results, write_demo_report
 from signssl.engine.study import result_path, spec_from_dict, summarize_study, write_study_report
-from signssl.eval.boundary_search import BoundaryPoint
+from signssl.eval.boundary_search import BoundaryPoint, SeedRun
 from signssl.utils import save_json
 
 NAN = float("nan")
@@ -50,6 +50,8 @@ def test_demo_results_and_boundary_points_read_back_null(tmp_path: Path) -> None
     metrics = load_demo_results(tmp_path)["rows"][0]["metrics"]
     assert metrics["retrieval/top1_per_instance"] == 0.25
     assert math.isnan(metrics["linear/top1_per_instance"])
-    save_json(tmp_path / "point.json", BoundaryPoint(4, NAN, "run", {"linear/top1": NAN}).__dict__)
-    point = BoundaryPoint.from_json(_strict(tmp_path / "point.json"))  # type: ignore[arg-type]
-    assert point.b == 4 and math.isnan(point.accuracy) and math.isnan(point.metrics["linear/top1"])
+    save_json(tmp_path / "point.json", SeedRun(4, NAN, "run", {"linear/top1": NAN}).__dict__)
+    run = SeedRun.from_json(_strict(tmp_path / "point.json"))  # type: ignore[arg-type]
+    assert run.seed == 4 and math.isnan(run.accuracy) and math.isnan(run.metrics["linear/top1"])
+    save_json(tmp_path / "candidate.json", BoundaryPoint.from_runs(4, [run]).to_dict())
+    assert _strict(tmp_path / "candidate.json")["ci95"] is None  # type: ignore[index]
