@@ -144,3 +144,27 @@ def test_hand_streams_encoder_reads_hands_apart_from_position() -> None:
     moved[:, :, :7] = xyz[:, :, :7] + 9.0  # the body does not enter these streams
     torch.testing.assert_close(enc.embed({"x": xyz, "conf": conf}),
                                enc.embed({"x": moved, "conf": conf}), rtol=1e-4, atol=1e-4)
+
+
+def test_masa_encoder_takes_frame_streams() -> None:
+    xyz, conf = _clip(T=5, seed=7)
+    plain = create_model("masa_test", layout="masa49")
+    torch.manual_seed(0)
+    with_streams = create_model("masa_test", layout="masa49", streams=["hand_shape", "hand_angles"])
+    assert len(with_streams.stream_embeds) == 4  # two groups per stream, one per hand
+    extra = set(with_streams.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.startswith("stream_embeds.") for k in extra)
+    out = with_streams.eval().embed({"x": xyz, "conf": conf})
+    assert out.shape == (1, with_streams.out_dim) and torch.isfinite(out).all()
+    # the stream embeddings change the output (their last layer set to 0: no change)
+    base = out.clone()
+    for emb in with_streams.stream_embeds:
+        torch.nn.init.zeros_(emb[1].weight)
+        torch.nn.init.zeros_(emb[1].bias)
+    state = {k: v for k, v in with_streams.state_dict().items() if k in plain.state_dict()}
+    plain.load_state_dict(state)
+    torch.testing.assert_close(with_streams.embed({"x": xyz, "conf": conf}),
+                               plain.eval().embed({"x": xyz, "conf": conf}))
+    assert not torch.allclose(base, plain.embed({"x": xyz, "conf": conf}))
+    with pytest.raises(ConfigError, match="velocity"):
+        create_model("masa_test", layout="masa49", streams=["velocity"])

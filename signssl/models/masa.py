@@ -45,6 +45,7 @@ transformer sizes are not stated (our choice).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,7 @@ from signssl.models.gcn import PartGCN, part_adjacency
 from signssl.models.heads import build_mlp
 from signssl.models.pose_transformer import Block
 from signssl.models.registry import register_model
+from signssl.pose.layouts import Layout
 from signssl.pose.masa import (
     BODY_UNITS,
     CONF_THRESHOLD,
@@ -65,6 +67,7 @@ from signssl.pose.masa import (
     masa_normalize,
     masa_parts,
 )
+from signssl.pose.streams import StreamFeatures, stream_dims
 
 
 @dataclass
@@ -132,6 +135,11 @@ class MASAEncoder(Encoder):
         max_frames: longest clip T accepted (size of the position table).
         conf_threshold, hand_box, crop_size, body_units: the input pipeline
             (:mod:`signssl.pose.masa`): ε_c, hand box factor, crop side, body scale.
+        streams: extra per-frame input streams (:mod:`signssl.pose.streams`) read from
+            the MASA-normalised frame, each group through ``LayerNorm -> Linear`` to
+            ``D_e`` and added to the GCN vector (e.g. ``["hand_angles"]``); only streams
+            of one frame (``hand_shape``, ``hand_angles``, ``body``) since the encoder
+            sees the visible frames only.  Default none: the paper's encoder.
     """
 
     def __init__(
@@ -152,6 +160,7 @@ class MASAEncoder(Encoder):
         hand_box: float = HAND_BOX,
         crop_size: float = CROP_SIZE,
         body_units: float = BODY_UNITS,
+        streams: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__()
         if in_dims != 2:
@@ -183,6 +192,11 @@ class MASAEncoder(Encoder):
             part_adjacency(self.layout, "body"), feat, gcn_width, gcn_depth, body_dim, dropout
         )
         self.embed_dim = 2 * hand_dim + body_dim  # D_e
+        self.streams = _frame_streams(streams, self.layout)
+        widths = stream_dims(self.streams.streams, self.layout, in_dims) if self.streams else []
+        self.stream_embeds = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(w), nn.Linear(w, self.embed_dim)) for w in widths
+        )
         self.frame_proj: nn.Module = (
             nn.Linear(self.embed_dim, dim) if self.embed_dim != dim else nn.Identity()
         )
@@ -242,6 +256,10 @@ class MASAEncoder(Encoder):
         right = self.hand_gcn(feats[:, p.right_hand])  # (N, hand_dim)
         body = self.body_gcn(feats[:, p.body])  # (N, body_dim)
         f = torch.cat([left, right, body], dim=-1)  # (N, D_e)
+        if self.streams is not None:
+            x, c = feats[:, None, :, :2], feats[:, None, :, 2]  # (N, 1, J, 2), (N, 1, J)
+            for g, emb in zip(self.streams(x, c), self.stream_embeds, strict=True):
+                f = f + emb(g[:, 0])  # (N, 1, F_k) -> (N, D_e)
         return f.reshape(*lead, self.embed_dim)  # (N, D_e) -> (…, D_e)
 
     def encode(self, inp: MasaInput, hidden: Tensor | None = None) -> VisibleTokens:
@@ -368,6 +386,19 @@ class MASADecoder(nn.Module):
             h = blk(h, attend)
         out = self.head(self.norm(h))  # (B, T, J*C)
         return out.reshape(B, T, self.num_joints, self.out_channels)  # (B, T, J*C) -> (B, T, J, C)
+
+
+def _frame_streams(streams: Sequence[str], layout: Layout) -> StreamFeatures | None:
+    """The streams of one frame the MASA encoder can add (``None`` for none)."""
+    if not streams:
+        return None
+    across = sorted(set(streams) & {"velocity", "coords"})
+    if across:
+        raise ConfigError(
+            f"MASA encoder streams {across} are not available (it embeds the visible frames "
+            "one by one and already reads every joint); use hand_shape, hand_angles or body"
+        )
+    return StreamFeatures(streams, layout)  # the MASA crops already mirror the left hand
 
 
 # ----------------------------------------------------------------------------- sizes
