@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from signssl.errors import DataError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -122,8 +124,6 @@ def seed_everything(seed: int) -> None:
 def _user_error(error: type[Exception], message: str, path: str | Path) -> Exception:
     """``error`` naming ``path``: :class:`~signssl.errors.DataError` keeps the path as an
     attribute, other error classes get it as a ``"path: "`` prefix."""
-    from signssl.errors import DataError
-
     if issubclass(error, DataError):
         return error(message, path)
     return error(f"{path}: {message}")
@@ -141,24 +141,32 @@ def _file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "special file")
 
 
+def _missing(error: type[Exception], path: str | Path) -> Exception:
+    return _user_error(error, "does not exist; check the path (and the current directory)", path)
+
+
+def _special(error: type[Exception], mode: int, path: str | Path) -> Exception:
+    return _user_error(
+        error, f"is a {_file_kind(mode)}, not a regular file; only regular files are read", path
+    )
+
+
+def _unreadable(error: type[Exception], e: OSError, path: str | Path) -> Exception:
+    return _user_error(error, f"cannot be read ({e.strerror or e})", path)
+
+
 def regular_file_error(path: str | Path, error: type[Exception] | None = None) -> Exception | None:
     """``None`` when ``path`` is a regular file (or a link to one), else the error to raise:
     missing, or a folder / named pipe / socket / device, which a reader would block on or
     misread.  ``error`` defaults to :class:`~signssl.errors.DataError`."""
-    from signssl.errors import DataError
-
     error = error or DataError
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return _user_error(error, "does not exist; check the path (and the current directory)", path)
+        return _missing(error, path)
     except OSError as e:
-        return _user_error(error, f"cannot be read ({e.strerror or e})", path)
-    if stat.S_ISREG(mode):
-        return None
-    return _user_error(
-        error, f"is a {_file_kind(mode)}, not a regular file; only regular files are read", path
-    )
+        return _unreadable(error, e, path)
+    return None if stat.S_ISREG(mode) else _special(error, mode, path)
 
 
 def require_regular_file(path: str | Path, error: type[Exception] | None = None) -> Path:
@@ -170,24 +178,46 @@ def require_regular_file(path: str | Path, error: type[Exception] | None = None)
     return Path(path)
 
 
+def read_file_bytes(path: str | Path, error: type[Exception] | None = None) -> bytes:
+    """The bytes of a regular file; anything else raises ``error`` naming it.
+
+    The file is opened without blocking and checked on the open descriptor, so a named
+    pipe (which would block a plain ``open`` until a writer comes) or a device (``/dev/zero``
+    never ends) is refused at no extra cost; a missing path, a folder and a read failure
+    are refused too.  ``error`` defaults to :class:`~signssl.errors.DataError`.
+    """
+    error = error or DataError
+    src = os.fspath(path)  # plain strings: pathlib costs show when reading many files
+    try:
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise _missing(error, src) from None
+    except OSError as e:
+        raise _unreadable(error, e, src) from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _special(error, mode, src)
+        try:
+            return fh.read()
+        except OSError as e:
+            raise _unreadable(error, e, src) from None
+
+
 def read_text_file(path: str | Path, error: type[Exception] | None = None) -> str:
     """The UTF-8 text of a regular file (a leading BOM is dropped); a missing or special
     file, an unreadable one, or one that is not UTF-8 raises ``error`` naming it."""
-    from signssl.errors import DataError
-
     error = error or DataError
-    p = require_regular_file(path, error)
+    data = read_file_bytes(path, error)
     try:
-        return p.read_text(encoding="utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise _user_error(
             error,
-            f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at position {e.start}); "
+            f"is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start}); "
             "save it with UTF-8 encoding",
-            p,
+            path,
         ) from None
-    except OSError as e:
-        raise _user_error(error, f"cannot be read ({e.strerror or e})", p) from None
 
 
 #: why a JSON / YAML file nested thousands of levels deep cannot be parsed
@@ -199,8 +229,6 @@ TOO_DEEP = (
 
 def parse_json(text: str | bytes, source: str | Path, error: type[Exception] | None = None) -> Any:
     """``json.loads(text)``; invalid or absurdly nested JSON raises ``error`` naming ``source``."""
-    from signssl.errors import DataError
-
     error = error or DataError
     try:
         return json.loads(text)
@@ -219,8 +247,6 @@ def read_yaml_file(path: str | Path, error: type[Exception] | None = None) -> An
     """The YAML value of a regular UTF-8 file (``yaml.safe_load``); every failure raises
     ``error`` naming it."""
     import yaml
-
-    from signssl.errors import DataError
 
     error = error or DataError
     text = read_text_file(path, error)

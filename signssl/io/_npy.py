@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from signssl.errors import DataError
+from signssl.utils import read_file_bytes
 
 _MAGIC = b"\x93NUMPY"
 _PREFIX = len(_MAGIC) + 2  # magic + major + minor version bytes
@@ -48,11 +49,7 @@ def load_npy(path: str | Path) -> np.ndarray:
     Returns the array (read-only view of the file bytes when C-ordered).
     """
     p = os.fspath(path)  # plain strings: pathlib costs show with thousands of files
-    try:
-        with open(p, "rb") as fh:
-            raw = fh.read()
-    except OSError as e:
-        raise DataError(f"cannot be read: {e.strerror or e}", p) from None
+    raw = read_file_bytes(p)  # a regular file only: a named pipe would block
     if len(raw) < _PREFIX + 2 or not raw.startswith(_MAGIC):
         raise _corrupt(p, "no .npy signature")
     version = (raw[6], raw[7])

@@ -35,7 +35,7 @@ from signssl.io._npy import load_npy
 from signssl.io.mp_data import default_flat_layout
 from signssl.pose.layouts import Layout, get_layout, layout_from_dict, layout_to_dict, list_layouts
 from signssl.pose.sequence import PoseSequence, sanitize
-from signssl.utils import atomic_path
+from signssl.utils import atomic_path, require_regular_file
 
 #: keys of a ``.npz`` written by :func:`write_npz`
 NPZ_KEYS = ("xyz", "conf", "fps", "layout")
@@ -126,7 +126,7 @@ def read_npz(path: str | Path, layout: LayoutArg = None, fps: float | None = Non
     ``layout`` decodes flat vectors or names the J joints of an array without a stored
     layout; with a stored layout it converts the result by joint name.
     """
-    p = existing_path(path)
+    p = require_regular_file(path)  # np.load would block on a named pipe
     entries = _load_npz(p)
     if "xyz" in entries:
         arr = entries["xyz"]

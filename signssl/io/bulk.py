@@ -52,7 +52,9 @@ def plan_tree(src_root: str | Path, dst_dir: str | Path, suffix: str = ".pose") 
         raise DataError("is not a folder; convert single files with an output file name", src)
     if is_mp_data_root(src):
         return [(seq, dst / gloss / f"{seq.name}{suffix}") for gloss, seq in iter_mp_data(src)]
-    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
+    # every entry with a pose suffix but a folder: a named pipe or device among them is
+    # refused by the reader and counted as failed, not skipped silently or read forever
+    files = sorted(p for p in src.rglob("*") if p.suffix.lower() in FILE_SUFFIXES and not p.is_dir())
     if not files:
         raise DataError(f"holds no MP_Data sequences and no {list(FILE_SUFFIXES)} files", src)
     return [(f, (dst / f.relative_to(src)).with_suffix(suffix)) for f in files]

@@ -15,6 +15,7 @@ from signssl.io.openpose import read_openpose
 from signssl.io.parquet import read_parquet
 from signssl.io.pose_file import read_pose_file, write_pose_file
 from signssl.pose.sequence import PoseSequence
+from signssl.utils import require_regular_file
 
 #: format name -> what it is (``signssl info`` prints the name)
 FORMATS: dict[str, str] = {
@@ -58,16 +59,19 @@ def detect_format(path: str | Path) -> str:
 
     Files are recognised by extension; folders by what they hold (``<n>.npy`` frames ->
     ``mp_data``, ``*.json`` frames -> ``openpose``).  Raises :class:`DataError` for a
-    missing path, an unknown extension, or a folder holding neither.
+    missing path, a path that is neither a regular file nor a folder (a named pipe would
+    block the reader), an unknown extension, or a folder holding neither.
     """
     src = os.fspath(path)  # plain strings: pathlib costs show when reading many files
     try:
-        is_dir = stat.S_ISDIR(os.stat(src).st_mode)
+        mode = os.stat(src).st_mode
     except (FileNotFoundError, NotADirectoryError):
         existing_path(src)  # raises the standard "does not exist" error
         raise
-    if is_dir:
+    if stat.S_ISDIR(mode):
         return _detect_folder(Path(src))
+    if not stat.S_ISREG(mode):  # a named pipe or device: reading it would block or never end
+        require_regular_file(src)  # raises, naming what the path is
     suffix = os.path.splitext(src)[1]
     fmt = _BY_SUFFIX.get(suffix.lower())
     if fmt is None:

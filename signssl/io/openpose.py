@@ -22,7 +22,7 @@ from signssl.errors import DataError
 from signssl.io._common import LayoutArg, apply_layout, existing_path, pick_fps
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence
-from signssl.utils import TOO_DEEP
+from signssl.utils import TOO_DEEP, read_file_bytes
 
 #: JSON key of each part, in the order of the ``openpose_body25_hands`` layout
 PART_KEYS = (
@@ -66,9 +66,10 @@ def json_frames(folder: Path) -> list[Path]:
 
 def _frame_vector(path: Path, person: int, sizes: list[int]) -> np.ndarray:
     """One frame as a flat ``(sum(sizes),)`` vector of x, y, c triples (zeros = missing)."""
+    raw = read_file_bytes(path)  # a regular file only: a named pipe would block
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:
+        data = json.loads(raw)
+    except ValueError as e:
         raise DataError(f"is not readable OpenPose JSON ({e}); it is truncated or corrupt", path) from None
     except RecursionError:
         raise DataError(f"is not OpenPose JSON: it {TOO_DEEP}", path) from None

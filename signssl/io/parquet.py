@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from signssl.errors import DataError
-from signssl.io._common import LayoutArg, apply_layout, existing_path, pick_fps, require_frames
+from signssl.io._common import LayoutArg, apply_layout, pick_fps, require_frames
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence, sanitize
+from signssl.utils import require_regular_file
 
 REQUIRED_COLUMNS = ("frame", "type", "landmark_index", "x", "y", "z")
 #: Kaggle ``type`` value -> part of the ``holistic`` layout
@@ -80,7 +81,7 @@ def read_parquet(path: str | Path, layout: LayoutArg = None, fps: float | None =
 
     ``layout`` converts the result by joint name (e.g. ``masa49``); ``fps`` is recorded.
     """
-    p = existing_path(path)
+    p = require_regular_file(path)  # the parquet reader would block on a named pipe
     table = _read_table(p)
     holistic = get_layout("holistic")
     frame = _column(table, "frame", p, np.int64)  # (R,)

@@ -41,13 +41,12 @@ from signssl.io._common import (
     LayoutArg,
     apply_layout,
     clean_fps,
-    existing_path,
     pick_fps,
     require_frames,
 )
 from signssl.pose.layouts import HAND_21, OPENPOSE_BODY_25, Layout, Part, get_layout, list_layouts
 from signssl.pose.sequence import PoseSequence
-from signssl.utils import atomic_path
+from signssl.utils import atomic_path, read_file_bytes
 
 #: pose-format component name -> our part name
 COMPONENT_TO_PART: dict[str, str] = {
@@ -190,17 +189,7 @@ def read_pose_file(
         xyz ``(T, J, C)`` with C = the file's dimensions (2 or 3), conf ``(T, J)``.
     """
     src = os.fspath(path)  # plain strings on the hot path: pathlib costs show per file
-    try:
-        with open(src, "rb") as fh:
-            buffer = fh.read()
-    except FileNotFoundError:
-        existing_path(src)  # raises the standard "does not exist" error
-        raise
-    except IsADirectoryError:
-        raise DataError("is a folder, not a .pose file", src) from None
-    except OSError as e:
-        raise DataError(f"cannot be read: {e.strerror or e}", src) from None
-    pose = _parse(buffer, src)
+    pose = _parse(read_file_bytes(src), src)  # a regular file only: a named pipe would block
     data = np.asarray(pose.body.data)  # (T, P, N, D) float32
     conf = np.asarray(pose.body.confidence)  # (T, P, N)
     if data.ndim != 4 or conf.shape != data.shape[:3]:

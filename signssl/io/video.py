@@ -50,7 +50,7 @@ from typing import Any, Literal
 import numpy as np
 
 from signssl.errors import ConfigError, DataError
-from signssl.utils import atomic_path
+from signssl.utils import atomic_path, regular_file_error
 
 
 def _av() -> Any:
@@ -322,10 +322,9 @@ def _bad_video(src: str, e: BaseException) -> DataError:
 def _open_video(path: str | Path, threads: bool = False) -> Iterator[tuple[Any, Any, str]]:
     """``(container, video stream, path string)``; every failure is a :class:`DataError`."""
     src = os.fspath(path)
-    if not os.path.exists(src):
-        raise DataError("does not exist; check the path (and the current directory)", src)
-    if os.path.isdir(src):
-        raise DataError("is a folder, not a video file", src)
+    problem = regular_file_error(src)  # missing, a folder, or a named pipe FFmpeg blocks on
+    if problem is not None:
+        raise problem
     try:
         container = _av().open(src, mode="r")
     except (_av().error.FFmpegError, OSError, ValueError, EOFError, IndexError) as e:
