@@ -273,7 +273,8 @@ def wilson_interval(proportion: float, n: int, confidence: float = 0.95) -> tupl
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # the interval holds p: at p = 0 or 1 the bound equals p up to rounding
+    return float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))
 
 
 def summarize_runs(runs: Sequence[dict[str, float]], confidence: float = 0.95) -> dict[str, dict]:

@@ -160,6 +160,7 @@ def plot_metric_bars(
             continue
         bounds = np.array([(np.nan, np.nan) if s is None else s for s in spans], dtype=np.float64)
         yerr = np.stack([v - bounds[:, 0], bounds[:, 1] - v])  # (G, 2) -> (2, G) distances
+        yerr = np.clip(yerr, 0.0, None)  # a bound equal to the value may differ by rounding
         ok = np.isfinite(yerr).all(axis=0)
         if ok.any():
             ax.errorbar((x + i * width)[ok], v[ok], yerr=yerr[:, ok], fmt="none", ecolor="k",

@@ -77,3 +77,16 @@ def test_embedding_map_gives_every_class_its_own_hue_then_marker(tmp_path, saved
     assert all(max(rgb) - min(rgb) > 0.2 for rgb in colours)  # no grey: grey marks the rest
     if classes > len(plots.CLASS_COLOURS):
         assert len({m for _, m in marks.values()}) == -(-classes // len(plots.CLASS_COLOURS))
+
+
+def test_metric_bars_take_an_interval_whose_bound_equals_the_value(tmp_path, saved_figures) -> None:
+    from matplotlib.container import ErrorbarContainer
+
+    from signssl.eval.metrics import wilson_interval
+
+    assert wilson_interval(0.0, 3)[0] == 0.0 and wilson_interval(1.0, 3)[1] == 1.0
+    # a bound off by rounding (5.6e-17 above a 0 score) is drawn as a zero-length side
+    plots.plot_metric_bars(["a", "b"], {"top-1": [0.0, 0.5]}, tmp_path / "m.png", "score",
+                           {"top-1": [(5.6e-17, 0.56), None]})
+    bars = [c for c in saved_figures["m.png"].axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1 and len(bars[0].lines[2][0].get_segments()) == 1  # "b" has none
