@@ -37,7 +37,8 @@ class Pooling(str, Enum):
 CHECKPOINT = typer.Option(None, "--checkpoint", help="Exported model: run dir, model/ dir or .safetensors.")
 BASELINE = typer.Option(
     None, "--baseline",
-    help="Training-free encoder: raw-keypoints, raw-hand-keypoints, raw-hand-angles, random-init.")
+    help="Training-free encoder: raw-keypoints, raw-hand-keypoints, raw-hand-angles, random-init; "
+         "or dtw (sequences compared by dynamic time warping: evaluate retrieval only).")
 MODEL = typer.Option(None, "--model", help="Registered encoder for --baseline random-init.")
 CONFIG = typer.Option(
     None, "--config",
@@ -381,7 +382,14 @@ def retrieve(
     The query is embedded as the dictionary was built (same encoder, and the same window
     pooling when the dictionary holds pooled vectors)."""
     from signssl.eval.features import Features, is_features_file
-    from signssl.eval.pipeline import EncoderSpec, embed_dataset, open_dataset, windowed_features
+    from signssl.eval.pipeline import (
+        EncoderSpec,
+        check_query,
+        embed_dataset,
+        open_dataset,
+        reads_video,
+        windowed_features,
+    )
     from signssl.eval.retrieval import Dictionary
 
     d = Dictionary.load(dictionary)
@@ -391,14 +399,16 @@ def retrieve(
         from signssl.data import Manifest, ManifestRow
 
         spec = EncoderSpec.from_info(d.info, source_layout=layout)
+        encoder = spec.build()
+        check_query(query, video=reads_video(spec, encoder))
         one = Manifest([ManifestRow(str(query.resolve()))])
         pooled = d.info.get("pooling")
         if pooled:  # windows pooled as in the dictionary
-            feats, _, _ = windowed_features(spec, spec.build(), one, None, pooled["mode"],
+            feats, _, _ = windowed_features(spec, encoder, one, None, pooled["mode"],
                                             pooled["window"], pooled["stride"], progress=False)  # fmt: skip
         else:
             ds, _ = open_dataset(one, spec, progress=False)
-            feats = embed_dataset(spec.build(), ds, spec, progress=False)
+            feats = embed_dataset(encoder, ds, spec, progress=False)
     res = d.search(feats.features, k=k, aggregate=aggregate)  # type: ignore[arg-type]
     if len(feats) == 1:
         _print_single(res, d, str(feats.paths[0] or query), str(feats.labels[0]))

@@ -27,6 +27,7 @@ A study is described in YAML::
          set: [method.kwargs.boundary_permutation=false]}
       - {name: random init, baseline: random-init, method: sl_fpn}   # method's encoder
       - {name: raw keypoints, baseline: raw-keypoints}
+      - {name: DTW, baseline: dtw}        # retrieval only: linear metrics shown as '-'
 
 A variant with ``init: <another pretrained variant>`` starts its encoder from that
 variant's encoder of the same seed (``model.init``), as SignRep starts from a pixel-MAE
@@ -82,7 +83,7 @@ class Variant:
     name: str
     method: str = "sl_fpn"
     set: list[str] = field(default_factory=list)
-    baseline: str | None = None  # "random-init" | "raw-keypoints" | ... (no training)
+    baseline: str | None = None  # "random-init" | "raw-keypoints" | "dtw" | ... (no training)
     init: str | None = None  # name of the pretrained variant whose encoder it starts from
 
     @property
@@ -262,6 +263,10 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     cfg = load_config(variant.method, spec.config, overrides)
     data_spec = spec_from_config(cfg)  # pose: layout/dims/...; video: centre clip, resized
     record: dict[str, Any] = {"variant": variant.name, "seed": seed, "kind": "baseline"}
+    if variant.baseline == "dtw":  # sequences compared: retrieval only, no probe or fine-tuning
+        record["metrics"] = dtw_metrics(manifest, data_spec)
+        record["seconds"] = time.perf_counter() - start
+        return record
     if variant.baseline is None:
         run_dir = _run_dir(out, variant, seed)
         if not (run_dir / "model").exists():
@@ -292,6 +297,21 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
             encoder, manifest, data_spec, spec.finetune, seed, cfg.trainer.accelerator))
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def dtw_metrics(manifest: Any, data_spec: Any) -> dict[str, float]:
+    """``retrieval/<metric>`` of the DTW baseline (:func:`signssl.eval.dtw.dtw_retrieval_eval`):
+    the train clips are the dictionary, the test clips the queries, read as pose clips
+    (a video study's pose files with the default pose reading)."""
+    from signssl.engine.evaluation import DataSpec, split_dataset
+    from signssl.eval.dtw import dtw_retrieval_eval
+
+    pose = data_spec if data_spec.modality == "pose" else DataSpec()
+    classes = manifest.labels()
+    train, test = (split_dataset(manifest, pose, split, classes) for split in ("train", "test"))
+    result = dtw_retrieval_eval(train, test, max_frames=pose.max_frames)
+    return {f"retrieval/{k}": float(v) for k, v in result.metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def finetune_metrics(
@@ -429,10 +449,13 @@ def _run_wave(todo: list[tuple[StudySpec, Variant, int, str, int]], jobs: int,
 
 def _line(rec: dict[str, Any]) -> str:
     m = rec["metrics"]
+    def value(key: str) -> str:
+        return "-" if key not in m else f"{m[key]:.3f}"
+
     return (
         f"{rec['variant']} seed {rec['seed']}: retrieval top-1 "
-        f"{m.get('retrieval/top1_per_instance', float('nan')):.3f}, linear top-1 "
-        f"{m.get('linear/top1_per_instance', float('nan')):.3f} ({rec['seconds']:.0f} s)"
+        f"{value('retrieval/top1_per_instance')}, linear top-1 "
+        f"{value('linear/top1_per_instance')} ({rec['seconds']:.0f} s)"
     )
 
 

@@ -162,6 +162,37 @@ def reads_video(spec: EncoderSpec, encoder: Encoder) -> bool:
     return getattr(encoder, "input_size", None) is not None
 
 
+def check_query(query: Path, video: bool) -> None:
+    """:class:`DataError` naming ``query`` when it cannot be embedded for a dictionary built
+    from videos (``video``) or from poses: missing, a manifest instead of one query, a video
+    for a pose dictionary (with the command that extracts its poses), or poses for a video
+    dictionary.  Features files are checked by their loader, not here."""
+    from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
+
+    if not query.exists():
+        raise DataError("query does not exist; check the path (and the current directory)", query)
+    suffix = query.suffix.lower()
+    if suffix == ".csv":
+        raise DataError(
+            "is a manifest, not one query: embed its rows with  signssl embed --checkpoint RUN "
+            f"--data {query} --out QUERIES.npz  and pass --query QUERIES.npz",
+            query,
+        )
+    if suffix in VIDEO_EXTENSIONS and not video:
+        raise DataError(
+            "is a video but the dictionary was built from poses: extract its poses first with  "
+            f"signssl extract-poses {query} POSES  then retrieve with --query "
+            f"POSES/{query.stem}.pose",
+            query,
+        )
+    if video and (query.is_dir() or suffix in POSE_EXTENSIONS):
+        raise DataError(
+            "is a pose file but the dictionary was built from videos: query with the video "
+            "itself (or a features .npz made with the same run)",
+            query,
+        )
+
+
 def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
                    batch_size: int = 64, progress: bool = True, pooling: str | None = None,
                    window: int | None = None, stride: int = 2) -> tuple[Features, Any]:
@@ -345,6 +376,10 @@ def run_evaluation(
     options = dict(options or {})
     train_m, tr_split, test_m, te_split, split_desc = choose_splits(data, test_data, train_split,
                                                                     test_split)
+    if spec.baseline == "dtw":  # sequences compared, no encoder
+        return _run_dtw(protocol, spec, data, out_dir, test_data, train_m, tr_split, test_m,
+                        te_split, split_desc, holdout, label_fraction, pooling, options, plots_on,
+                        progress)
     encoder = spec.build()
     video = reads_video(spec, encoder)
     if protocol == "finetune" and video:
@@ -374,10 +409,70 @@ def run_evaluation(
         runs = evaluate_features(protocol, train_f, test_f, seed_list, label_fraction, holdout,
                                  **options)
     runs.config["data"] = split_desc
-    warnings, unlabeled = data_warnings(train_f, test_f)
+    warnings, extra = pose_report_extra(spec, train_f, test_f, train_rep, test_rep, data, test_data)
+    shown = test_f if test_f is not None else train_f
+    written = write_report(
+        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name}",
+        lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
+        extra=extra, plots_on=plots_on, projection=projection,
+    )
+    save_class_scores(out_dir, protocol, runs, written)
+    return EvaluationOutput(runs, written, skipped, warnings)
+
+
+def _run_dtw(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_data: Any,
+             train_m: Any, tr_split: str | None, test_m: Any, te_split: str | None,
+             split_desc: str, holdout: float | None, label_fraction: float | None,
+             pooling: str | None, options: dict[str, Any], plots_on: bool,
+             progress: bool) -> EvaluationOutput:
+    """:func:`run_evaluation` of the DTW baseline (:mod:`signssl.eval.dtw`): dictionary =
+    train clips, queries = test clips (leave-one-out without a split), read as the other
+    pose baselines read them.  Deterministic, so one run whatever ``--seeds``."""
+    from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
+    from signssl.eval.metrics import summarize_runs
+    from signssl.eval.report import write_report
+    from signssl.eval.runner import EvalRuns
+
+    use = "use `signssl evaluate retrieval --baseline dtw`"
+    if protocol != "retrieval":
+        raise ConfigError(f"the dtw baseline compares sequences and has no embedding for "
+                          f"{protocol}: {use}")
+    if options.get("aggregate", "nearest") != "nearest":
+        raise ConfigError("dtw scores a label by its nearest entry: drop --aggregate")
+    if holdout or label_fraction is not None or pooling is not None:
+        raise ConfigError("dtw takes the manifest's splits (or leave-one-out without them): drop "
+                          "--holdout, --label-fraction and --pooling")
+    train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
+    test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
+    train_c, test_c = (None if ds is None else clip_sequences(ds, max_frames=spec.max_frames)
+                       for ds in (train_ds, test_ds))
+    res = dtw_retrieval_eval(train_c, test_c, progress=progress)
+    split = "given test set" if test_c is not None else "leave-one-out over all labelled samples"
+    runs = EvalRuns("retrieval", [0], [{**res.metrics, "seed": 0}], summarize_runs([res.metrics]), res,
+                    {"split": split, "label_fraction": None, "aggregate": "nearest",
+                     "streams": list(DEFAULT_STREAMS), "neighbor_score": "minus the DTW distance"})
+    runs.config["data"] = split_desc
+    warnings, extra = pose_report_extra(spec, train_c, test_c, train_rep, test_rep, data, test_data)
+    written = write_report(
+        out_dir, runs, None, title=f"retrieval evaluation of {spec.name} (DTW 1-NN)",
+        lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
+        extra=extra, plots_on=plots_on,
+    )
+    return EvaluationOutput(runs, written, extra["skipped_samples"], warnings)
+
+
+def pose_report_extra(spec: EncoderSpec, train: Any, test: Any | None, train_rep: Any,
+                      test_rep: Any | None, data: Any, test_data: Any | None
+                      ) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
+    """``(warnings, report fields)`` of an evaluation on pose datasets: the encoder and how
+    clips were read, normalisation notes, skipped and unlabelled rows, the manifests.
+    ``train`` / ``test`` are the evaluated samples (Features, or anything with ``labels``,
+    ``signers`` and ``labeled()``)."""
+    warnings, unlabeled = data_warnings(train, test)
     reports = [r for r in (train_rep, test_rep) if r is not None]
     warnings += [f"{kind}: {n} clip(s)" for kind, n in _merged_notes(reports).items()]
-    extra = {
+    skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
+    return warnings, {
         "encoder": spec.name,
         "input": {k: getattr(spec, k) for k in ("layout", "dims", "normalize", "max_frames",
                                                 "source_layout")},
@@ -388,14 +483,6 @@ def run_evaluation(
         "manifest": str(data),
         **({"test_manifest": str(test_data)} if test_data is not None else {}),
     }
-    shown = test_f if test_f is not None else train_f
-    written = write_report(
-        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name}",
-        lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
-        extra=extra, plots_on=plots_on, projection=projection,
-    )
-    save_class_scores(out_dir, protocol, runs, written)
-    return EvaluationOutput(runs, written, skipped, warnings)
 
 
 def _merged_notes(reports: list[Any]) -> dict[str, int]:

@@ -135,7 +135,8 @@ def _figures(out: Path, runs: EvalRuns, features: Features | None, lookup: plots
             shown = max(len(h) for h in hits)
             add("retrieval_examples.png",
                 f"queries (left) and their {shown} nearest entries of {res.neighbors.shape[1]} "
-                "(title green: same label as the query; score: cosine similarity)",
+                "(title green: same label as the query; score: "
+                f"{runs.config.get('neighbor_score', 'cosine similarity')})",
                 plots.plot_retrieval_examples(queries, hits, lookup, out / "retrieval_examples.png"))
     return figs
 

@@ -18,6 +18,9 @@ name                      clip descriptor
 ``raw-hand-angles``       finger flexion angles (3 per finger) and the spread between
                           adjacent fingers (4), per hand, in radians, averaged over time
 ``random-init``           any registered encoder with random weights (``model=NAME``)
+``dtw``                   no descriptor: clips are compared frame by frame by dynamic
+                          time warping, retrieval only (:mod:`signssl.eval.dtw`,
+                          ``signssl evaluate retrieval --baseline dtw``)
 ========================  ===========================================================
 
 >>> enc = get_baseline("raw-hand-angles")
@@ -219,9 +222,14 @@ _BASELINES: dict[str, type[_PoseBaseline]] = {
 }
 
 
+#: training-free baselines that compare sequences and have no encoder
+SEQUENCE_BASELINES: tuple[str, ...] = ("dtw",)
+
+
 def list_baselines() -> list[str]:
-    """Names accepted by :func:`get_baseline`."""
-    return sorted([*_BASELINES, "random-init"])
+    """Names of the training-free baselines: the encoders of :func:`get_baseline` and the
+    sequence baselines (:data:`SEQUENCE_BASELINES`, evaluated by retrieval only)."""
+    return sorted([*_BASELINES, "random-init", *SEQUENCE_BASELINES])
 
 
 def get_baseline(name: str, **kwargs: Any) -> Encoder:
@@ -229,9 +237,13 @@ def get_baseline(name: str, **kwargs: Any) -> Encoder:
 
     ``random-init`` needs ``model=NAME`` (a registered encoder) and takes ``seed`` plus
     that model's keyword overrides; the others take ``layout``, ``dims``,
-    ``conf_threshold`` (and ``scale`` for ``raw-hand-keypoints``).
+    ``conf_threshold`` (and ``scale`` for ``raw-hand-keypoints``).  ``dtw`` has no
+    encoder: it raises, naming the command that evaluates it.
     """
     key = name.strip().lower().replace("_", "-")
+    if key == "dtw":
+        raise ConfigError("baseline 'dtw' compares sequences by dynamic time warping and has no "
+                          "embedding; use `signssl evaluate retrieval --baseline dtw`")
     if key == "random-init":
         model = kwargs.pop("model", None)
         if not model:

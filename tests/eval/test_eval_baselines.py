@@ -153,7 +153,7 @@ def test_tensor_input_equals_dict_input_without_missing_joints() -> None:
 
 
 def test_get_baseline_errors_and_names() -> None:
-    assert list_baselines() == ["random-init", "raw-hand-angles", "raw-hand-keypoints", "raw-keypoints"]
+    assert list_baselines() == ["dtw", "random-init", "raw-hand-angles", "raw-hand-keypoints", "raw-keypoints"]
     assert isinstance(get_baseline("raw_keypoints"), RawKeypoints)
     with pytest.raises(ConfigError, match="known"):
         get_baseline("raw-face")

@@ -134,6 +134,31 @@ def test_dictionary_build_and_retrieve(tmp_path, capsys, dataset_csv) -> None:
     assert "6 queries" in out
 
 
+def test_retrieve_says_what_is_wrong_with_the_query_and_what_to_run(
+    tmp_path, capsys, dataset_csv
+) -> None:
+    """A video query against a pose dictionary names the extract-poses command; a missing
+    query and a manifest given as the query are named too (not "none of the samples")."""
+    dic = tmp_path / "d.safetensors"
+    code, _, err = run(capsys, "dictionary", "build", "--baseline", "raw-hand-keypoints",
+                       "--data", str(dataset_csv), "--split", "train", "-o", str(dic))
+    assert code == 0, err
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 64)
+    for query, words in [
+        (video, ["is a video but the dictionary was built from poses",
+                 f"signssl extract-poses {video} POSES", "POSES/clip.pose"]),
+        (tmp_path / "gone.pose", ["query does not exist"]),
+        (dataset_csv, ["is a manifest, not one query", "signssl embed"]),
+    ]:
+        code, _, err = run(capsys, "retrieve", "--dictionary", str(dic), "--query", str(query))
+        text = " ".join(err.split())
+        assert code == 2 and err.count("\n") == 1 and str(query) in text, err
+        assert "none of the samples" not in text
+        for w in words:
+            assert w in text, (w, err)
+
+
 def test_checkpoint_encoder(tmp_path, capsys, dataset_csv, tiny_model) -> None:
     from signssl.engine.checkpoint import export_model
 

@@ -402,6 +402,10 @@ def test_video_run_without_pooling_uses_its_activity_head_everywhere(
     code, _, err = run_cli(capsys, "retrieve", "--dictionary", tmp_path / "d.safetensors",
                            "--query", tmp_path / "bad.mp4")  # fmt: skip
     assert code == 2 and str(tmp_path / "bad.mp4") in err and "not a readable video" in err
+    pose_query = iso.parent / Manifest.read(iso).rows[0].path
+    code, _, err = run_cli(capsys, "retrieve", "--dictionary", tmp_path / "d.safetensors",
+                           "--query", pose_query)  # fmt: skip
+    assert code == 2 and "is a pose file but the dictionary was built from videos" in err
 
     code, _, err = run_cli(capsys, "evaluate", "finetune", "--checkpoint", video_run, "--data",
                            iso, "--out", tmp_path / "ft")  # fmt: skip
