@@ -13,6 +13,7 @@ initialised, so losses and queues call them unconditionally.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -33,6 +34,12 @@ def world_size() -> int:
 def rank() -> int:
     """Rank of this process in the default group (0 outside DDP)."""
     return dist.get_rank() if is_distributed() else 0
+
+
+def launched_as_rank_zero() -> bool:
+    """False in the extra processes a multi-device launcher starts (they rerun the same
+    command with ``LOCAL_RANK`` / ``NODE_RANK`` set), before any process group exists."""
+    return all(int(os.environ.get(k, "0") or "0") == 0 for k in ("LOCAL_RANK", "NODE_RANK"))
 
 
 class _GatherWithGrad(torch.autograd.Function):

@@ -30,6 +30,10 @@ class ConfigError(SignSSLError, ValueError):
     """A configuration value or command-line option is invalid."""
 
 
+class FolderInUseError(ConfigError):
+    """Another live job writes to the output folder (``--out``) this job was given."""
+
+
 class MissingExtraError(SignSSLError, ImportError):
     """An optional dependency is not installed."""
 

@@ -1,15 +1,17 @@
-"""Small shared helpers: atomic file writes, JSON, seeding."""
+"""Small shared helpers: atomic file writes, JSON, seeding, output-folder locks."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import random
+import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: names :func:`atomic_path` gives its temporaries: ``.<name>.<random>.tmp<name's suffix>``
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]+\.tmp(?P<suffix>.*)$")
+
+
+def is_atomic_temporary(name: str) -> bool:
+    """Whether a file name is one :func:`atomic_path` gives its temporaries.
+
+    >>> is_atomic_temporary(".a.pose.x1y2z3_4.tmp.pose"), is_atomic_temporary("a.pose")
+    (True, False)
+    """
+    m = _TEMPORARY.match(name)
+    return m is not None and m["suffix"] == Path(m["name"]).suffix
+
+
+def remove_stale_temporaries(targets: Iterable[str | Path]) -> int:
+    """Delete the :func:`atomic_path` temporaries of ``targets`` (the files a job writes)
+    that a killed run of the job left next to them; returns how many.  Call it only while
+    holding :func:`folder_lock`, so no live writer's temporary is removed."""
+    names_by_dir: dict[Path, set[str]] = {}
+    for target in targets:
+        path = Path(target)
+        names_by_dir.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, names in names_by_dir.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            m = _TEMPORARY.match(entry.name)
+            if m and m["name"] in names and is_atomic_temporary(entry.name) and entry.is_file():
+                entry.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -256,3 +292,130 @@ def read_yaml_file(path: str | Path, error: type[Exception] | None = None) -> An
         raise _user_error(error, TOO_DEEP, path) from None
     except yaml.YAMLError as e:
         raise _user_error(error, f"is not valid YAML: {e}", path) from None
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def warn(message: str) -> None:
+    """A warning for the user on the ``signssl`` logger (the CLI prints it as
+    ``warning: ...`` on stderr; without a handler Python prints the bare message)."""
+    logging.getLogger("signssl").warning(message)
+
+
+# ----------------------------------------------------------------------------- locks
+
+LOCK_FILE = ".signssl.lock"
+_HAVE_PROC = os.path.isdir("/proc/self")
+_HELD: set[str] = set()  # lock files this process holds (re-entrant locking)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (a killed one not yet reaped, a zombie, does
+    not count)."""
+    if _HAVE_PROC:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        except FileNotFoundError:
+            return False
+        except (OSError, IndexError):
+            pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock_owner(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 64).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _try_flock(fd: int) -> bool:
+    """An exclusive ``flock`` without waiting (always granted where there is none)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock: the pid in the file decides alone
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _open_lock(path: Path) -> tuple[int, int | None]:
+    """``(fd, previous owner)`` of the lock file ``path``, locked by this process;
+    raises :class:`FolderInUseError` naming the live owner."""
+    from signssl.errors import FolderInUseError
+
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        owner = _lock_owner(fd)
+        locked = _try_flock(fd)
+        if locked:
+            owner = _lock_owner(fd)  # written before its owner let go
+        if not locked or (owner not in (None, os.getpid()) and process_alive(owner)):
+            os.close(fd)
+            who = f"pid {owner}" if owner else "another process"
+            raise FolderInUseError(who)
+        try:  # the previous owner may have deleted the file after we opened it
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd, owner
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, job: str = "job", name: str = LOCK_FILE) -> Iterator[Path]:
+    """One writer per output folder: ``folder/name`` holds this process's pid while the
+    block runs (an exclusive ``flock`` on it where the OS has one) and is removed after
+    (with ``folder`` itself when the block created it and left it empty).
+
+    A second job on the same folder raises :class:`~signssl.errors.FolderInUseError`
+    naming the folder and the pid holding it.  A lock file left by a killed job (its pid
+    no longer runs) is taken over with a :func:`warn` message.  Re-entrant: a block
+    inside another block on the same folder of the same process just runs.  Yields the
+    lock file's path.
+    """
+    from signssl.errors import FolderInUseError
+
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    key = os.path.abspath(path)
+    if key in _HELD:
+        yield path
+        return
+    try:
+        fd, previous = _open_lock(path)
+    except FolderInUseError as e:
+        raise FolderInUseError(
+            f"{folder}: another {job} ({e}) is writing to this folder; wait for it to finish "
+            f"or choose another output folder (delete {path} if no such job runs)"
+        ) from None
+    if previous not in (None, os.getpid()):
+        warn(f"{folder}: took over the lock of a {job} that no longer runs (pid {previous})")
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD.add(key)
+    try:
+        yield path
+    finally:
+        _HELD.discard(key)
+        with contextlib.suppress(OSError):
+            if _lock_owner(fd) == os.getpid():
+                path.unlink(missing_ok=True)  # before the flock goes: no one else holds it
+        os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: a job that failed before writing

@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -81,3 +83,31 @@ def saved_figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]
     monkeypatch.setattr(plots, "_save", keep)
     yield kept
     plots._plt().close("all")
+
+
+_HOLD_LOCK = """
+import sys, time
+from signssl.utils import folder_lock
+with folder_lock(sys.argv[1], "test job"):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def lock_holder() -> Iterator[Callable[[Path], subprocess.Popen]]:
+    """Start a process holding ``signssl.utils.folder_lock`` on a folder (killed after the
+    test); returns once the lock is taken."""
+    procs: list[subprocess.Popen] = []
+
+    def hold(folder: Path) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(folder)],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()

@@ -7,6 +7,7 @@ User errors (:class:`signssl.errors.SignSSLError`) print one line and exit with 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import typer
@@ -34,6 +35,18 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"signssl.cli.{_name}").register(app)
 
 err = Console(stderr=True, highlight=False)
+
+
+class _PrintWarnings(logging.Handler):
+    """The library's warnings (:func:`signssl.utils.warn`) as one ``warning:`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", soft_wrap=True)
+
+
+_library_log = logging.getLogger("signssl")
+if not any(isinstance(h, _PrintWarnings) for h in _library_log.handlers):
+    _library_log.addHandler(_PrintWarnings(logging.WARNING))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from torch import nn
 from torch.utils.data import Dataset
 
+from signssl.distributed import launched_as_rank_zero
 from signssl.engine.checkpoint import (
     CHECKPOINT_DIR,
     LAST_CKPT,
@@ -43,7 +44,7 @@ from signssl.engine.evaluation import DataSpec
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, seed_all
 from signssl.engine.module import PretrainModule
 from signssl.errors import ConfigError, DataError
-from signssl.utils import atomic_path, save_json
+from signssl.utils import atomic_path, folder_lock, save_json
 
 SUMMARY_FILE = "summary.json"
 CSV_DIR = "logs/csv"
@@ -295,6 +296,15 @@ def schedule_lengths(num_items: int, cfg: PretrainConfig) -> tuple[int, int, int
     return steps_per_epoch, total, min(int(warmup), total)
 
 
+def lock_run_dir(run_dir: Path) -> contextlib.AbstractContextManager[Path | None]:
+    """One job per run directory (:func:`signssl.utils.folder_lock`): a second raises
+    :class:`~signssl.errors.FolderInUseError` at once.  The extra processes of a
+    multi-device launch, which rerun the command, do not take it."""
+    if not launched_as_rank_zero():
+        return contextlib.nullcontext()
+    return folder_lock(run_dir, "pretraining run")
+
+
 def check_run_dir(run_dir: Path, resume: bool) -> Path | None:
     """The checkpoint to resume from (``None`` for a fresh run); refuses to overwrite."""
     ckpt = last_checkpoint(run_dir)
@@ -341,59 +351,60 @@ def fit(
         skipped: clips the dataset left out, reported in the summary.
     """
     run_dir = Path(run_dir)
-    ckpt = check_run_dir(run_dir, resume)
-    steps_per_epoch, total, warmup = schedule_lengths(len(dataset), cfg)
-    module = PretrainModule(
-        method, total_steps=total, warmup_steps=warmup, optim=_optim_kwargs(cfg), seed=cfg.trainer.seed
-    )
-    # with two optimisers the module clips each itself (manual optimisation)
-    grad_clip = cfg.optim.grad_clip if module.automatic_optimization else None
-    data = _PretrainData(
-        dataset, cfg.data.batch_size, collate_fn, cfg.data.num_workers, cfg.trainer.seed
-    )
-    with _keep_torch_flags():  # the Trainer switches deterministic algorithms on process-wide
-        trainer = build_trainer(cfg.trainer, run_dir, total, grad_clip, callbacks, progress)
-        if trainer.is_global_zero:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.save(run_dir / "config.yaml")
-        resumed_from = None
-        if ckpt is not None:
-            resumed_from = int(read_checkpoint(ckpt).get("global_step", 0))
+    with lock_run_dir(run_dir):
+        ckpt = check_run_dir(run_dir, resume)
+        steps_per_epoch, total, warmup = schedule_lengths(len(dataset), cfg)
+        module = PretrainModule(
+            method, total_steps=total, warmup_steps=warmup, optim=_optim_kwargs(cfg), seed=cfg.trainer.seed
+        )
+        # with two optimisers the module clips each itself (manual optimisation)
+        grad_clip = cfg.optim.grad_clip if module.automatic_optimization else None
+        data = _PretrainData(
+            dataset, cfg.data.batch_size, collate_fn, cfg.data.num_workers, cfg.trainer.seed
+        )
+        with _keep_torch_flags():  # the Trainer switches deterministic algorithms on process-wide
+            trainer = build_trainer(cfg.trainer, run_dir, total, grad_clip, callbacks, progress)
             if trainer.is_global_zero:
-                _keep_previous_metrics(run_dir)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-            warnings.filterwarnings("ignore", message=".*Previous log files in this directory.*")
-            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-            trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
-    seconds = time.perf_counter() - start
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    result = PretrainResult(
-        run_dir=run_dir,
-        model_dir=None,
-        global_step=int(trainer.global_step),
-        epochs=int(trainer.current_epoch),
-        total_steps=total,
-        steps_per_epoch=steps_per_epoch,
-        clips=len(dataset),
-        skipped=skipped,
-        final_loss=metrics.get("train/loss"),
-        collapse_std=metrics.get("train/collapse_std"),
-        seconds=seconds,
-        resumed_from_step=resumed_from,
-        metrics=metrics,
-    )
-    if trainer.is_global_zero:
-        if export is not None:
-            meta = dict(export)
-            result.model_dir = export_model(
-                method.encoder, run_dir / MODEL_DIR, meta.pop("name"), meta.pop("kwargs", {}), **meta
-            )
-            export_extras(method, result.model_dir)
-        save_json(run_dir / SUMMARY_FILE, result.to_dict())
-    return result
+                run_dir.mkdir(parents=True, exist_ok=True)
+                cfg.save(run_dir / "config.yaml")
+            resumed_from = None
+            if ckpt is not None:
+                resumed_from = int(read_checkpoint(ckpt).get("global_step", 0))
+                if trainer.is_global_zero:
+                    _keep_previous_metrics(run_dir)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+                warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+                warnings.filterwarnings("ignore", message=".*Previous log files in this directory.*")
+                warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+                trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+        seconds = time.perf_counter() - start
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        result = PretrainResult(
+            run_dir=run_dir,
+            model_dir=None,
+            global_step=int(trainer.global_step),
+            epochs=int(trainer.current_epoch),
+            total_steps=total,
+            steps_per_epoch=steps_per_epoch,
+            clips=len(dataset),
+            skipped=skipped,
+            final_loss=metrics.get("train/loss"),
+            collapse_std=metrics.get("train/collapse_std"),
+            seconds=seconds,
+            resumed_from_step=resumed_from,
+            metrics=metrics,
+        )
+        if trainer.is_global_zero:
+            if export is not None:
+                meta = dict(export)
+                result.model_dir = export_model(
+                    method.encoder, run_dir / MODEL_DIR, meta.pop("name"), meta.pop("kwargs", {}), **meta
+                )
+                export_extras(method, result.model_dir)
+            save_json(run_dir / SUMMARY_FILE, result.to_dict())
+        return result
 
 
 def export_extras(method: Any, model_dir: Path) -> None:
@@ -529,10 +540,23 @@ def pretrain(
     ``trainer.val_every_n_steps > 0`` the run is validated by retrieval on held-out
     clips and its best encoder exported to ``out/best`` (:mod:`signssl.engine.validation`).
     """
+    out = Path(out)
+    with lock_run_dir(out):  # a second job on ``out`` fails before reading any data
+        return _pretrain(cfg, data, out, resume=resume, progress=progress, callbacks=callbacks)
+
+
+def _pretrain(
+    cfg: PretrainConfig,
+    data: str | Path | Any,
+    out: Path,
+    *,
+    resume: bool,
+    progress: bool | None,
+    callbacks: Sequence[Callback],
+) -> PretrainResult:
     from signssl.methods import create_method
     from signssl.methods.registry import method_modality
 
-    out = Path(out)
     check_run_dir(out, resume)
     seed_all(cfg.trainer.seed)
     show = cfg.trainer.progress_bar if progress is None else progress

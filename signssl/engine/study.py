@@ -216,16 +216,21 @@ def _check_finetune(spec: StudySpec, where: str) -> None:
 # ----------------------------------------------------------------------------- one job
 
 
-def _data_manifest(spec: StudySpec, out: Path, seed: int) -> Path:
-    """The manifest of seed ``seed`` (generated once; real data is shared by every seed)."""
+def _data_manifest(spec: StudySpec, out: Path, seed: int, generate: bool = True) -> Path:
+    """The manifest of seed ``seed`` (real data is shared by every seed); ``generate``
+    writes (or completes) the synthetic set, which :func:`run_study` does once before the
+    parallel jobs, so that they only read it (a set's folder has one writer at a time)."""
     if spec.data is not None:
         return Path(spec.data)
     from signssl.synth import generate_dataset
 
     if spec.data_seed is not None:
         seed = spec.data_seed
+    folder = out / "data" / f"s{seed}"
+    if not generate:
+        return folder / "manifest.csv"
     video = {"video": True, "size": spec.video_size} if spec.video else {"video": False}
-    return generate_dataset(out / "data" / f"s{seed}", **spec.size, **video, seed=seed, progress=False)
+    return generate_dataset(folder, **spec.size, **video, seed=seed, progress=False)
 
 
 def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: int) -> dict[str, Any]:
@@ -246,7 +251,7 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
 
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
-    manifest_path = _data_manifest(spec, out, seed)
+    manifest_path = _data_manifest(spec, out, seed, generate=False)  # written by run_study
     manifest = ensure_splits(Manifest.read(manifest_path), seed=seed)
     overrides = [
         f"trainer.max_epochs={spec.epochs}", f"trainer.seed={seed}",

@@ -48,11 +48,10 @@ from signssl.extract.worker import (
     ExtractTask,
     TaskResult,
     init_worker,
-    process_alive,
     run_task,
     worker_task,
 )
-from signssl.utils import save_json
+from signssl.utils import folder_lock, remove_stale_temporaries, save_json
 
 if TYPE_CHECKING:  # the data package imports torch: worker processes must not need it
     from signssl.data.manifest import Manifest
@@ -204,63 +203,6 @@ def plan_extraction(source: str | Path | Manifest, out_dir: str | Path) -> Extra
     return ExtractPlan(manifest, videos, outputs, tasks)
 
 
-# ----------------------------------------------------------------------------- locking
-
-class OutputLock:
-    """``out_dir/.extract.lock`` holding the owner's pid; a lock whose process is gone
-    (a killed job) is taken over."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / LOCK_NAME
-
-    def __enter__(self) -> OutputLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and owner != os.getpid() and process_alive(owner):
-                    raise ConfigError(
-                        f"another pose extraction (pid {owner}) is writing to "
-                        f"{self.path.parent}; wait for it, or delete {self.path} if no such "
-                        "job runs") from None
-                self.path.unlink(missing_ok=True)  # stale: its job was killed
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
-            return self
-        raise ConfigError(f"cannot take the lock {self.path}; delete it and retry")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._owner() == os.getpid():
-            self.path.unlink(missing_ok=True)
-
-    def _owner(self) -> int | None:
-        try:
-            return int(self.path.read_text().strip() or "0") or None
-        except (OSError, ValueError):
-            return None
-
-
-def remove_stale_temporaries(tasks: list[ExtractTask]) -> int:
-    """Delete the hidden temporaries a killed run left next to planned outputs."""
-    names_by_dir: dict[Path, set[str]] = {}
-    for t in tasks:
-        out = Path(t.output)
-        names_by_dir.setdefault(out.parent, set()).add(out.name)
-    removed = 0
-    for folder, names in names_by_dir.items():
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            n = entry.name
-            if n.endswith(".tmp.pose") and any(n.startswith(f".{name}.") for name in names):
-                entry.unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
 # ----------------------------------------------------------------------------- running
 
 def _run_here(tasks: list[ExtractTask], factory: EstimatorFactory) -> Iterator[TaskResult]:
@@ -374,8 +316,9 @@ def extract_poses(
     factory = resolve_estimator(estimator, **(estimator_kwargs or {}))
     plan = plan_extraction(source, out)
     report = ExtractReport()
-    with OutputLock(out):
-        remove_stale_temporaries(plan.tasks)
+    with folder_lock(out, "pose extraction", LOCK_NAME):
+        remove_stale_temporaries([*(t.output for t in plan.tasks), out / REPORT_NAME,
+                                  out / MANIFEST_NAME, out / VIDEO_MANIFEST_NAME])  # fmt: skip
         todo = [t for t in plan.tasks if overwrite or not os.path.exists(t.output)]
         report.skipped_existing = len(plan.tasks) - len(todo)
         n_workers = max(1, min(workers, len(todo)))

@@ -20,6 +20,7 @@ from signssl.extract.estimator import EstimatorFactory, PoseEstimator, check_out
 from signssl.io import write_pose
 from signssl.io.video import iter_frames, probe_video
 from signssl.pose.sequence import PoseSequence
+from signssl.utils import process_alive
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,6 @@ _ESTIMATOR: PoseEstimator | None = None
 
 #: seconds between two checks that the main process is still there
 WATCH_INTERVAL = 0.2
-_HAVE_PROC = os.path.isdir("/proc/self")
 
 
 def init_worker(factory: EstimatorFactory, parent_pid: int) -> None:
@@ -121,26 +121,6 @@ def _watch(pid: int) -> None:
     # raise into the main thread, and the pool that would receive an error is gone, so
     # the worker is stopped the way a supervisor stops a process.
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs (a killed one not yet reaped, a zombie, does
-    not count)."""
-    if _HAVE_PROC:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-        except FileNotFoundError:
-            return False
-        except (OSError, IndexError):
-            pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def worker_task(task: ExtractTask) -> TaskResult:

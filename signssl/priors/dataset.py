@@ -13,8 +13,10 @@
   folder must use the same ones (or ``overwrite``), so kept files never mix settings;
 * ``priors_report.json``: counts (computed, kept, failed) and the failures' messages.
 
-The job is resumable: existing outputs are kept.  Bad rows (unreadable, empty frame
-range, no detected joint, a layout without hands) are skipped and counted.
+The job is resumable: existing outputs are kept, and the hidden temporaries a killed job
+left are deleted (:func:`signssl.utils.remove_stale_temporaries`); one job writes a folder
+at a time (:func:`signssl.utils.folder_lock`).  Bad rows (unreadable, empty frame range,
+no detected joint, a layout without hands) are skipped and counted.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from signssl.priors.compute import (
     compute_priors_batch,
 )
 from signssl.priors.joints import MIN_CONF
-from signssl.utils import json_ready, save_json
+from signssl.utils import folder_lock, json_ready, remove_stale_temporaries, save_json
 
 REPORT_NAME = "priors_report.json"
 INDEX_NAME = "index.csv"
@@ -211,62 +213,65 @@ def precompute_priors(
     lengths = as_bone_lengths(bone_lengths)
     settings = settings or PriorSettings()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_config(out, {"settings": asdict(settings), "bone_lengths": lengths.to_dict()}, overwrite)
-    t0 = time.perf_counter()
-    rel = [priors_relpath(man, r) for r in man]
-    jobs = [
-        _Job(str(man.resolve(r)), r.start, r.end, str(out / p))
-        for r, p in zip(man, rel, strict=True)
-    ]
-    unique = list({j.out: j for j in jobs}.values())  # rows repeating a sample share a file
-    clash = len({(j.path, j.start, j.end) for j in jobs}) - len(unique)
-    if clash:
-        seen: dict[str, _Job] = {}
-        for j in jobs:
-            other = seen.setdefault(j.out, j)
-            if (other.path, other.start, other.end) != (j.path, j.start, j.end):
-                raise DataError(
-                    f"samples {_name(other)} and {_name(j)} would both write "
-                    f"{j.out}; rename one of the files (the priors file name drops the "
-                    "pose suffix)"
-                )
-    results: dict[str, _Result] = {}
-    bar = tqdm(total=len(unique), desc="priors", unit="seq", disable=not progress)
-    chunk = max(1, min(64, len(unique) // (4 * workers) or 1))
-    args = ((c, lengths, settings, overwrite) for c in _chunks(unique, chunk))
-    if workers == 1:
-        batches: Iterator[list[_Result]] = map(_run_chunk, args)
-        for batch, c in zip(batches, _chunks(unique, chunk), strict=True):
-            results.update({j.out: r for j, r in zip(c, batch, strict=True)})
-            bar.update(len(batch))
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
-            for batch, c in zip(pool.map(_run_chunk, args), _chunks(unique, chunk), strict=True):
+    with folder_lock(out, "priors job"):  # one job per output folder
+        _check_config(out, {"settings": asdict(settings), "bone_lengths": lengths.to_dict()}, overwrite)
+        t0 = time.perf_counter()
+        rel = [priors_relpath(man, r) for r in man]
+        jobs = [
+            _Job(str(man.resolve(r)), r.start, r.end, str(out / p))
+            for r, p in zip(man, rel, strict=True)
+        ]
+        unique = list({j.out: j for j in jobs}.values())  # rows repeating a sample share a file
+        clash = len({(j.path, j.start, j.end) for j in jobs}) - len(unique)
+        if clash:
+            seen: dict[str, _Job] = {}
+            for j in jobs:
+                other = seen.setdefault(j.out, j)
+                if (other.path, other.start, other.end) != (j.path, j.start, j.end):
+                    raise DataError(
+                        f"samples {_name(other)} and {_name(j)} would both write "
+                        f"{j.out}; rename one of the files (the priors file name drops the "
+                        "pose suffix)"
+                    )
+        # temporaries a killed run left (the lock is held: none is a live writer's)
+        remove_stale_temporaries([*(j.out for j in unique), out / INDEX_NAME, out / REPORT_NAME,
+                                  out / CONFIG_NAME])
+        results: dict[str, _Result] = {}
+        bar = tqdm(total=len(unique), desc="priors", unit="seq", disable=not progress)
+        chunk = max(1, min(64, len(unique) // (4 * workers) or 1))
+        args = ((c, lengths, settings, overwrite) for c in _chunks(unique, chunk))
+        if workers == 1:
+            batches: Iterator[list[_Result]] = map(_run_chunk, args)
+            for batch, c in zip(batches, _chunks(unique, chunk), strict=True):
                 results.update({j.out: r for j, r in zip(c, batch, strict=True)})
                 bar.update(len(batch))
-    bar.close()
-    report = PriorsReport(total=len(unique))
-    for r in results.values():
-        if r.status == "failed":
-            report.failed += 1
-            report.errors[r.path] = r.error
-        elif r.status == "kept":
-            report.kept += 1
         else:
-            report.computed += 1
-            report.frames += r.frames
-    rows = []
-    for row, p, job in zip(man, rel, jobs, strict=True):
-        if results[job.out].status != "failed":
-            extra = {**row.extra, PRIORS_COLUMN: p}
-            rows.append(
-                ManifestRow(job.path, row.label, row.signer, row.split, row.start, row.end, extra)
-            )
-    Manifest(rows, root=man.root).write(out / INDEX_NAME)
-    report.seconds = round(time.perf_counter() - t0, 3)
-    save_json(out / REPORT_NAME, report.to_dict())
-    return report
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
+                for batch, c in zip(pool.map(_run_chunk, args), _chunks(unique, chunk), strict=True):
+                    results.update({j.out: r for j, r in zip(c, batch, strict=True)})
+                    bar.update(len(batch))
+        bar.close()
+        report = PriorsReport(total=len(unique))
+        for r in results.values():
+            if r.status == "failed":
+                report.failed += 1
+                report.errors[r.path] = r.error
+            elif r.status == "kept":
+                report.kept += 1
+            else:
+                report.computed += 1
+                report.frames += r.frames
+        rows = []
+        for row, p, job in zip(man, rel, jobs, strict=True):
+            if results[job.out].status != "failed":
+                extra = {**row.extra, PRIORS_COLUMN: p}
+                rows.append(
+                    ManifestRow(job.path, row.label, row.signer, row.split, row.start, row.end, extra)
+                )
+        Manifest(rows, root=man.root).write(out / INDEX_NAME)
+        report.seconds = round(time.perf_counter() - t0, 3)
+        save_json(out / REPORT_NAME, report.to_dict())
+        return report
 
 
 def dataset_bone_lengths(

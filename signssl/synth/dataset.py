@@ -22,7 +22,9 @@ Continuous rows have no label; ``glosses``, ``core_starts`` and ``core_ends`` li
 signs in order (space-separated).
 
 The job is resumable: files already present are kept (and counted), everything else is
-regenerated deterministically from the seed.
+regenerated deterministically from the seed.  One job writes a folder at a time
+(:func:`signssl.utils.folder_lock`), and a rerun deletes the hidden temporaries a killed
+job left (:func:`signssl.utils.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from signssl.synth.config import SynthConfig
 from signssl.synth.generate import SynthSample, render, synthesize
 from signssl.synth.phonology import SignSpec, Vocabulary
 from signssl.synth.skeleton import Signer
-from signssl.utils import atomic_path, save_json
+from signssl.utils import atomic_path, folder_lock, remove_stale_temporaries, save_json
 
 POSE_FORMATS = ("pose", "npz")
 VIDEO_FORMATS = ("mp4", "npy")
@@ -313,88 +315,94 @@ def generate_dataset(
         raise ConfigError(f"signs_per_sequence must be >= 1, got {k}")
     cfg = config or SynthConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    vocab = Vocabulary.sample(classes, seed, minimal_pair_rate=minimal_pair_rate)
-    people = sample_signers(signers, seed, variation=cfg.signer_variation)
-    vocab.save(out / "vocabulary.json")
-    save_json(out / "signers.json", [p.to_dict() for p in people])
-    save_json(
-        out / "config.json",
-        {
-            "classes": classes,
-            "signers": signers,
-            "reps": reps,
-            "frames": frames,
-            "video": video,
-            "size": size,
-            "continuous": continuous,
-            "seed": seed,
-            "pose_format": pose_format,
-            "video_format": video_format,
-            "signs_per_sequence": k if continuous else None,
-            "test_fraction": test_fraction,
-            "val_fraction": val_fraction,
-            "minimal_pair_rate": minimal_pair_rate,
-            "config": cfg.to_dict(),
-        },
-    )
-    jobs = _jobs(
-        vocab,
-        people,
-        reps,
-        frames,
-        seed,
-        continuous,
-        k,
-        pose_format,
-        video_format if video else None,
-    )
-    st = _Settings(out, cfg, size, cfg.fps)
-    report = SynthReport(samples=len(jobs))
-    results: list[_Result] = []
-    bar = tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress)
-    chunk = 4 if video else 32
-    if workers == 1:
-        batches: Iterator[list[_Result]] = (_run_chunk((c, st)) for c in _chunks(jobs, chunk))
-        for batch in batches:
-            results += batch
-            bar.update(len(batch))
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
-            for batch in pool.map(_run_chunk, ((c, st) for c in _chunks(jobs, chunk))):
+    with folder_lock(out, "synth job"):  # one job per output folder
+        t0 = time.perf_counter()
+        vocab = Vocabulary.sample(classes, seed, minimal_pair_rate=minimal_pair_rate)
+        people = sample_signers(signers, seed, variation=cfg.signer_variation)
+        vocab.save(out / "vocabulary.json")
+        save_json(out / "signers.json", [p.to_dict() for p in people])
+        save_json(
+            out / "config.json",
+            {
+                "classes": classes,
+                "signers": signers,
+                "reps": reps,
+                "frames": frames,
+                "video": video,
+                "size": size,
+                "continuous": continuous,
+                "seed": seed,
+                "pose_format": pose_format,
+                "video_format": video_format,
+                "signs_per_sequence": k if continuous else None,
+                "test_fraction": test_fraction,
+                "val_fraction": val_fraction,
+                "minimal_pair_rate": minimal_pair_rate,
+                "config": cfg.to_dict(),
+            },
+        )
+        jobs = _jobs(
+            vocab,
+            people,
+            reps,
+            frames,
+            seed,
+            continuous,
+            k,
+            pose_format,
+            video_format if video else None,
+        )
+        # temporaries a killed run left (the lock is held: none is a live writer's)
+        remove_stale_temporaries([
+            *(out / rel for j in jobs for rel in (j.pose_rel, j.video_rel) if rel is not None),
+            *(out / name for name in ("vocabulary.json", "signers.json", "config.json",
+                                      "manifest.csv", "report.json")),
+        ])
+        st = _Settings(out, cfg, size, cfg.fps)
+        report = SynthReport(samples=len(jobs))
+        results: list[_Result] = []
+        bar = tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress)
+        chunk = 4 if video else 32
+        if workers == 1:
+            batches: Iterator[list[_Result]] = (_run_chunk((c, st)) for c in _chunks(jobs, chunk))
+            for batch in batches:
                 results += batch
                 bar.update(len(batch))
-    bar.close()
-    rows = []
-    for res in results:
-        report.written += res.wrote
-        report.kept += res.kept
-        if res.error is not None:
-            report.failed += 1
-            report.errors.append(res.error)
         else:
-            assert res.row is not None
-            rows.append(
-                ManifestRow(
-                    res.row["path"], res.row["label"], res.row["signer"], extra=res.row["extra"]
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
+                for batch in pool.map(_run_chunk, ((c, st) for c in _chunks(jobs, chunk))):
+                    results += batch
+                    bar.update(len(batch))
+        bar.close()
+        rows = []
+        for res in results:
+            report.written += res.wrote
+            report.kept += res.kept
+            if res.error is not None:
+                report.failed += 1
+                report.errors.append(res.error)
+            else:
+                assert res.row is not None
+                rows.append(
+                    ManifestRow(
+                        res.row["path"], res.row["label"], res.row["signer"], extra=res.row["extra"]
+                    )
                 )
+        if not rows:
+            raise DataError(
+                f"no clip could be written ({report.failed} failed; first error: "
+                f"{report.errors[0] if report.errors else '-'})",
+                out,
             )
-    if not rows:
-        raise DataError(
-            f"no clip could be written ({report.failed} failed; first error: "
-            f"{report.errors[0] if report.errors else '-'})",
-            out,
-        )
-    manifest = Manifest(rows, root=out)
-    if test_fraction > 0 or val_fraction > 0:
-        manifest = signer_independent_split(manifest, test_fraction, val_fraction, seed)
-    manifest_path = out / "manifest.csv"
-    manifest.write(manifest_path)
-    report.splits = manifest.splits()
-    report.seconds = round(time.perf_counter() - t0, 3)
-    save_json(out / "report.json", report.__dict__)
-    return manifest_path
+        manifest = Manifest(rows, root=out)
+        if test_fraction > 0 or val_fraction > 0:
+            manifest = signer_independent_split(manifest, test_fraction, val_fraction, seed)
+        manifest_path = out / "manifest.csv"
+        manifest.write(manifest_path)
+        report.splits = manifest.splits()
+        report.seconds = round(time.perf_counter() - t0, 3)
+        save_json(out / "report.json", report.__dict__)
+        return manifest_path
 
 
 def read_report(out_dir: str | Path) -> SynthReport:

@@ -106,6 +106,30 @@ def test_pretrain_refuses_to_overwrite_a_run(manifest: Path, tmp_path: Path,
     assert "already holds a run; pass --resume" in capsys.readouterr().err
 
 
+def test_a_second_pretrain_on_the_same_folder_stops_at_once(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture, lock_holder
+) -> None:
+    """One writer per run folder: while another job holds RUN, pretrain exits 2 with one
+    line naming RUN and that job's pid and writes nothing; once that job is killed, the
+    next run takes the folder over and says so."""
+    run = tmp_path / "run"
+    args = ["pretrain", "--method", "simclr", "--data", str(manifest), "--out", str(run), *TINY,
+            "--max-steps", "1"]
+    holder = lock_holder(run)
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"pid {holder.pid}" in err and str(run) in err and "another pretraining run" in err
+    assert [p.name for p in run.iterdir()] == [".signssl.lock"]  # no run.json, config, logs
+    holder.kill()  # SIGKILL: its lock file stays behind
+    holder.wait()
+    text = _invoke(args)
+    assert f"took over the lock of a pretraining run that no longer runs (pid {holder.pid})" in text
+    assert read_summary(run)["global_step"] == 1 and not (run / ".signssl.lock").exists()
+
+
 def test_checkpoint_option_initialises_the_encoder(manifest: Path, tmp_path: Path) -> None:
     """--checkpoint RUN starts from RUN's exported encoder (its name and kwargs too)."""
     first = tmp_path / "first"

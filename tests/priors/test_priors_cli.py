@@ -94,3 +94,26 @@ def test_two_samples_for_one_output_file_are_refused(tmp_path) -> None:
     man = Manifest([ManifestRow("clips/a.pose"), ManifestRow("clips/a.npz")], root=tmp_path)
     with pytest.raises(DataError, match="would both write"):
         precompute_priors(man, tmp_path / "out", progress=False)
+
+
+def test_a_rerun_removes_the_temporaries_a_killed_run_left(tiny, tmp_path) -> None:
+    """A kill during an atomic write leaves a hidden ``.<name>.<random>.tmp.npz``; the
+    rerun deletes the temporaries of the files it writes."""
+    import os
+    import tempfile
+
+    root, manifest_path = tiny
+    out = tmp_path / "priors"
+    argv = ["priors", "--data", str(manifest_path), "--out", str(out)]
+    assert _run(argv) == 0
+    index = Manifest.read(out / "index.csv")
+    orphans = []
+    for target in (out / index[0].extra["priors"], out / "index.csv"):
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
+                                    dir=target.parent)  # fmt: skip
+        os.close(fd)
+        orphans.append(name)
+    assert _run(argv) == 0
+    assert not any(os.path.exists(o) for o in orphans)
+    assert not list(out.rglob(".*"))  # no temporary, no lock file
+    assert len(Manifest.read(out / "index.csv")) == len(index)

@@ -241,3 +241,34 @@ def test_cli_minimal_pairs_option(tmp_path) -> None:
         main(args)
     assert e.value.code == 0
     assert json.loads((tmp_path / "d" / "vocabulary.json").read_text())["minimal_pairs"] == []
+
+
+def test_a_rerun_removes_the_temporaries_a_killed_run_left(tmp_path, lock_holder) -> None:
+    """A kill during an atomic write leaves a hidden ``.<name>.<random>.tmp<suffix>``; the
+    next run on the folder deletes those of the files it writes and nothing else."""
+    import os
+    import tempfile
+
+    from signssl.errors import FolderInUseError
+
+    kw = dict(classes=2, signers=2, reps=1, frames=16, seed=2, progress=False)
+    path = generate_dataset(tmp_path, **kw)
+    pose = tmp_path / Manifest.read(path)[0].path
+    orphans = []
+    for target in (pose, path):
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
+                                    dir=target.parent)  # fmt: skip
+        os.close(fd)
+        orphans.append(name)
+    mine = pose.parent / f".{pose.name}.notes"  # hidden, but not a temporary of the job
+    mine.write_text("kept")
+    holder = lock_holder(tmp_path)  # another job on the folder: refused, nothing removed
+    with pytest.raises(FolderInUseError, match=f"another synth job \\(pid {holder.pid}\\)"):
+        generate_dataset(tmp_path, **kw)
+    assert all(os.path.exists(o) for o in orphans)
+    holder.kill()
+    holder.wait()
+    generate_dataset(tmp_path, **kw)
+    assert not any(os.path.exists(o) for o in orphans)
+    assert mine.read_text() == "kept"
+    assert not [p for p in tmp_path.rglob(".*") if p != mine]  # no temporary, no lock file
