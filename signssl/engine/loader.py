@@ -77,6 +77,39 @@ class EpochBatchSampler(Sampler[list[int]]):
             yield mine[k * b : (k + 1) * b].tolist()
 
 
+class MixedBatchSampler(EpochBatchSampler):
+    """:class:`EpochBatchSampler` whose epoch order comes from ``order(epoch)`` (the codes
+    of :meth:`signssl.data.mixed.MixedDataset.epoch_order`) instead of a permutation of
+    ``range(num_items)``; rank sharding, batching and resuming are unchanged."""
+
+    def __init__(
+        self,
+        order: Callable[[int], np.ndarray],
+        num_items: int,
+        local_batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__(num_items, local_batch_size, seed=seed, rank=rank, world_size=world_size)
+        self.order = order
+
+    def epoch_order(self) -> np.ndarray:
+        return self.order(self.epoch)
+
+
+def batch_sampler_for(
+    dataset: Dataset, local_batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1
+) -> EpochBatchSampler:
+    """A :class:`MixedBatchSampler` for a dataset with ``epoch_order`` (a mixture of
+    sources), else an :class:`EpochBatchSampler` over ``range(len(dataset))``."""
+    order = getattr(dataset, "epoch_order", None)
+    n = len(dataset)  # type: ignore[arg-type]
+    if callable(order):
+        return MixedBatchSampler(order, n, local_batch_size, seed=seed, rank=rank, world_size=world_size)
+    return EpochBatchSampler(n, local_batch_size, seed=seed, rank=rank, world_size=world_size)
+
+
 class ResumableLoader(DataLoader):
     """A ``DataLoader`` over an :class:`EpochBatchSampler` that remembers its position.
 
