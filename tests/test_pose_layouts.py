@@ -184,6 +184,45 @@ def test_unreadable_yaml_is_a_layout_error_naming_the_file(tmp_path, data, match
     assert str(path) in str(exc.value)
 
 
+@pytest.mark.parametrize(("part", "joints", "wrong", "suggestion"), [
+    ("body", "[nose, left_elbw, right_elbow]", "left_elbw", "left_elbow"),
+    ("body", "[nose, left_sholder]", "left_sholder", "left_shoulder"),
+    ("body", "[nose, third_elbow]", "third_elbow", None),
+    ("body_world", "[nose, Left_Shoulder]", "Left_Shoulder", "left_shoulder"),
+    ("left_hand", "[wrist, thumb_tipp]", "thumb_tipp", "thumb_tip"),
+    ("face", "['0', '1', '478']", "478", None),
+])
+def test_misspelt_joint_in_a_layout_yaml_is_an_error_naming_the_file(
+    tmp_path, part, joints, wrong, suggestion
+):
+    """Layouts convert by joint name, so a misspelt joint of a built-in part would come out
+    missing without a word: refused, naming the file, with the closest known name."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(f"parts:\n  - name: {part}\n    joints: {joints}\n")
+    with pytest.raises(LayoutError, match=f"part '{part}' has unknown joint name") as exc:
+        get_layout(path)
+    text = str(exc.value)
+    assert text.startswith(f"{path}: ") and f"'{wrong}'" in text and "\n" not in text
+    if suggestion:
+        assert f"did you mean '{suggestion}'" in text
+
+
+def test_custom_parts_and_names_from_every_builtin_list_are_accepted(tmp_path):
+    from pathlib import Path
+
+    lay = layout_from_dict({"parts": [
+        {"name": "body", "joints": ["nose", "neck", "mid_hip", "left_big_toe"]},  # mixed lists
+        {"name": "face", "joints": ["0", "477", "ibug_3"]},
+        {"name": "markers", "joints": ["m1", "m2"]},  # a part of one's own: any names
+    ]})
+    assert lay.num_joints == 9
+    with pytest.raises(LayoutError, match=r"part 'left_hnad' is not a built-in part name \(did you mean 'left_hand'"):
+        layout_from_dict({"parts": [{"name": "left_hnad", "joints": "hand21"}]})
+    examples = Path(__file__).resolve().parents[1] / "examples" / "layouts"
+    for path in sorted(examples.glob("*.yaml")):
+        assert get_layout(path).num_joints > 0
+
+
 def test_missing_yaml_file(tmp_path):
     with pytest.raises(LayoutError, match="does not exist"):
         get_layout(tmp_path / "none.yaml")

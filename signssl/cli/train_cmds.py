@@ -39,8 +39,16 @@ SetOpt = Annotated[
     ),
 ]
 DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", "-d", help="Manifest CSV (signssl manifest / signssl synth)."),
+    list[str] | None,
+    typer.Option(
+        "--data", "-d",
+        help="Manifest CSV (signssl manifest / signssl synth). Repeat to mix sources (pose methods): "
+        "PATH[:WEIGHT] or synth[:classes=N,signers=N,frames=N,seed=N,minimal_pair_rate=X,noise=X]"
+        "[:WEIGHT] (generated on the fly). Weights are relative; a manifest without one weighs its "
+        "share of the unweighted manifests' clips (so they mix by size and together weigh 1), synth without "
+        "one weighs 1. An epoch is the manifests' clips together (--set data.samples_per_epoch=N "
+        "to change it; needed with synth only).",
+    ),
 ]
 
 
@@ -78,7 +86,7 @@ def pretrain_cmd(
         str | None,
         typer.Option("--method", "-m", help="sl_fpn, simclr, moco, simsiam, byol, masa, signrep or mae."),
     ] = None,
-    data: DataOpt = None,
+    options: DataOpt = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
     max_epochs: Annotated[int | None, typer.Option(help="Shortcut for --set trainer.max_epochs=N.")] = None,
@@ -101,11 +109,15 @@ def pretrain_cmd(
     from signssl.utils import save_json
 
     items = _overrides(sets, max_epochs, max_steps, devices, strategy, seed, progress, checkpoint)
+    data, sources = _data_sources(options)
+    if sources is not None:
+        items.append(f"data.sources={json.dumps(sources)}")
     run_file = out_dir / RUN_FILE
     if resume:
         cfg = load_run_config(out_dir, items)
-        if data is None and run_file.is_file():
-            data = Path(json.loads(run_file.read_text(encoding="utf-8"))["data"])
+        saved = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        if data is None and saved.get("data") is not None:
+            data = Path(saved["data"])
         if method is not None and method != cfg.method.name:
             raise ConfigError(f"--method {method}: {out_dir} was trained with {cfg.method.name}")
     else:
@@ -115,14 +127,15 @@ def pretrain_cmd(
 
         out.print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="", markup=False)
         return
-    if data is None:
+    if data is None and not cfg.data.sources:
         raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
     from signssl.distributed import launched_as_rank_zero
     from signssl.engine.pretrain import lock_run_dir, pretrain
 
     with lock_run_dir(out_dir):  # a second job on the folder stops here, before writing
         if launched_as_rank_zero():
-            save_json(run_file, {"data": str(data.resolve()), "method": cfg.method.name})
+            where = {"data": str(data.resolve())} if data is not None else {"sources": cfg.data.sources}
+            save_json(run_file, {**where, "method": cfg.method.name})
         result = pretrain(cfg, data, out_dir, resume=resume)
     if not launched_as_rank_zero():
         return
@@ -133,6 +146,10 @@ def pretrain_cmd(
     if result.resumed_from_step is not None:
         table.add_row("resumed from step", str(result.resumed_from_step))
     table.add_row("clips", f"{result.clips} used, {result.skipped} skipped")
+    if cfg.data.sources:
+        from signssl.engine.sources import parse_sources
+
+        table.add_row("sources", escape(", ".join(s.label() for s in parse_sources(cfg.data.sources))))
     if result.final_loss is not None:
         table.add_row("final loss", f"{result.final_loss:.4f}")
     if result.collapse_std is not None:
@@ -143,6 +160,22 @@ def pretrain_cmd(
     table.add_row("model", escape(str(result.model_dir)))
     table.add_row("logs", escape(str(out_dir / "logs")))
     out.print(table)
+
+
+def _data_sources(options: list[str] | None) -> tuple[Path | None, list[dict] | None]:
+    """``--data`` items as ``(manifest, None)`` for one plain manifest (as always), else
+    ``(None, data.sources items)`` with absolute manifest paths (a resume finds them)."""
+    from signssl.engine.sources import SourceSpec, parse_source
+
+    if not options:
+        return None, None
+    specs = [parse_source(text) for text in options]
+    if len(specs) == 1 and not specs[0].is_synthetic and specs[0].weight is None:
+        return Path(options[0]), None
+    return None, [
+        (s if s.is_synthetic else SourceSpec(path=str(Path(str(s.path)).resolve()), weight=s.weight)).to_dict()
+        for s in specs
+    ]
 
 
 def _embedding_dim(metrics: dict[str, float]) -> int | None:

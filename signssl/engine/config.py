@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from signssl.engine.sources import parse_sources
 from signssl.errors import ConfigError
 from signssl.utils import atomic_write_text, read_yaml_file
 
@@ -93,6 +94,10 @@ class DataConfig:
     split: str | None = "train"  # manifest split used for pretraining; None = every row
     cache: bool = False
     on_error: str = "skip"  # "skip" unreadable clips (counted in the report) or "raise"
+    # several sources mixed by weight, pose methods only (signssl.engine.sources):
+    # [{path: A.csv, weight: 1.0}, {synthetic: {classes: 200, signers: 50}, weight: 0.5}]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    samples_per_epoch: int | None = None  # draws per epoch with sources (None: manifest clips)
     video: VideoDataConfig = field(default_factory=VideoDataConfig)
 
 
@@ -318,6 +323,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
         return _finite_everywhere(dict(value), where)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, list | tuple) or len(value) != len(args):
@@ -441,6 +451,9 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(f"data.batch_size must be >= 2 for contrastive batches, got {d.batch_size}")
     if d.on_error not in ("skip", "raise"):
         raise ConfigError(f"data.on_error must be 'skip' or 'raise', got {d.on_error!r}")
+    if d.samples_per_epoch is not None and d.samples_per_epoch < 1:
+        raise ConfigError(f"data.samples_per_epoch must be >= 1 or null, got {d.samples_per_epoch}")
+    parse_sources(d.sources)  # a bad item raises naming it
     if t.max_epochs < 1 and t.max_steps < 1:
         raise ConfigError("set trainer.max_epochs or trainer.max_steps to a positive number")
     if t.devices < 1 or t.num_nodes < 1:

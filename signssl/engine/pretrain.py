@@ -41,7 +41,7 @@ from signssl.engine.checkpoint import (
 )
 from signssl.engine.config import PretrainConfig, TrainerConfig
 from signssl.engine.evaluation import DataSpec
-from signssl.engine.loader import EpochBatchSampler, ResumableLoader, seed_all
+from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
 from signssl.engine.module import PretrainModule
 from signssl.errors import ConfigError, DataError
 from signssl.utils import atomic_path, folder_lock, save_json
@@ -158,8 +158,8 @@ class _PretrainData(L.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         world = self.trainer.world_size if self.trainer is not None else 1
         rank = self.trainer.global_rank if self.trainer is not None else 0
-        sampler = EpochBatchSampler(
-            len(self.dataset), self.global_batch // world, seed=self.seed, rank=rank, world_size=world
+        sampler = batch_sampler_for(  # a mixture of sources draws its own epoch order
+            self.dataset, self.global_batch // world, seed=self.seed, rank=rank, world_size=world
         )
         return ResumableLoader(
             self.dataset,
@@ -531,6 +531,9 @@ def pretrain(
 ) -> PretrainResult:
     """Pretrain ``cfg.method`` on the clips of manifest ``data``; write run dir ``out``.
 
+    With ``cfg.data.sources`` (pose methods) ``data`` is ``None`` and the clips are drawn
+    from those sources by weight (:mod:`signssl.engine.sources`).
+
     The encoder is exported to ``out/model`` (``load_model(out)`` rebuilds it).
     ``resume=True`` continues ``out/checkpoints/last.ckpt`` to the same final weights an
     uninterrupted run reaches.
@@ -560,11 +563,18 @@ def _pretrain(
     check_run_dir(out, resume)
     seed_all(cfg.trainer.seed)
     show = cfg.trainer.progress_bar if progress is None else progress
+    mixed = None
+    if cfg.data.sources:  # several sources mixed by weight (signssl.engine.sources)
+        from signssl.engine.sources import sources_for_pretraining
+
+        video = method_modality(cfg.method.name) == "video"
+        cfg, mixed = sources_for_pretraining(cfg, data, video, progress=show)
+        data = mixed.first_manifest()  # validation queries (trainer.val_every_n_steps)
     if method_modality(cfg.method.name) == "video":
         return pretrain_video(
             cfg, data, out, resume=resume, progress=progress, callbacks=callbacks, show=show
         )
-    dataset, skipped = build_dataset(cfg, data, progress=show)
+    dataset, skipped = (mixed.dataset, mixed.skipped) if mixed else build_dataset(cfg, data, progress=show)
     if len(dataset) == 0:
         report = dataset.report()  # type: ignore[attr-defined]
         raise DataError(f"no usable clips in the manifest ({report.summary()}; "
@@ -582,6 +592,8 @@ def _pretrain(
         "max_frames": max_frames,
         "method": cfg.method.name,
     }
+    if mixed is not None:  # what data the encoder saw
+        export.update(data_sources=mixed.described, samples_per_epoch=len(dataset))
     spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, max_frames)
     return fit(
         method,

@@ -35,7 +35,7 @@ from signssl.io._npy import load_npy
 from signssl.io.mp_data import default_flat_layout
 from signssl.pose.layouts import Layout, get_layout, layout_from_dict, layout_to_dict, list_layouts
 from signssl.pose.sequence import PoseSequence, sanitize
-from signssl.utils import atomic_path, require_regular_file
+from signssl.utils import TOO_DEEP, atomic_path, require_regular_file
 
 #: keys of a ``.npz`` written by :func:`write_npz`
 NPZ_KEYS = ("xyz", "conf", "fps", "layout")
@@ -100,7 +100,10 @@ def _npz_layout(value: np.ndarray, path: Path) -> Layout:
         data = json.loads(str(value.item() if value.ndim == 0 else value))
     except (ValueError, TypeError) as e:
         raise DataError(f"its 'layout' entry is not layout JSON ({e})", path) from None
-    stored = layout_from_dict(data, source=f"{path}: 'layout'")
+    except RecursionError:
+        raise DataError(f"its 'layout' entry {TOO_DEEP}", path) from None
+    # the names the file was written with, checked or not: a stored layout is read as it is
+    stored = layout_from_dict(data, source=f"{path}: 'layout'", check_joints=False)
     if stored.name in list_layouts():
         builtin = get_layout(stored.name)
         if layout_to_dict(builtin) == layout_to_dict(stored):

@@ -394,7 +394,17 @@ def load_layout_yaml(path: str | Path) -> Layout:
     return layout_from_dict(data, default_name=p.stem, source=str(p))
 
 
-def layout_from_dict(data: object, default_name: str = "custom", source: str = "<dict>") -> Layout:
+def layout_from_dict(
+    data: object, default_name: str = "custom", source: str = "<dict>", check_joints: bool = True
+) -> Layout:
+    """A :class:`Layout` from its dict form (:func:`load_layout_yaml` gives the schema).
+
+    With ``check_joints`` (custom layouts), the joints of a part named like a built-in one
+    (``body``, ``body_world``, ``face``, ``left_hand``, ``right_hand``) must be known names
+    of that kind of part (:func:`known_joint_names`), and a part name one typo away from a
+    built-in one is refused: layouts are converted by joint name, so a misspelt name would
+    silently come out missing.  Errors name ``source`` and suggest the closest known name.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("parts"), list) or not data["parts"]:
         raise LayoutError(f"{source}: a layout needs a non-empty 'parts' list (see load_layout_yaml)")
     parts = []
@@ -409,9 +419,74 @@ def layout_from_dict(data: object, default_name: str = "custom", source: str = "
                     f"known: {sorted(JOINT_LISTS)} (or give a list of names)"
                 )
             joints = JOINT_LISTS[joints]
-        values = tuple(raw.get("values", COORD_VALUES))
-        parts.append(Part(str(raw["name"]), tuple(str(j) for j in joints), values))
-    return Layout(str(data.get("name", default_name)), tuple(parts), str(data.get("description", "")))
+        values = raw.get("values", COORD_VALUES)
+        if not isinstance(joints, list | tuple) or not isinstance(values, list | tuple):
+            raise LayoutError(f"{source}: part '{raw['name']}': 'joints' and 'values' must be lists")
+        try:
+            parts.append(Part(str(raw["name"]), tuple(str(j) for j in joints), tuple(values)))
+        except LayoutError as e:
+            raise LayoutError(f"{source}: {e}") from None
+    try:
+        layout = Layout(str(data.get("name", default_name)), tuple(parts), str(data.get("description", "")))
+    except LayoutError as e:
+        raise LayoutError(f"{source}: {e}") from None
+    if check_joints:
+        for part in layout.parts:
+            _check_part_names(part, source)
+    return layout
+
+
+def _part_kind(name: str) -> str | None:
+    """Which built-in vocabulary a part name uses: ``body`` (``body``, ``body_world``),
+    ``hand`` (``left_hand``, ``right_hand``), ``face``; ``None`` for a custom part."""
+    if name in ("body", "body_world"):
+        return "body"
+    if name in ("left_hand", "right_hand"):
+        return "hand"
+    return "face" if name == "face" else None
+
+
+def known_joint_names(part: str) -> frozenset[str]:
+    """Every joint name the built-in layouts give a part of this kind (empty for a custom
+    part name): body parts share the MediaPipe pose 33, COCO body/feet, OpenPose BODY_25
+    and MASA names, hands the 21 hand names, the face MediaPipe mesh indices and iBUG
+    names."""
+    kind = _part_kind(part)
+    return frozenset(
+        j for lay in _LAYOUTS.values() for p in lay.parts if _part_kind(p.name) == kind for j in p.joints
+    ) if kind else frozenset()
+
+
+def _check_part_names(part: Part, source: str) -> None:
+    """:class:`LayoutError` for a part name a typo away from a built-in one, or joints a
+    built-in part of its kind does not know (with the closest known names)."""
+    import difflib
+
+    known_parts = sorted({p.name for lay in _LAYOUTS.values() for p in lay.parts})
+    if part.name not in known_parts:
+        close = difflib.get_close_matches(part.name, known_parts, n=1, cutoff=0.8)
+        if close:
+            raise LayoutError(
+                f"{source}: part '{part.name}' is not a built-in part name (did you mean "
+                f"'{close[0]}'?); its joints would never match another layout's - fix the "
+                "name, or choose a clearly different one for a part of your own"
+            )
+        return
+    vocabulary = known_joint_names(part.name)
+    unknown = [j for j in part.joints if j not in vocabulary]
+    if not unknown:
+        return
+    described = []
+    for j in unknown[:5]:
+        close = difflib.get_close_matches(j, sorted(vocabulary), n=1, cutoff=0.6)
+        described.append(f"'{j}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    lists = [n for n, joints in JOINT_LISTS.items() if set(joints) <= vocabulary]
+    raise LayoutError(
+        f"{source}: part '{part.name}' has unknown joint name(s) {', '.join(described)}{more}; "
+        f"joints are matched by name, so a misspelt one would be silently missing - use "
+        f"the names of the joint lists {lists} (signssl.pose.layouts.JOINT_LISTS)"
+    )
 
 
 def layout_to_dict(layout: Layout) -> dict:

@@ -87,7 +87,13 @@ def _bad_inputs(tmp_path: Path) -> list[list[str]]:
     np.save(tmp_path / "short.npy", np.ones((3, 170)))
     (tmp_path / "cut.parquet").write_bytes(b"PAR1" + b"\x00" * 40)
     (tmp_path / "badlist.yaml").write_text("parts:\n  - name: body\n    joints: nosuch\n")
+    (tmp_path / "typo.yaml").write_text("parts:\n  - name: body\n    joints: [nose, left_elbw]\n")
+    (tmp_path / "latin1.yaml").write_bytes("parts:\n  - name: body  # é\n".encode("latin-1"))
     return [
+        ["info", str(tmp_path / "ok.npz"), "--layout", str(tmp_path / "typo.yaml")],
+        ["convert", str(tmp_path / "ok.npz"), str(tmp_path / "o.pose"), "--layout",
+         str(tmp_path / "typo.yaml")],
+        ["info", str(tmp_path / "ok.npz"), "--layout", str(tmp_path / "latin1.yaml")],
         ["info", str(tmp_path / "cut.parquet")],
         ["info", str(tmp_path / "ok.npz"), "--layout", str(tmp_path / "badlist.yaml")],
         ["info", str(tmp_path / "nowhere.pose")],

@@ -201,7 +201,8 @@ def test_zero_length_pose_file(tmp_path):
 
 
 def test_write_refuses_names_it_cannot_keep(tmp_path):
-    lay = layout_from_dict({"parts": [{"name": "body", "joints": ["Nose", "neck"]}]})
+    lay = layout_from_dict({"parts": [{"name": "body", "joints": ["Nose", "neck"]}]},
+                           check_joints=False)  # a YAML layout would be refused earlier
     with pytest.raises(DataError, match="upper-case"):
         write_pose(random_sequence(lay), tmp_path / "x.pose")
 
