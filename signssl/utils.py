@@ -10,14 +10,18 @@ import os
 import random
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from signssl.errors import DataError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @contextlib.contextmanager
@@ -292,6 +296,58 @@ def read_yaml_file(path: str | Path, error: type[Exception] | None = None) -> An
         raise _user_error(error, TOO_DEEP, path) from None
     except yaml.YAMLError as e:
         raise _user_error(error, f"is not valid YAML: {e}", path) from None
+
+
+# ----------------------------------------------------------------------------- progress
+
+#: seconds between two progress lines when stderr is not a terminal (CI, nohup, a log)
+PLAIN_PROGRESS_SECONDS = 30.0
+_PLAIN_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+_PLAIN_FORMAT_OPEN = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]"  # no known total
+
+
+def interactive(stream: IO[str] | None = None) -> bool:
+    """Whether ``stream`` (default ``sys.stderr``) is a terminal someone watches."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _Lines:
+    """A file for tqdm that turns each redraw (``"\\r" + status``) into one plain line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self._last = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").rstrip()
+        count = line.split(" [", 1)[0]  # the final redraw repeats the last count: once is enough
+        if line and count != self._last:
+            self.stream.write(line + "\n")
+            self._last = count
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> tqdm:
+    """A tqdm progress bar (same arguments, e.g. ``total``, ``desc``, ``unit``, ``disable``)
+    on stderr (or ``file``) that suits where it goes: redrawn in place on a terminal;
+    elsewhere (CI, ``nohup``, a redirected log) a plain line at the start, at most every
+    :data:`PLAIN_PROGRESS_SECONDS` seconds and at the end, with no bar and no ``\\r``.
+    """
+    from tqdm import tqdm
+
+    stream = kwargs.get("file") or sys.stderr
+    if not interactive(stream):
+        kwargs.update(file=_Lines(stream), ascii=True, dynamic_ncols=False)
+        kwargs.setdefault("mininterval", PLAIN_PROGRESS_SECONDS)
+        known = kwargs.get("total") is not None or hasattr(iterable, "__len__")
+        kwargs.setdefault("bar_format", _PLAIN_FORMAT if known else _PLAIN_FORMAT_OPEN)
+    return tqdm(iterable, **kwargs)
 
 
 # ----------------------------------------------------------------------------- messages

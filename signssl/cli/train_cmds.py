@@ -276,12 +276,18 @@ def study_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (a rerun continues it).")],
     jobs: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,
+    progress: Annotated[
+        bool,
+        typer.Option("--progress/--no-progress",
+                     help="Progress of the data generation and, with --jobs 1, of each run."),
+    ] = True,
 ) -> None:
     """Variants x seeds on synthetic (or given) data: mean ± 95 % CI table and collapse curves."""
     from signssl.engine.study import format_table, load_spec, run_study, table_columns
 
     spec = load_spec(spec_path)
-    summary = run_study(spec, out_dir, jobs=jobs, threads=threads, log=lambda msg: out.print(escape(msg)))
+    summary = run_study(spec, out_dir, jobs=jobs, threads=threads, progress=progress,
+                        log=lambda msg: out.print(escape(msg)))
     out.print(escape(format_table(summary, table_columns(spec))))
     out.print(f"report: {escape(str(Path(out_dir) / 'study.md'))}")
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from signssl.data.loading import ALL_MISSING, UNREADABLE, WRONG_LAYOUT, SampleError, load_pose
 from signssl.data.manifest import Manifest
@@ -30,6 +29,7 @@ from signssl.data.report import ItemReport
 from signssl.errors import ConfigError
 from signssl.pose.layouts import Layout, get_layout
 from signssl.pose.normalize import AUTO, check_normalize_mode
+from signssl.utils import progress_bar
 
 MOSTLY_MISSING = "mostly missing"
 
@@ -93,7 +93,7 @@ def check_manifest(
     normalize = check_normalize_mode(normalize)
     layout = get_layout(layout) if layout is not None else None  # read a YAML file once
     result = ManifestCheck(ItemReport())
-    for row in tqdm(m.rows, desc="checking samples", unit="sample", disable=not progress):
+    for row in progress_bar(m.rows, desc="checking samples", unit="sample", disable=not progress):
         path = m.resolve(row)
         try:
             seq, notes = load_pose(path, row, layout, fps, target, normalize=normalize)

@@ -41,7 +41,6 @@ from typing import Any, Literal
 
 import numpy as np
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from signssl.data.loading import SampleError, load_pose, trim_empty_frames
 from signssl.data.manifest import Manifest
@@ -50,6 +49,7 @@ from signssl.errors import ConfigError, DataError
 from signssl.pose.layouts import Layout, get_layout
 from signssl.pose.normalize import check_normalize_mode
 from signssl.pose.sequence import PoseSequence
+from signssl.utils import progress_bar
 
 __all__ = ["PoseDataset", "trim_empty_frames"]
 
@@ -207,7 +207,7 @@ class PoseDataset(Dataset):
         With ``on_error="raise"`` the first bad sample raises; with ``"skip"`` all bad
         ones are counted in the returned :meth:`report` and removed from the dataset.
         """
-        for row_index in tqdm(list(self._indices), desc="reading poses", disable=not progress,
+        for row_index in progress_bar(list(self._indices), desc="reading poses", disable=not progress,
                               unit="sample"):
             self._try_load(row_index)
         self._indices = [i for i in self._indices if i not in self._bad]

@@ -353,10 +353,10 @@ class PairClipDataset(VideoDataset):
     def scan(self, progress: bool = True) -> ItemReport:
         """Check every row once (video frames, pose or priors file, usable pose) and keep
         only the good ones; returns :meth:`report`."""
-        from tqdm import tqdm
+        from signssl.utils import progress_bar
 
         rows = list(self._indices)
-        for row_index in tqdm(rows, desc="checking videos", unit="video", disable=not progress):
+        for row_index in progress_bar(rows, desc="checking videos", unit="video", disable=not progress):
             try:
                 self.check_row(row_index)
             except SampleError as e:

@@ -384,9 +384,9 @@ class VideoDataset(_VideoRows, Dataset):
     def scan(self, progress: bool = True) -> ItemReport:
         """Check every row once (frame count, range and pose file, no decoding) and keep
         only the good ones; returns :meth:`report`."""
-        from tqdm import tqdm
+        from signssl.utils import progress_bar
 
-        for row_index in tqdm(list(self._indices), desc="checking videos", unit="video",
+        for row_index in progress_bar(list(self._indices), desc="checking videos", unit="video",
                               disable=not progress):
             path = self.video_path(row_index)
             try:

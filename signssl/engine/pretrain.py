@@ -13,6 +13,7 @@ import csv
 import importlib.util
 import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger, Logger
 from torch import nn
 from torch.utils.data import Dataset
@@ -43,8 +44,9 @@ from signssl.engine.config import PretrainConfig, TrainerConfig
 from signssl.engine.evaluation import DataSpec
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
 from signssl.engine.module import PretrainModule
+from signssl.engine.progress import StepProgress
 from signssl.errors import ConfigError, DataError
-from signssl.utils import atomic_path, folder_lock, save_json
+from signssl.utils import atomic_path, folder_lock, save_json, warn
 
 SUMMARY_FILE = "summary.json"
 CSV_DIR = "logs/csv"
@@ -67,6 +69,7 @@ class PretrainResult:
     seconds: float = 0.0
     resumed_from_step: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -249,8 +252,8 @@ def build_trainer(
         LastCheckpoint(run_dir / CHECKPOINT_DIR / LAST_CKPT, t.checkpoint_every_n_steps),
         *callbacks,
     ]
-    if show_progress:
-        all_callbacks.append(TQDMProgressBar(refresh_rate=1))
+    if show_progress:  # redrawn on a terminal, a plain line every 30 s in a log
+        all_callbacks.append(StepProgress())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         return L.Trainer(
@@ -291,9 +294,38 @@ def schedule_lengths(num_items: int, cfg: PretrainConfig) -> tuple[int, int, int
     by_epochs = t.max_epochs * steps_per_epoch if t.max_epochs > 0 else None
     by_steps = t.max_steps if t.max_steps > 0 else None
     total = min(v for v in (by_epochs, by_steps) if v is not None)
+    return steps_per_epoch, total, min(_warmup_steps(cfg, steps_per_epoch), total)
+
+
+def _warmup_steps(cfg: PretrainConfig, steps_per_epoch: int) -> int:
+    """Learning-rate warmup steps as configured (``optim.warmup_steps``, else
+    ``optim.warmup_epochs`` epochs), before the run's length caps them."""
     o = cfg.optim
-    warmup = o.warmup_steps if o.warmup_steps is not None else round(o.warmup_epochs * steps_per_epoch)
-    return steps_per_epoch, total, min(int(warmup), total)
+    return int(o.warmup_steps if o.warmup_steps is not None else round(o.warmup_epochs * steps_per_epoch))
+
+
+def warmup_warning(num_items: int, cfg: PretrainConfig) -> str | None:
+    """What to change when learning-rate warmup takes more than half of the run's optimiser
+    steps (the rate then stays below ``optim.lr`` for most of the run, or all of it, and a
+    short run barely trains); ``None`` otherwise."""
+    steps_per_epoch, total, _ = schedule_lengths(num_items, cfg)
+    warmup = _warmup_steps(cfg, steps_per_epoch)
+    if 2 * warmup <= total:
+        return None
+    o, t = cfg.optim, cfg.trainer
+    setting = (f"optim.warmup_steps={o.warmup_steps}" if o.warmup_steps is not None
+               else f"optim.warmup_epochs={o.warmup_epochs:g}")  # fmt: skip
+    effect = ("never reaches optim.lr" if warmup >= total
+              else "stays below optim.lr for more than half of the run")  # fmt: skip
+    longer = f"trainer.max_epochs >= {math.ceil(2 * warmup / steps_per_epoch)}"
+    if 0 < t.max_steps < (t.max_epochs * steps_per_epoch if t.max_epochs > 0 else math.inf):
+        longer = f"trainer.max_steps >= {2 * warmup}"
+    shorter = "optim.warmup_steps" if o.warmup_steps is not None else "optim.warmup_epochs"
+    return (
+        f"learning-rate warmup is {warmup} steps ({setting}, {steps_per_epoch} steps per "
+        f"epoch) but the run has {total}: the rate {effect} and the encoder may barely "
+        f"train; set {longer} or lower {shorter}"
+    )
 
 
 def lock_run_dir(run_dir: Path) -> contextlib.AbstractContextManager[Path | None]:
@@ -354,6 +386,10 @@ def fit(
     with lock_run_dir(run_dir):
         ckpt = check_run_dir(run_dir, resume)
         steps_per_epoch, total, warmup = schedule_lengths(len(dataset), cfg)
+        run_warnings = [w for w in [warmup_warning(len(dataset), cfg)] if w]
+        if launched_as_rank_zero():
+            for message in run_warnings:
+                warn(f"{run_dir}: {message}")
         module = PretrainModule(
             method, total_steps=total, warmup_steps=warmup, optim=_optim_kwargs(cfg), seed=cfg.trainer.seed
         )
@@ -395,6 +431,7 @@ def fit(
             seconds=seconds,
             resumed_from_step=resumed_from,
             metrics=metrics,
+            warnings=run_warnings,
         )
         if trainer.is_global_zero:
             if export is not None:

@@ -44,9 +44,11 @@ arguments of :func:`signssl.eval.finetune.finetune_eval`.
 Every (variant, seed) writes ``OUT/results/<variant>__s<seed>.json`` atomically when it
 finishes: a killed study rerun with the same arguments redoes only what is missing
 (pretraining runs resume from their last checkpoint).  Jobs run in parallel processes
-(``jobs``), each with ``threads`` torch threads.  Outputs: ``study.json``, ``study.md``
-(table, mean ± 95 % CI) and ``collapse.png`` (the collapse monitor of every pretrained
-variant, one line per seed).
+(``jobs``), each with ``threads`` torch threads; with ``progress`` and one job at a time,
+the data generation and each pretraining run show their progress.  Outputs: ``study.json``,
+``study.md`` (table, mean ± 95 % CI, and the pretraining warnings, e.g. a run too short to
+leave the learning-rate warmup) and ``collapse.png`` (the collapse monitor of every
+pretrained variant, one line per seed).
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ def _check_finetune(spec: StudySpec, where: str) -> None:
 # ----------------------------------------------------------------------------- one job
 
 
-def _data_manifest(spec: StudySpec, out: Path, seed: int, generate: bool = True) -> Path:
+def _data_manifest(spec: StudySpec, out: Path, seed: int, generate: bool = True,
+                   progress: bool = False) -> Path:  # fmt: skip
     """The manifest of seed ``seed`` (real data is shared by every seed); ``generate``
     writes (or completes) the synthetic set, which :func:`run_study` does once before the
     parallel jobs, so that they only read it (a set's folder has one writer at a time)."""
@@ -230,10 +233,11 @@ def _data_manifest(spec: StudySpec, out: Path, seed: int, generate: bool = True)
     if not generate:
         return folder / "manifest.csv"
     video = {"video": True, "size": spec.video_size} if spec.video else {"video": False}
-    return generate_dataset(folder, **spec.size, **video, seed=seed, progress=False)
+    return generate_dataset(folder, **spec.size, **video, seed=seed, progress=progress)
 
 
-def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: int) -> dict[str, Any]:
+def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: int,
+             progress: bool = False) -> dict[str, Any]:  # fmt: skip
     """Pretrain (if needed) and evaluate one (variant, seed); returns the result record."""
     import torch
 
@@ -255,7 +259,7 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     manifest = ensure_splits(Manifest.read(manifest_path), seed=seed)
     overrides = [
         f"trainer.max_epochs={spec.epochs}", f"trainer.seed={seed}",
-        "trainer.progress_bar=false", "trainer.checkpoint_every_n_steps=200",
+        f"trainer.progress_bar={str(progress).lower()}", "trainer.checkpoint_every_n_steps=200",
         *spec.set, *variant.set,
     ]
     if variant.init is not None:
@@ -279,12 +283,14 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
             has_split = {"train", "test"} <= {row.split for row in Manifest.read(manifest_path).rows}
             manifest_for_training = manifest_path if has_split else _split_manifest(manifest, out, seed)
             resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
-            pretrain(cfg, manifest_for_training, run_dir, resume=resume, progress=False)
+            pretrain(cfg, manifest_for_training, run_dir, resume=resume, progress=progress)
         encoder = load_model(run_dir)
         series = read_run_metrics(run_dir)
+        summary = read_summary(run_dir)
         record.update(
             kind="pretrained", run_dir=str(run_dir), init=variant.init,
-            pretrain_seconds=float(read_summary(run_dir).get("seconds", 0.0)),
+            pretrain_seconds=float(summary.get("seconds", 0.0)),
+            warnings=list(summary.get("warnings", [])),
             collapse=[list(p) for p in series.get("train/collapse_ratio", [])],
             feature_collapse=[list(p) for p in series.get("train/feature_collapse_ratio", [])],
             loss=[list(p) for p in series.get("train/loss", [])],
@@ -388,10 +394,10 @@ def _split_manifest(manifest: Any, out: Path, seed: int) -> Path:
     return path
 
 
-def _job_entry(args: tuple[StudySpec, Variant, int, str, int]) -> dict[str, Any]:
-    spec, variant, seed, out, threads = args
+def _job_entry(args: tuple[StudySpec, Variant, int, str, int, bool]) -> dict[str, Any]:
+    spec, variant, seed, out, threads, progress = args
     out_path = Path(out)
-    record = _run_job(spec, variant, seed, out_path, threads)
+    record = _run_job(spec, variant, seed, out_path, threads, progress)
     save_json(result_path(out_path, variant, seed), record)
     return record
 
@@ -413,16 +419,20 @@ def run_study(
     jobs: int = 1,
     threads: int = 1,
     log: Callable[[str], None] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Run every missing (variant, seed) and write the summary (see the module docstring)."""
+    """Run every missing (variant, seed) and write the summary (see the module docstring).
+
+    ``progress`` shows the data generation and, with ``jobs=1``, each pretraining run's
+    progress (parallel runs only log a line when they finish)."""
     say = log or (lambda _m: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_json(out / "spec.json", asdict(spec))
     for seed in spec.seeds:  # data first, before the parallel jobs
-        _data_manifest(spec, out, seed)
+        _data_manifest(spec, out, seed, progress=progress)
     todo = [
-        (spec, v, s, str(out), threads)
+        (spec, v, s, str(out), threads, progress and jobs <= 1)
         for s in spec.seeds for v in spec.variants if not result_path(out, v, s).is_file()
     ]
     say(f"{len(todo)} of {len(spec.seeds) * len(spec.variants)} runs to do, {jobs} at a time")
@@ -433,12 +443,26 @@ def run_study(
         _run_wave([a for a in todo if depth[a[1].name] == level], jobs, say)
     summary = summarize_study(spec, out)
     summary["wall_seconds"] = time.perf_counter() - start
+    summary["warnings"] = study_warnings(spec, out)
+    for message in summary["warnings"]:
+        say(f"warning: {message}")
     save_json(out / "study.json", summary)
     write_study_report(spec, out, summary)
     return summary
 
 
-def _run_wave(todo: list[tuple[StudySpec, Variant, int, str, int]], jobs: int,
+def study_warnings(spec: StudySpec, out: Path) -> list[str]:
+    """``"<variant>: <warning>"`` for every distinct warning of the variants' pretraining
+    runs (seeds with the same warning give one line)."""
+    found: dict[str, None] = {}
+    for variant, records in load_records(spec, out).items():
+        for record in records:
+            for message in record.get("warnings", []):
+                found.setdefault(f"{variant}: {message}")
+    return list(found)
+
+
+def _run_wave(todo: list[tuple[StudySpec, Variant, int, str, int, bool]], jobs: int,
               say: Callable[[str], None]) -> None:  # fmt: skip
     """Run independent jobs, ``jobs`` processes at a time."""
     if jobs <= 1:
@@ -554,6 +578,8 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
                                      [row["metrics"] for row in summary["rows"]],
                                      len(spec.seeds), out / "metrics.png")
     lines += ["", f"![metrics]({bars.name})", "", f"*{note}.*"]
+    if summary.get("warnings"):
+        lines += ["", "Warnings:", "", *(f"- {message}" for message in summary["warnings"])]
     fig = plot_collapse(spec, out)
     if fig is not None:
         lines += ["", f"![collapse monitor]({fig.name})"]

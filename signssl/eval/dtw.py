@@ -123,7 +123,7 @@ def dtw_distance_matrix(
         the distances (module docstring) as float64.  Queries of one length are compared
         together with chunks of entries sorted by length and padded.
     """
-    from tqdm.auto import tqdm
+    from signssl.utils import progress_bar
 
     if band is not None and band < 0:
         raise ConfigError(f"band must be >= 0 (a fraction of the longer clip), got {band}")
@@ -150,7 +150,7 @@ def dtw_distance_matrix(
     by_length: dict[int, list[int]] = {}
     for qi, q in enumerate(qs):
         by_length.setdefault(q.shape[0], []).append(qi)
-    bar = tqdm(total=len(qs), desc="DTW", unit="query", disable=not progress, leave=False)
+    bar = progress_bar(total=len(qs), desc="DTW", unit="query", disable=not progress, leave=False)
     for tq, members in sorted(by_length.items()):
         cells = max(tq * len(idx) * p.shape[1] for idx, p, _ in chunks)
         step = max(1, BLOCK_CELLS // cells)
@@ -205,11 +205,10 @@ def clip_sequences(dataset: Any, streams: Sequence[str] = DEFAULT_STREAMS, max_f
     read them (:func:`signssl.data.collate_poses`).  The layout is the dataset's
     (``dataset.layout``) or the clips' own.
     """
-    from tqdm.auto import tqdm
-
     from signssl.data import pose_loader
     from signssl.eval.features import dataset_label_names
     from signssl.pose.streams import StreamFeatures
+    from signssl.utils import progress_bar
 
     if len(dataset) == 0:
         raise DataError("no clip to compare (empty dataset, or every clip was skipped)")
@@ -221,7 +220,7 @@ def clip_sequences(dataset: Any, streams: Sequence[str] = DEFAULT_STREAMS, max_f
     paths: list[str] = []
     signers: list[str] = []
     loader = pose_loader(dataset, batch_size=batch_size, max_frames=max_frames)
-    for batch in tqdm(loader, desc="frame features", disable=not progress, leave=False):
+    for batch in progress_bar(loader, desc="frame features", disable=not progress, leave=False):
         with torch.no_grad():
             frames = torch.cat(stream_fn(batch["x"].float(), batch["conf"].float()), dim=-1)  # (B, T, F)
         for b, n in enumerate(batch["length"].tolist()):

@@ -278,14 +278,14 @@ def pooled_features(
     ``Features.info["pooling"]`` records the pooling, window, stride and
     :class:`~signssl.eval.windows.PoolingStats` (weighted-pooling fall-backs).
     """
-    from tqdm.auto import tqdm
+    from signssl.utils import progress_bar
 
     report = ItemReport()
     vectors: list[np.ndarray] = []
     labels: list[str] = []
     paths: list[str] = []
     signers: list[str] = []
-    for row_index in tqdm(
+    for row_index in progress_bar(
         range(len(reader)), desc="window features", unit="video", disable=not progress, leave=False
     ):
         try:
@@ -542,7 +542,7 @@ def extract_window_features(
     at the end, also when the job is interrupted.  ``settings`` are stored in
     ``extraction.json``; a folder made with different settings raises :class:`ConfigError`.
     """
-    from tqdm.auto import tqdm
+    from signssl.utils import progress_bar
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -554,7 +554,7 @@ def extract_window_features(
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
     t0 = time.perf_counter()
-    bar = tqdm(range(len(reader)), desc="extract features", unit="video", disable=not progress)
+    bar = progress_bar(range(len(reader)), desc="extract features", unit="video", disable=not progress)
     try:
         for row_index in bar:
             rep.rows += 1

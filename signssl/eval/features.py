@@ -192,7 +192,7 @@ def extract_features(
     Returns:
         :class:`Features` in iteration order (the dataset's order when not shuffled).
     """
-    from tqdm.auto import tqdm
+    from signssl.utils import progress_bar
 
     if not isinstance(encoder, Encoder):
         raise ConfigError(f"expected a signssl Encoder, got {type(encoder).__name__}")
@@ -218,7 +218,7 @@ def extract_features(
     signers: list[str] = []
     total = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
     try:
-        for batch in tqdm(loader, total=total, desc="embed", disable=not progress, leave=False):
+        for batch in progress_bar(loader, total=total, desc="embed", disable=not progress, leave=False):
             x = _move(batch, dev)
             z = encoder.embed(x)  # (B, D)
             if z.ndim != 2:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from signssl.engine.config import check_optim_values
+from signssl.engine.progress import StepProgress
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import _batch_labels, _batch_list, dataset_label_names
 from signssl.eval.results import EvalResult, make_result
@@ -256,6 +257,7 @@ def finetune_eval(
         max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,
         enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
         gradient_clip_val=1.0, num_sanity_val_steps=0,
+        callbacks=[StepProgress("fine-tune")] if progress else [],  # plain lines in a log
     )
     module.train()  # baselines and loaded models come in eval mode
     with warnings.catch_warnings():

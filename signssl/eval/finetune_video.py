@@ -255,7 +255,7 @@ def finetune_video(
         augment: training-batch hook (module docstring).
         device: default CUDA when available, else CPU.
     """
-    from tqdm.auto import tqdm
+    from signssl.utils import progress_bar
 
     cfg = config or VideoFinetuneConfig()
     classes = [str(c) for c in (classes if classes is not None else train_data.classes)]
@@ -275,7 +275,7 @@ def finetune_video(
     opt, sched = _optimizer(model, cfg, steps)
     label_map = _label_map(train_data, classes).to(dev)
     history: list[dict[str, float]] = []
-    for epoch in tqdm(range(cfg.epochs), desc="fine-tune", unit="epoch", disable=not progress):
+    for epoch in progress_bar(range(cfg.epochs), desc="fine-tune", unit="epoch", disable=not progress):
         history.append(
             _train_epoch(model, loader, opt, sched, label_map, P, cfg, augment, dev, epoch)
         )

@@ -25,18 +25,44 @@ puts the three image coordinates in one unit (pose-format's ``video_to_pose`` le
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import numpy as np
 
 from signssl.errors import ConfigError, MissingExtraError
 from signssl.pose.layouts import Layout, get_layout
+from signssl.utils import interactive
 
 _BLANK = np.full((64, 64, 3), 255, np.uint8)  # a frame with nobody: clears tracking state
 
 
+#: environment of MediaPipe's native logging (glog / TensorFlow Lite): errors only
+QUIET_NATIVE_LOGS = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def quiet_native_logs() -> None:
+    """Keep MediaPipe's INFO and WARNING lines (glog, TensorFlow Lite, absl) out of a
+    non-interactive log (CI, ``nohup``, extraction workers); values the user set win.
+    Must run before ``mediapipe`` is imported: glog reads its level when it loads."""
+    for name, value in QUIET_NATIVE_LOGS.items():
+        os.environ.setdefault(name, value)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging  # a dependency of mediapipe
+    except ImportError:
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
 def import_mediapipe() -> Any:
-    """``mediapipe``, or a :class:`MissingExtraError` / :class:`ConfigError` saying why not."""
+    """``mediapipe``, or a :class:`MissingExtraError` / :class:`ConfigError` saying why not.
+
+    When stderr is not a terminal its native INFO and WARNING logs are silenced first
+    (:func:`quiet_native_logs`)."""
+    if not interactive():
+        quiet_native_logs()
     try:
         import mediapipe as mp
     except ModuleNotFoundError:

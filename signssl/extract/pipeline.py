@@ -40,8 +40,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.extract.estimator import EstimatorFactory, resolve_estimator
 from signssl.extract.worker import (
@@ -51,7 +49,7 @@ from signssl.extract.worker import (
     run_task,
     worker_task,
 )
-from signssl.utils import folder_lock, remove_stale_temporaries, save_json
+from signssl.utils import folder_lock, progress_bar, remove_stale_temporaries, save_json
 
 if TYPE_CHECKING:  # the data package imports torch: worker processes must not need it
     from signssl.data.manifest import Manifest
@@ -329,7 +327,7 @@ def extract_poses(
         else:
             results = _run_pool(todo, factory, n_workers, start_method or _default_start_method())
         t0 = time.perf_counter()
-        bar = tqdm(total=len(todo), desc="extract poses", unit="video", disable=not progress)
+        bar = progress_bar(total=len(todo), desc="extract poses", unit="video", disable=not progress)
         try:
             for res in results:
                 if res.fatal:

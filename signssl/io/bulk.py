@@ -6,13 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from signssl.errors import DataError, SignSSLError
 from signssl.io._common import LayoutArg, existing_path, resolve_layout
 from signssl.io.dispatch import WRITE_SUFFIXES, read_pose, write_pose
 from signssl.io.mp_data import is_mp_data_root, iter_mp_data
-from signssl.utils import save_json
+from signssl.utils import progress_bar, save_json
 
 #: file types picked up when converting a folder of files
 FILE_SUFFIXES = (".pose", ".npy", ".npz", ".parquet")
@@ -78,7 +76,7 @@ def convert_tree(
     plan = plan_tree(src_root, dst_dir, suffix)
     lay = resolve_layout(layout)  # resolve once: a bad layout fails before any work
     report = ConvertReport()
-    for src, out in tqdm(plan, desc="convert", unit="seq", disable=not progress):
+    for src, out in progress_bar(plan, desc="convert", unit="seq", disable=not progress):
         if out.exists() and not overwrite:
             report.skipped_existing += 1
             continue

@@ -30,8 +30,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
 from signssl.data.loading import apply_frame_range, read_sample, require_present
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.report import ItemReport
@@ -45,7 +43,7 @@ from signssl.priors.compute import (
     compute_priors_batch,
 )
 from signssl.priors.joints import MIN_CONF
-from signssl.utils import folder_lock, json_ready, remove_stale_temporaries, save_json
+from signssl.utils import folder_lock, json_ready, progress_bar, remove_stale_temporaries, save_json
 
 REPORT_NAME = "priors_report.json"
 INDEX_NAME = "index.csv"
@@ -237,7 +235,7 @@ def precompute_priors(
         remove_stale_temporaries([*(j.out for j in unique), out / INDEX_NAME, out / REPORT_NAME,
                                   out / CONFIG_NAME])
         results: dict[str, _Result] = {}
-        bar = tqdm(total=len(unique), desc="priors", unit="seq", disable=not progress)
+        bar = progress_bar(total=len(unique), desc="priors", unit="seq", disable=not progress)
         chunk = max(1, min(64, len(unique) // (4 * workers) or 1))
         args = ((c, lengths, settings, overwrite) for c in _chunks(unique, chunk))
         if workers == 1:
@@ -292,7 +290,7 @@ def dataset_bone_lengths(
     man = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
     acc = BoneLengthAccumulator(min_conf, image_aspect)
     report = ItemReport()
-    for row in tqdm(man, desc="bone lengths", unit="seq", disable=not progress):
+    for row in progress_bar(man, desc="bone lengths", unit="seq", disable=not progress):
         try:
             acc.add(_read(man.resolve(row), row.start, row.end))
         except SignSSLError as e:

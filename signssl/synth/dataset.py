@@ -37,14 +37,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.synth.config import SynthConfig
 from signssl.synth.generate import SynthSample, render, synthesize
 from signssl.synth.phonology import SignSpec, Vocabulary
 from signssl.synth.skeleton import Signer
-from signssl.utils import atomic_path, folder_lock, remove_stale_temporaries, save_json
+from signssl.utils import (
+    atomic_path,
+    folder_lock,
+    progress_bar,
+    remove_stale_temporaries,
+    save_json,
+)
 
 POSE_FORMATS = ("pose", "npz")
 VIDEO_FORMATS = ("mp4", "npy")
@@ -361,7 +366,7 @@ def generate_dataset(
         st = _Settings(out, cfg, size, cfg.fps)
         report = SynthReport(samples=len(jobs))
         results: list[_Result] = []
-        bar = tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress)
+        bar = progress_bar(total=len(jobs), desc="synth", unit="clip", disable=not progress)
         chunk = 4 if video else 32
         if workers == 1:
             batches: Iterator[list[_Result]] = (_run_chunk((c, st)) for c in _chunks(jobs, chunk))

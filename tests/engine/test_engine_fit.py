@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from lightning.pytorch.callbacks import Callback
 from signssl.engine.checkpoint import weights_of
 from signssl.engine.config import load_run_config
 from signssl.engine.module import collapse_std
-from signssl.engine.pretrain import fit, read_run_metrics, read_summary, schedule_lengths
+from signssl.engine.pretrain import (
+    fit,
+    read_run_metrics,
+    read_summary,
+    schedule_lengths,
+    warmup_warning,
+)
 from signssl.errors import ConfigError
 
 EXPORT = {"name": "toy", "kwargs": {}}
@@ -45,6 +52,57 @@ def test_schedule_lengths() -> None:
     assert schedule_lengths(30, capped)[1] == 4
     with pytest.raises(ConfigError, match="fewer than one batch"):
         schedule_lengths(5, cfg)
+
+
+def test_warmup_warning_when_warmup_takes_more_than_half_of_the_run() -> None:
+    # 24 clips, batch 8: 3 steps per epoch
+    def warning(**sets: object) -> str | None:
+        return warmup_warning(24, toy_config(data__batch_size=8, optim__warmup_steps=None, **sets))
+
+    text = warning(trainer__max_epochs=2, optim__warmup_epochs=5)
+    assert text is not None
+    assert "warmup is 15 steps (optim.warmup_epochs=5, 3 steps per epoch) but the run has 6" in text
+    assert "never reaches optim.lr" in text
+    assert "set trainer.max_epochs >= 10 or lower optim.warmup_epochs" in text
+    text = warning(trainer__max_epochs=3, optim__warmup_epochs=2)  # 6 of 9 steps
+    assert text is not None and "stays below optim.lr for more than half of the run" in text
+    assert warning(trainer__max_epochs=2, optim__warmup_epochs=1) is None  # exactly half
+    assert warning(trainer__max_epochs=2, optim__warmup_epochs=0) is None
+    capped = warmup_warning(24, toy_config(data__batch_size=8, trainer__max_epochs=9,
+                                           trainer__max_steps=5, optim__warmup_steps=4))
+    assert capped is not None
+    assert "(optim.warmup_steps=4, 3 steps per epoch) but the run has 5" in capped
+    assert "set trainer.max_steps >= 8 or lower optim.warmup_steps" in capped
+
+
+def test_fit_warns_about_a_run_too_short_to_leave_warmup(tmp_path: Path, caplog) -> None:
+    cfg = toy_config(trainer__max_epochs=1, optim__warmup_steps=3)  # 3 steps, all warmup
+    with caplog.at_level(logging.WARNING, logger="signssl"):
+        result = fit(ToyMethod(ToyEncoder()), ToyDataset(24), cfg, tmp_path, export=EXPORT)
+    assert len(result.warnings) == 1 and "never reaches optim.lr" in result.warnings[0]
+    assert f"{tmp_path}: {result.warnings[0]}" in caplog.text
+    assert read_summary(tmp_path)["warnings"] == result.warnings
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="signssl"):
+        result = fit(ToyMethod(ToyEncoder()), ToyDataset(24), toy_config(), tmp_path / "ok")
+    assert result.warnings == [] and "warmup" not in caplog.text
+
+
+def test_progress_in_a_log_is_plain_lines_over_the_run_steps(tmp_path: Path, capsys) -> None:
+    """stderr is not a terminal here (captured): no redrawn bar, a line at the start and at
+    the end with the steps done and the last loss; a resumed run starts at its checkpoint."""
+    cfg = toy_config(trainer__max_epochs=2)
+    fit(ToyMethod(ToyEncoder()), ToyDataset(24), cfg, tmp_path, progress=True)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("pretrain:")]
+    assert "\r" not in err
+    assert [line.split(" [")[0] for line in lines] == ["pretrain:   0% 0/6", "pretrain: 100% 6/6"]
+    assert "step/s, loss 0." in lines[-1]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(toy_config(trainer__max_epochs=3).to_dict()))
+    fit(ToyMethod(ToyEncoder()), ToyDataset(24), toy_config(trainer__max_epochs=3), tmp_path,
+        resume=True, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pretrain:")]
+    assert [line.split(" [")[0] for line in lines] == ["pretrain:  67% 6/9", "pretrain: 100% 9/9"]
 
 
 def test_fit_writes_run_logs_and_calls_momentum_hook(tmp_path: Path) -> None:

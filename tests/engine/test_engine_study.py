@@ -79,6 +79,12 @@ def test_study_summary_and_resume(tmp_path: Path) -> None:
     assert len(rec["feature_collapse"]) == len(rec["collapse"])  # encoder output, same steps
     assert summary["rows"][0]["final_feature_collapse_ratio"][0] == rec["feature_collapse"][-1][1]
     assert (out / "study.md").read_text().count("| SL-FPN |") == 1 and (out / "collapse.png").is_file()
+    # one epoch of the tiny profile is all learning-rate warmup: said once per variant
+    assert summary["warnings"] and all(
+        w.startswith("SL-FPN: learning-rate warmup is") and "never reaches optim.lr" in w
+        for w in summary["warnings"])  # fmt: skip
+    assert rec["warnings"] and rec["warnings"][0] in summary["warnings"][0]
+    assert "Warnings:\n\n- SL-FPN: learning-rate warmup" in (out / "study.md").read_text()
     # a rerun redoes nothing; a deleted result is redone alone
     stamps = {f.name: f.stat().st_mtime_ns for f in files}
     (out / "results" / "raw-keypoints__s1.json").unlink()
@@ -184,3 +190,25 @@ def test_shipped_experiment_specs_resolve(path: Path) -> None:
         if variant.baseline is None:
             encoder, _, _ = build_encoder(cfg)
             create_method(cfg.method.name, encoder, **cfg.method.kwargs)
+
+
+def test_study_command_takes_no_progress_and_logs_plain_lines(tmp_path: Path, capsys) -> None:
+    """``--no-progress`` like the other long commands; with progress and stderr not a
+    terminal (a log), plain lines instead of a redrawn bar."""
+    import yaml
+
+    from signssl.cli.main import main
+
+    spec = tmp_path / "study.yaml"
+    spec.write_text(yaml.safe_dump({**TINY, "seeds": [0],
+                                    "variants": [{"name": "raw", "baseline": "raw-keypoints"}]}))
+    for flag, out in (("--no-progress", "quiet"), ("--progress", "shown")):
+        with pytest.raises(SystemExit) as e:
+            main(["study", str(spec), "--out", str(tmp_path / out), flag])
+        assert e.value.code == 0
+        captured = capsys.readouterr()
+        assert "raw seed 0" in captured.out
+        if flag == "--no-progress":
+            assert "synth:" not in captured.err
+        else:
+            assert "synth: 100% 12/12" in captured.err and "\r" not in captured.err

@@ -267,3 +267,24 @@ def test_missing_mediapipe_says_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(MissingExtraError, match=r"\[mediapipe\]"):
         extract_poses(tmp_path / "in", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_mediapipe_native_logs_are_quiet_in_a_log(monkeypatch, capsys) -> None:
+    """With stderr not a terminal (captured here) glog / TensorFlow Lite / absl keep their
+    INFO and WARNING lines to themselves; a level the user set is kept."""
+    import logging
+
+    from signssl.errors import SignSSLError
+    from signssl.extract.holistic import QUIET_NATIVE_LOGS, import_mediapipe
+
+    monkeypatch.setenv("GLOG_minloglevel", "unset")  # restored (removed) after the test
+    monkeypatch.delenv("GLOG_minloglevel")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user's choice
+    monkeypatch.setattr(logging.getLogger("absl"), "level", logging.NOTSET)
+    try:
+        import_mediapipe()
+    except SignSSLError:
+        pass  # without the [mediapipe] extra: the environment is set before the import
+    assert os.environ["GLOG_minloglevel"] == QUIET_NATIVE_LOGS["GLOG_minloglevel"] == "2"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    assert logging.getLogger("absl").level == logging.ERROR
