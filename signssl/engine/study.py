@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError
-from signssl.utils import atomic_write_text, json_float, read_yaml_file, save_json
+from signssl.utils import atomic_write_text, folder_lock, json_float, read_yaml_file, save_json
 
 #: columns of the summary table: (metric key, header)
 TABLE_METRICS = (
@@ -424,10 +424,15 @@ def run_study(
     """Run every missing (variant, seed) and write the summary (see the module docstring).
 
     ``progress`` shows the data generation and, with ``jobs=1``, each pretraining run's
-    progress (parallel runs only log a line when they finish)."""
-    say = log or (lambda _m: None)
+    progress (parallel runs only log a line when they finish).  One study writes a folder
+    at a time (:func:`signssl.utils.folder_lock`)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "study"):
+        return _run_study(spec, out, jobs, threads, log or (lambda _m: None), progress)
+
+
+def _run_study(spec: StudySpec, out: Path, jobs: int, threads: int,
+               say: Callable[[str], None], progress: bool) -> dict[str, Any]:  # fmt: skip
     save_json(out / "spec.json", asdict(spec))
     for seed in spec.seeds:  # data first, before the parallel jobs
         _data_manifest(spec, out, seed, progress=progress)

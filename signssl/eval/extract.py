@@ -56,7 +56,7 @@ from signssl.eval.windows import (
     video_window_batch,
 )
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path, atomic_write_text, json_ready, save_json
+from signssl.utils import atomic_path, atomic_write_text, folder_lock, json_ready, save_json
 
 INDEX_FILE, REPORT_FILE, SETTINGS_FILE = "index.csv", "report.json", "extraction.json"
 INDEX_COLUMNS = (
@@ -541,11 +541,21 @@ def extract_window_features(
     Existing outputs are skipped (resume); ``index.csv`` and ``report.json`` are rewritten
     at the end, also when the job is interrupted.  ``settings`` are stored in
     ``extraction.json``; a folder made with different settings raises :class:`ConfigError`.
+    One job writes a folder at a time (:func:`signssl.utils.folder_lock`).
     """
+    with folder_lock(out_dir, "feature extraction"):
+        return _extract_window_features(embedder, reader, Path(out_dir), settings, progress)
+
+
+def _extract_window_features(
+    embedder: WindowEmbedder,
+    reader: WindowReader,
+    out: Path,
+    settings: dict[str, Any] | None,
+    progress: bool,
+) -> ExtractionReport:
     from signssl.utils import progress_bar
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if settings is not None:
         _check_settings(out, settings)
         save_json(out / SETTINGS_FILE, settings)

@@ -212,3 +212,13 @@ def test_study_command_takes_no_progress_and_logs_plain_lines(tmp_path: Path, ca
             assert "synth:" not in captured.err
         else:
             assert "synth: 100% 12/12" in captured.err and "\r" not in captured.err
+
+
+def test_a_study_folder_another_study_writes_is_refused(tmp_path: Path, lock_holder) -> None:
+    from signssl.errors import FolderInUseError
+
+    spec = spec_from_dict({**TINY, "variants": [{"name": "raw", "baseline": "raw-keypoints"}]})
+    holder = lock_holder(tmp_path / "s")
+    with pytest.raises(FolderInUseError, match=f"another study \\(pid {holder.pid}\\)"):
+        run_study(spec, tmp_path / "s")
+    assert [p.name for p in (tmp_path / "s").iterdir()] == [".signssl.lock"]

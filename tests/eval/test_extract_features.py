@@ -136,6 +136,18 @@ def test_rerun_skips_finished_outputs_and_redoes_a_deleted_one(
     assert len(read_index(out)) == 6 and not list(out.rglob("*.tmp*"))
 
 
+def test_a_folder_another_job_writes_is_refused(
+    iso: Path, video_run: Path, tmp_path: Path, lock_holder
+) -> None:
+    from signssl.errors import FolderInUseError
+
+    out = tmp_path / "feats"
+    holder = lock_holder(out)
+    with pytest.raises(FolderInUseError, match=f"another feature extraction \\(pid {holder.pid}\\)"):
+        extract_run_features(video_run, iso, out, progress=False)
+    assert [p.name for p in out.iterdir()] == [".signssl.lock"]
+
+
 def test_an_interrupted_run_leaves_whole_outputs_and_their_index(
     iso: Path, video_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
