@@ -115,8 +115,12 @@ def test_stream_errors() -> None:
         check_streams(["body", "body"], LAYOUT)
     with pytest.raises(ConfigError, match="at least one"):
         check_streams([], LAYOUT)
-    with pytest.raises(ConfigError, match="need a 'body' part"):
+    with pytest.raises(ConfigError, match="read nothing"):
         check_streams(["velocity"], get_layout("hands"))
+    hands = get_layout("hands")  # no body: body and velocity add no group there
+    assert stream_groups(["body", "hand_shape", "velocity"], hands) == [
+        "hand_shape.left_hand", "hand_shape.right_hand"]
+    assert stream_dims(["body", "hand_shape", "velocity"], hands, 2) == [41, 41]
 
 
 def test_coords_stream_keeps_the_encoder_and_its_weights() -> None:

@@ -24,7 +24,8 @@ stream              groups per frame
 ==================  =====================================================================
 
 A joint is missing where its confidence is 0; its values are 0 in every stream and the
-presence flags say so.  :func:`stream_dims` gives the width of each group, so an encoder
+presence flags say so.  A stream reads the parts the layout has: on a hands-only layout
+``body`` and ``velocity`` add no group (streams that read nothing at all are an error).  :func:`stream_dims` gives the width of each group, so an encoder
 can build its embeddings before it sees data.
 """
 
@@ -55,15 +56,11 @@ def check_streams(streams: Sequence[str], layout: Layout) -> tuple[str, ...]:
         raise ConfigError(f"unknown input stream(s) {unknown}; known: {list(STREAMS)}")
     if len(set(out)) != len(out):
         raise ConfigError(f"input streams repeat a name: {list(out)}")
-    needs_hands = {"hand_shape", "hand_angles"} & set(out)
-    if needs_hands and not any(h in layout.part_names for h in HANDS):
+    if not stream_groups(out, layout):
         raise ConfigError(
-            f"streams {sorted(needs_hands)} need hands, but layout '{layout.name}' has none"
-        )
-    if {"body", "velocity"} & set(out) and "body" not in layout.part_names:
-        raise ConfigError(
-            f"streams 'body' and 'velocity' need a 'body' part, layout '{layout.name}' has "
-            f"parts {list(layout.part_names)}; use coords / hand_shape / hand_angles"
+            f"input streams {list(out)} read nothing from layout '{layout.name}' (parts "
+            f"{list(layout.part_names)}): body / velocity need a 'body' part, hand_shape / "
+            "hand_angles a left_hand or right_hand part; add 'coords'"
         )
     return out
 
@@ -107,7 +104,7 @@ def stream_groups(streams: Sequence[str], layout: Layout) -> list[str]:
         if s == "coords":
             names += [f"coords.{p}" for p in layout.part_names]
         elif s in ("body", "velocity"):
-            names.append(s)
+            names += [s] if "body" in layout.part_names else []
         else:
             names += [f"{s}.{h}" for h in _hands(layout)]
     return names
@@ -124,9 +121,9 @@ def stream_dims(streams: Sequence[str], layout: Layout, dims: int) -> list[int]:
             widths += [(sl.stop - sl.start) * (dims + 1)
                        for sl in (layout.part_slice(p) for p in layout.part_names)]
         elif s == "body":
-            widths.append(n_body * (dims + 1))
+            widths += [n_body * (dims + 1)] if n_body else []
         elif s == "velocity":
-            widths.append(n_body * dims)
+            widths += [n_body * dims] if n_body else []
         elif s == "hand_shape":
             widths += [20 * dims + 1] * len(_hands(layout))
         else:  # hand_angles
@@ -204,13 +201,13 @@ class StreamFeatures:
         for s in self.streams:
             if s == "coords":
                 groups += [_part(xyz, conf, L.part_slice(p)) for p in L.part_names]
-            elif s == "body":
+            elif s == "body" and "body" in L.part_names:
                 groups.append(_part(xyz, conf, L.part_slice("body")))
-            elif s == "velocity":
+            elif s == "velocity" and "body" in L.part_names:
                 groups.append(velocity(xyz, present, L.part_slice("body")))
             elif s == "hand_shape":
                 groups += [hand_shape(xyz, present, idx, self.mirror_left and h == "left_hand")
                            for h, idx in self.hand_idx.items()]
-            else:
+            elif s == "hand_angles":
                 groups += [hand_angles(xyz, present, q) for q in self.quad_idx.values()]
         return groups
