@@ -85,7 +85,8 @@ class PoseDataset(Dataset):
             shares the indices).  Evaluate with the training class list.
         source_layout: layout of flat-vector files (e.g. an MP_Data layout YAML).
         fps: frame rate for formats that store none.
-        trim_empty: drop leading/trailing frames without any detected joint.
+        trim_empty: drop leading/trailing frames without any detected joint (default:
+            the zero padding at the end of MP_Data clips is not read as frames).
     Raises:
         DataError: a labelled row whose label is not in ``classes``; a missing manifest.
         ConfigError: a bad ``normalize``, ``on_error`` or ``dims``.
@@ -105,7 +106,7 @@ class PoseDataset(Dataset):
         classes: Sequence[str] | None = None,
         source_layout: str | Path | Layout | None = None,
         fps: float | None = None,
-        trim_empty: bool = False,
+        trim_empty: bool = True,
     ) -> None:
         full = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
         normalize = check_normalize_mode(normalize)

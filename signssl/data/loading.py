@@ -115,7 +115,7 @@ def load_pose(
     fps: float | None = None,
     layout: Layout | None = None,
     dims: int | None = None,
-    trim_empty: bool = False,
+    trim_empty: bool = True,
     normalize: str = AUTO,
 ) -> tuple[PoseSequence, list[str]]:
     """One manifest row as a model-ready sequence, and the notes on it.

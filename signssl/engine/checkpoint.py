@@ -312,6 +312,7 @@ def _ckpt_model_config(path: Path) -> dict[str, Any]:
         "layout": cfg.data.layout,
         "dims": cfg.data.dims,
         "normalize": cfg.data.normalize,
+        "trim_empty": cfg.data.trim_empty,
         "max_frames": cfg.data.max_frames,
     }
 

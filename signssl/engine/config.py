@@ -92,6 +92,7 @@ class DataConfig:
     batch_size: int = 512
     num_workers: int = 0
     split: str | None = "train"  # manifest split used for pretraining; None = every row
+    trim_empty: bool = True  # drop leading / trailing frames in which no joint is detected
     cache: bool = False
     on_error: str = "skip"  # "skip" unreadable clips (counted in the report) or "raise"
     # several sources mixed by weight, pose methods only (signssl.engine.sources):

@@ -39,6 +39,7 @@ class DataSpec:
     normalize: str = "auto"  # shoulders, or per hand for a clip without them
     max_frames: int = 64
     modality: str = "pose"
+    trim_empty: bool = True  # leading / trailing frames without any joint are dropped
     clip_len: int | None = None
     frame_size: tuple[int, int] | None = None
     frame_step: int = 1
@@ -107,6 +108,7 @@ def split_dataset(
         on_error="skip",
         cache=cache,
         classes=classes,
+        trim_empty=spec.trim_empty,
     )
     report = ds.scan(progress=False)
     if len(ds) == 0:
@@ -227,6 +229,7 @@ def spec_of_run(path: str | Path) -> DataSpec:
         dims=int(config.get("dims", 2)),
         normalize=str(config.get("normalize", "shoulders")),
         max_frames=int(config.get("max_frames", 64)),
+        trim_empty=bool(config.get("trim_empty", True)),
     )
 
 
@@ -242,4 +245,4 @@ def spec_from_config(cfg: Any) -> DataSpec:
     d = cfg.data
     if method_modality(cfg.method.name) == "video":
         return DataSpec(modality="video", frame_step=d.video.frame_step, fps=d.video.fps)
-    return DataSpec(d.layout, d.dims, d.normalize, d.max_frames)
+    return DataSpec(d.layout, d.dims, d.normalize, d.max_frames, trim_empty=d.trim_empty)

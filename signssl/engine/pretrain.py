@@ -542,6 +542,7 @@ def build_dataset(
         split=split,
         on_error=d.on_error,
         cache=d.cache,
+        trim_empty=d.trim_empty,
     )
     skipped = 0
     if d.on_error == "skip":
@@ -626,6 +627,7 @@ def _pretrain(
         "layout": cfg.data.layout,
         "dims": cfg.data.dims,
         "normalize": cfg.data.normalize,
+        "trim_empty": cfg.data.trim_empty,
         "max_frames": max_frames,
         "method": cfg.method.name,
     }

@@ -215,8 +215,8 @@ def test_trim_empty_drops_padding_frames(mp_data, h170_yaml: Path) -> None:
     for t in (5, 6):  # two zero frames of padding, like the real MP_Data sets
         np.save(root / "a" / "0" / f"{t}.npy", np.zeros(170))
     m = Manifest([ManifestRow("a/0", "a")], root)
-    assert PoseDataset(m, source_layout=h170_yaml)[0]["pose"].num_frames == 7
-    assert PoseDataset(m, source_layout=h170_yaml, trim_empty=True)[0]["pose"].num_frames == 5
+    assert PoseDataset(m, source_layout=h170_yaml, trim_empty=False)[0]["pose"].num_frames == 7
+    assert PoseDataset(m, source_layout=h170_yaml)[0]["pose"].num_frames == 5  # the default
 
 
 def test_bad_options(tiny) -> None:
@@ -244,7 +244,8 @@ def test_real_wlasl50_samples(shared_data: Path, h170_yaml: Path) -> None:
     root = shared_data / "wlasl50-holistic170" / "MP_Data"
     m, _ = manifest_from_folder(root)
     m = m.filter(label=m.labels()[:4])
-    ds = PoseDataset(m, source_layout=h170_yaml, normalize="none", on_error="skip")
+    ds = PoseDataset(m, source_layout=h170_yaml, normalize="none", on_error="skip",
+                     trim_empty=False)  # the reference keeps the zero padding
     rep = ds.scan(progress=False)
     assert rep.kept == len(m) and rep.num_problems == 0
     for i in (0, len(ds) - 1):
