@@ -260,3 +260,21 @@ def test_import_hiera_errors(tmp_path: Path) -> None:
         import_hiera(tmp_path / "mae.pth", tmp_path / "c", "hiera_test", {"embed_dim": 16})
     with pytest.raises(DataError, match="not found"):
         import_hiera(tmp_path / "nope.pth", tmp_path / "d", "hiera_test")
+
+
+def test_spec_of_run_reads_whether_empty_edge_frames_are_dropped(tmp_path: Path) -> None:
+    from signssl.engine.checkpoint import export_model
+    from signssl.engine.config import load_config
+    from signssl.engine.evaluation import spec_from_config, spec_of_run
+    from signssl.models import create_model
+
+    enc = create_model("pose_transformer_test", layout="masa49", in_dims=2)
+    export_model(enc, tmp_path / "kept", "pose_transformer_test", {}, layout="masa49", dims=2,
+                 normalize="auto", max_frames=64, trim_empty=False)
+    export_model(enc, tmp_path / "older", "pose_transformer_test", {}, layout="masa49", dims=2,
+                 normalize="auto", max_frames=64)  # written before the key existed
+    assert spec_of_run(tmp_path / "kept").trim_empty is False
+    assert spec_of_run(tmp_path / "older").trim_empty is True
+    assert spec_from_config(load_config("sl_fpn", "tiny")).trim_empty is True
+    off = load_config("sl_fpn", "tiny", ["data.trim_empty=false"])
+    assert spec_from_config(off).trim_empty is False
