@@ -63,7 +63,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signssl.errors import ConfigError
+from signssl.errors import ConfigError, SignSSLError
 from signssl.utils import atomic_write_text, folder_lock, json_float, read_yaml_file, save_json
 
 #: columns of the summary table: (metric key, header)
@@ -545,6 +545,23 @@ def _fmt(stat: dict[str, Any] | None) -> str:
     return f"{stat['mean']:.3f} ± {half:.3f}" if half == half else f"{stat['mean']:.3f}"
 
 
+def _query_signers(spec: StudySpec) -> str:
+    """Whether the queries' signers are unseen in training: a real manifest without signer
+    ids gets a random split per seed, which is not signer-independent."""
+    if spec.data is None:
+        return "from signers unseen in training"
+    from signssl.data import Manifest
+
+    try:
+        rows = Manifest.read(spec.data).rows
+    except SignSSLError:
+        return "(the manifest could not be read again to check its signer ids)"
+    if any(row.signer for row in rows):
+        return "from signers unseen in training"
+    return ("of a random split per seed: the manifest has no signer ids, so the split is NOT "
+            "signer-independent")
+
+
 def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> Path:
     """``study.md``: the table (mean ± 95 % CI over seeds) and the collapse figure."""
     columns = table_columns(spec)
@@ -562,7 +579,7 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         data += f", minimal-pair rate {spec.size['minimal_pair_rate']}"
     queries = _queries(summary)
     if queries:
-        data += f"; {queries} test clips (queries) from signers unseen in training"
+        data += f"; {queries} test clips (queries) {_query_signers(spec)}"
     lines = [
         "# Study",
         "",

@@ -222,3 +222,18 @@ def test_a_study_folder_another_study_writes_is_refused(tmp_path: Path, lock_hol
     with pytest.raises(FolderInUseError, match=f"another study \\(pid {holder.pid}\\)"):
         run_study(spec, tmp_path / "s")
     assert [p.name for p in (tmp_path / "s").iterdir()] == [".signssl.lock"]
+
+
+def test_report_says_whether_the_queries_are_by_unseen_signers(tmp_path: Path) -> None:
+    from signssl.engine.study import _query_signers
+
+    for name, signer in (("anon.csv", ""), ("signed.csv", "s1")):
+        (tmp_path / name).write_text(f"path,label,signer\na.npz,x,{signer}\nb.npz,y,{signer}\n")
+    synthetic = spec_from_dict({**TINY, "variants": [{"name": "raw", "baseline": "raw-keypoints"}]})
+    assert _query_signers(synthetic) == "from signers unseen in training"
+    anon = spec_from_dict({**TINY, "data": str(tmp_path / "anon.csv"),
+                           "variants": [{"name": "raw", "baseline": "raw-keypoints"}]})
+    assert "NOT signer-independent" in _query_signers(anon)
+    signed = spec_from_dict({**TINY, "data": str(tmp_path / "signed.csv"),
+                             "variants": [{"name": "raw", "baseline": "raw-keypoints"}]})
+    assert _query_signers(signed) == "from signers unseen in training"
