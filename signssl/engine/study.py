@@ -598,7 +598,8 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
         lines.append(f"| {row['variant']} | {row['kind']} | {cells} | {head} | {enc} | {secs_txt} |")
     bars, note = plot_metric_summary([row["variant"] for row in summary["rows"]],
                                      [row["metrics"] for row in summary["rows"]],
-                                     len(spec.seeds), out / "metrics.png")
+                                     len(spec.seeds), out / "metrics.png",
+                                     independent="NOT" not in _query_signers(spec))
     lines += ["", f"![metrics]({bars.name})", "", f"*{note}.*"]
     if summary.get("warnings"):
         lines += ["", "Warnings:", "", *(f"- {message}" for message in summary["warnings"])]
@@ -616,17 +617,18 @@ TOP1_TRIALS = {"retrieval/top1_per_instance": "retrieval/n_queries",
 
 
 def plot_metric_summary(names: Sequence[str], metrics: Sequence[dict[str, Any]], seeds: int,
-                        path: Path) -> tuple[Path, str]:
+                        path: Path, independent: bool = True) -> tuple[Path, str]:
     """Bars of the :data:`TABLE_METRICS` per encoder (``metrics``: one
     :func:`~signssl.eval.metrics.summarize_runs` result each) with error bars; returns the
-    figure and the sentence saying what the error bars are (its x-axis label)."""
+    figure and the sentence saying what the error bars are (its x-axis label).
+    ``independent``: the test clips are by signers unseen in training (the axis says so)."""
     from signssl.eval.plots import plot_metric_bars
 
     values = {label: [json_float((m.get(key) or {}).get("mean")) for m in metrics]
               for key, label in TABLE_METRICS}
     intervals, note = metric_intervals(metrics, seeds)
-    return plot_metric_bars(names, values, path, "score (signer-independent test)",
-                            intervals, note), note
+    axis = "score (signer-independent test)" if independent else "score (test clips)"
+    return plot_metric_bars(names, values, path, axis, intervals, note), note
 
 
 def metric_intervals(metrics: Sequence[dict[str, Any]], seeds: int
