@@ -366,6 +366,44 @@ _HAVE_PROC = os.path.isdir("/proc/self")
 _HELD: set[str] = set()  # lock files this process holds (re-entrant locking)
 
 
+#: seconds between two looks of an orphan watch at its main process
+WATCH_INTERVAL = 0.2
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Process-pool initializer: the worker ends within :data:`WATCH_INTERVAL` seconds of
+    the death of ``parent_pid`` (the main process that started the pool).
+
+    A killed main process cannot stop its workers, and a worker waiting for work (or
+    still training) would go on writing into a folder nobody owns any more, so each
+    worker watches ``parent_pid`` (with ``forkserver`` the direct parent is the fork
+    server, which outlives the main process).  On Linux the kernel also kills a worker
+    whose direct parent dies (``PR_SET_PDEATHSIG``).
+    """
+    import ctypes
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:  # PR_SET_PDEATHSIG = 1: SIGKILL when the direct parent dies
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch, args=(parent_pid,), name="parent-watch", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    import signal
+    import time
+
+    while process_alive(pid):
+        time.sleep(WATCH_INTERVAL)
+    # Runs in an orphaned worker process, not in the caller's: a watchdog thread cannot
+    # raise into the main thread, and the pool that would receive an error is gone, so
+    # the worker is stopped the way a supervisor stops a process.
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this id runs (a killed one not yet reaped, a zombie, does
     not count)."""

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -64,7 +65,14 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import ConfigError, SignSSLError
-from signssl.utils import atomic_write_text, folder_lock, json_float, read_yaml_file, save_json
+from signssl.utils import (
+    atomic_write_text,
+    die_with_parent,
+    folder_lock,
+    json_float,
+    read_yaml_file,
+    save_json,
+)
 
 #: columns of the summary table: (metric key, header)
 TABLE_METRICS = (
@@ -475,7 +483,8 @@ def _run_wave(todo: list[tuple[StudySpec, Variant, int, str, int, bool]], jobs: 
             say(_line(_job_entry(args)))
         return
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # a killed study stops its jobs
         futures = [pool.submit(_job_entry, a) for a in todo]
         for f in as_completed(futures):
             say(_line(f.result()))

@@ -5,11 +5,7 @@ Kept free of torch and the data package so that worker processes start fast.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -20,7 +16,7 @@ from signssl.extract.estimator import EstimatorFactory, PoseEstimator, check_out
 from signssl.io import write_pose
 from signssl.io.video import iter_frames, probe_video
 from signssl.pose.sequence import PoseSequence
-from signssl.utils import process_alive
+from signssl.utils import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -91,36 +87,15 @@ _ESTIMATOR: PoseEstimator | None = None
 
 
 #: seconds between two checks that the main process is still there
-WATCH_INTERVAL = 0.2
 
 
 def init_worker(factory: EstimatorFactory, parent_pid: int) -> None:
-    """Process-pool initializer: remember the factory; die with the main process.
-
-    A killed main process cannot stop its workers, and a worker waiting for work would
-    wait for ever, so each worker watches ``parent_pid`` (the main process; with
-    ``forkserver`` our direct parent is the fork server, which outlives it) and exits
-    within :data:`WATCH_INTERVAL` seconds of its death, leaving at most a temporary
-    file that the next run removes.  On Linux the kernel also kills a worker whose
-    direct parent dies.
-    """
+    """Process-pool initializer: remember the factory; die with the main process
+    (:func:`signssl.utils.die_with_parent`), leaving at most a temporary file that the
+    next run removes."""
     global _FACTORY
     _FACTORY = factory
-    if sys.platform.startswith("linux"):
-        try:  # PR_SET_PDEATHSIG = 1: SIGKILL when the direct parent dies
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    threading.Thread(target=_watch, args=(parent_pid,), name="parent-watch", daemon=True).start()
-
-
-def _watch(pid: int) -> None:
-    while process_alive(pid):
-        time.sleep(WATCH_INTERVAL)
-    # Runs in an orphaned worker process, not in the caller's: a watchdog thread cannot
-    # raise into the main thread, and the pool that would receive an error is gone, so
-    # the worker is stopped the way a supervisor stops a process.
-    os.kill(os.getpid(), signal.SIGTERM)
+    die_with_parent(parent_pid)
 
 
 def worker_task(task: ExtractTask) -> TaskResult:
