@@ -176,7 +176,7 @@ def test_study_dtw_variant_reports_retrieval_only(tmp_path: Path, monkeypatch) -
     from signssl.engine import study
     from signssl.engine.study import format_table, run_study, spec_from_dict
 
-    monkeypatch.setattr(study, "plot_metric_summary", lambda names, metrics, seeds, path: (path, "no bars"))
+    monkeypatch.setattr(study, "plot_metric_summary", lambda names, metrics, seeds, path, **_: (path, "no bars"))
 
     spec = spec_from_dict({"data": str(_write_set(tmp_path / "set")), "seeds": [0],
                            "variants": [{"name": "DTW", "baseline": "dtw"}]})
