@@ -38,7 +38,7 @@ from torch import Tensor
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
 from signssl.pose.layouts import HAND_21, Layout, get_layout
-from signssl.pose.streams import finger_angle_quads, vector_angle
+from signssl.pose.streams import finger_angle_quads, finger_angles, vector_angle  # noqa: F401
 
 HANDS: tuple[str, str] = ("left_hand", "right_hand")
 
@@ -186,16 +186,8 @@ class RawHandAngles(_PoseBaseline):
 
     def forward_features(self, x: Any, mask: Tensor | None = None) -> Tensor:
         xyz, present, _ = self._inputs(x, mask)
-        b, t = xyz.shape[:2]
-        out = []
-        for flat in self.quads:
-            j = xyz[:, :, flat].reshape(b, t, -1, 4, self.dims)  # (B, T, 19, 4, C)
-            p = present[:, :, flat].reshape(b, t, -1, 4).all(-1)  # (B, T, 19)
-            u = j[..., 1, :] - j[..., 0, :]  # (B, T, 19, C) bone a->b
-            v = j[..., 3, :] - j[..., 2, :]  # (B, T, 19, C) bone c->d
-            ok = p & (u.norm(dim=-1) > 1e-8) & (v.norm(dim=-1) > 1e-8)
-            out.append(masked_time_mean(vector_angle(u, v), ok))  # (B, 19)
-        return torch.cat(out, dim=1).unsqueeze(1)  # (B, 1, 38)
+        out = [masked_time_mean(*finger_angles(xyz, present, flat)) for flat in self.quads]
+        return torch.cat(out, dim=1).unsqueeze(1)  # 2 x (B, 19) -> (B, 1, 38)
 
 
 # ----------------------------------------------------------------------------- factory

@@ -156,15 +156,23 @@ def hand_shape(xyz: Tensor, present: Tensor, idx: list[int], mirror: bool) -> Te
     return torch.cat([rel, ok[..., None].to(rel.dtype)], dim=-1)
 
 
-def hand_angles(xyz: Tensor, present: Tensor, quad_idx: list[int]) -> Tensor:
-    """``(B, T, 2 * 19)``: finger angles (0 where undefined) and their presence flags."""
+def finger_angles(xyz: Tensor, present: Tensor, quad_idx: list[int]) -> tuple[Tensor, Tensor]:
+    """``(angles (B, T, 19), ok (B, T, 19) bool)``: each angle between the bones of a quad
+    (``quad_idx``: 19 x 4 flattened joint indices); ``ok`` where its four joints are
+    present and both bones have non-zero length."""
     B, T, _, C = xyz.shape
     j = xyz[:, :, quad_idx].reshape(B, T, -1, 4, C)  # (B, T, 19, 4, C)
     p = present[:, :, quad_idx].reshape(B, T, -1, 4).all(-1)  # (B, T, 19)
     u, v = j[..., 1, :] - j[..., 0, :], j[..., 3, :] - j[..., 2, :]  # (B, T, 19, C)
     ok = p & (u.norm(dim=-1) > 1e-8) & (v.norm(dim=-1) > 1e-8)
+    return vector_angle(u, v), ok
+
+
+def hand_angles(xyz: Tensor, present: Tensor, quad_idx: list[int]) -> Tensor:
+    """``(B, T, 2 * 19)``: finger angles (0 where undefined) and their presence flags."""
+    angles, ok = finger_angles(xyz, present, quad_idx)
     okf = ok.to(xyz.dtype)
-    return torch.cat([vector_angle(u, v) * okf, okf], dim=-1)
+    return torch.cat([angles * okf, okf], dim=-1)
 
 
 def velocity(xyz: Tensor, present: Tensor, sl: slice) -> Tensor:
