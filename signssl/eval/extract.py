@@ -83,8 +83,8 @@ class ClipInput:
     """How an encoder reads clips (what a run's ``model/config.json`` records).
 
     ``modality="video"``: ``frame_size`` ``(H, W)``, ``frame_step``, ``fps`` (``None`` =
-    the file's rate).  ``modality="pose"``: ``layout``, ``dims``, ``normalize`` and
-    ``source_layout`` (layout of flat-vector files).
+    the file's rate).  ``modality="pose"``: ``layout``, ``dims``, ``normalize``,
+    ``source_layout`` (layout of flat-vector files) and ``trim_empty``.
     """
 
     modality: str = "pose"
@@ -95,6 +95,7 @@ class ClipInput:
     dims: int | None = 2
     normalize: str = "auto"  # shoulders, or per hand for a clip without them
     source_layout: str | None = None
+    trim_empty: bool = True  # drop leading / trailing frames without any joint
 
     def __post_init__(self) -> None:
         if self.modality not in ("video", "pose"):
@@ -110,7 +111,8 @@ class ClipInput:
         spec = spec_of_run(checkpoint)
         if spec.modality == "video":
             return cls.for_video(encoder, spec.frame_size, spec.frame_step, spec.fps)
-        return cls("pose", layout=spec.layout, dims=spec.dims, normalize=spec.normalize)
+        return cls("pose", layout=spec.layout, dims=spec.dims, normalize=spec.normalize,
+                   trim_empty=spec.trim_empty)
 
     @classmethod
     def for_video(
@@ -196,6 +198,7 @@ class WindowReader:
                 on_error="raise",
                 source_layout=clip_input.source_layout,
                 classes=classes,
+                trim_empty=clip_input.trim_empty,
             )
 
     def __len__(self) -> int:

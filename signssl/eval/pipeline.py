@@ -33,7 +33,8 @@ from signssl.eval.features import Features, extract_features
 from signssl.eval.plots import PoseLookup
 from signssl.models.base import Encoder
 
-BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64}
+BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64,
+                  "trim_empty": True}
 
 
 @dataclass
@@ -53,6 +54,7 @@ class EncoderSpec:
     dims: int | None = None
     normalize: str | None = None
     max_frames: int | None = None
+    trim_empty: bool | None = None  # drop leading / trailing frames without any joint
     source_layout: str | None = None  # layout of flat-vector files (MP_Data, arrays)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -133,6 +135,7 @@ def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
     ds = PoseDataset(
         manifest, layout=spec.layout, dims=spec.dims, normalize=spec.normalize,  # type: ignore[arg-type]
         split=split, on_error="skip", cache=True, source_layout=spec.source_layout,
+        trim_empty=bool(spec.trim_empty),
     )
     if len(ds) == 0:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
@@ -475,7 +478,7 @@ def pose_report_extra(spec: EncoderSpec, train: Any, test: Any | None, train_rep
     return warnings, {
         "encoder": spec.name,
         "input": {k: getattr(spec, k) for k in ("layout", "dims", "normalize", "max_frames",
-                                                "source_layout")},
+                                                "trim_empty", "source_layout")},
         "normalisation": _merged_notes(reports),
         "skipped_samples": skipped,
         "unlabeled_rows_skipped": unlabeled,
@@ -524,7 +527,8 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
                       else ClipInput.for_video(encoder))  # fmt: skip
     else:
         clip_input = ClipInput("pose", layout=spec.layout, dims=spec.dims,
-                               normalize=str(spec.normalize), source_layout=spec.source_layout)
+                               normalize=str(spec.normalize), source_layout=spec.source_layout,
+                               trim_empty=bool(spec.trim_empty))
     embedder = make_embedder(encoder, spec.checkpoint, pooling, window, stride, batch_size)
     reader = WindowReader(rows, clip_input, embedder.window, stride, batch_size,
                           classes=classes or m.labels())

@@ -278,3 +278,17 @@ def test_spec_of_run_reads_whether_empty_edge_frames_are_dropped(tmp_path: Path)
     assert spec_from_config(load_config("sl_fpn", "tiny")).trim_empty is True
     off = load_config("sl_fpn", "tiny", ["data.trim_empty=false"])
     assert spec_from_config(off).trim_empty is False
+
+
+def test_every_reader_of_a_model_keeps_its_empty_frame_rule(tmp_path: Path) -> None:
+    from signssl.engine.checkpoint import export_model
+    from signssl.eval.extract import ClipInput
+    from signssl.eval.pipeline import EncoderSpec
+    from signssl.models import create_model
+
+    enc = create_model("pose_transformer_test", layout="masa49", in_dims=2)
+    export_model(enc, tmp_path / "kept", "pose_transformer_test", {}, layout="masa49", dims=2,
+                 normalize="auto", max_frames=64, trim_empty=False)
+    assert EncoderSpec(checkpoint=str(tmp_path / "kept")).trim_empty is False
+    assert ClipInput.of_run(tmp_path / "kept", enc).trim_empty is False
+    assert EncoderSpec(baseline="raw-keypoints").trim_empty is True
