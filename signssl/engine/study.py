@@ -554,11 +554,14 @@ def _fmt(stat: dict[str, Any] | None) -> str:
     return f"{stat['mean']:.3f} ± {half:.3f}" if half == half else f"{stat['mean']:.3f}"
 
 
+UNSEEN_SIGNERS = "from signers unseen in training"
+
+
 def _query_signers(spec: StudySpec) -> str:
-    """Whether the queries' signers are unseen in training: a real manifest without signer
-    ids gets a random split per seed, which is not signer-independent."""
+    """Whether the queries' signers are unseen in training (:data:`UNSEEN_SIGNERS`): a real
+    manifest without signer ids gets a random split per seed, not signer-independent."""
     if spec.data is None:
-        return "from signers unseen in training"
+        return UNSEEN_SIGNERS
     from signssl.data import Manifest
 
     try:
@@ -566,7 +569,7 @@ def _query_signers(spec: StudySpec) -> str:
     except SignSSLError:
         return "(the manifest could not be read again to check its signer ids)"
     if any(row.signer for row in rows):
-        return "from signers unseen in training"
+        return UNSEEN_SIGNERS
     return ("of a random split per seed: the manifest has no signer ids, so the split is NOT "
             "signer-independent")
 
@@ -586,9 +589,9 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
     )
     if spec.data is None and "minimal_pair_rate" in spec.size:
         data += f", minimal-pair rate {spec.size['minimal_pair_rate']}"
-    queries = _queries(summary)
+    queries, who = _queries(summary), _query_signers(spec)
     if queries:
-        data += f"; {queries} test clips (queries) {_query_signers(spec)}"
+        data += f"; {queries} test clips (queries) {who}"
     lines = [
         "# Study",
         "",
@@ -608,7 +611,7 @@ def write_study_report(spec: StudySpec, out: Path, summary: dict[str, Any]) -> P
     bars, note = plot_metric_summary([row["variant"] for row in summary["rows"]],
                                      [row["metrics"] for row in summary["rows"]],
                                      len(spec.seeds), out / "metrics.png",
-                                     independent="NOT" not in _query_signers(spec))
+                                     independent=who == UNSEEN_SIGNERS)
     lines += ["", f"![metrics]({bars.name})", "", f"*{note}.*"]
     if summary.get("warnings"):
         lines += ["", "Warnings:", "", *(f"- {message}" for message in summary["warnings"])]
