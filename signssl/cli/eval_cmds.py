@@ -382,33 +382,14 @@ def retrieve(
     The query is embedded as the dictionary was built (same encoder, and the same window
     pooling when the dictionary holds pooled vectors)."""
     from signssl.eval.features import Features, is_features_file
-    from signssl.eval.pipeline import (
-        EncoderSpec,
-        check_query,
-        embed_dataset,
-        open_dataset,
-        reads_video,
-        windowed_features,
-    )
+    from signssl.eval.query import QueryEncoder
     from signssl.eval.retrieval import Dictionary
 
     d = Dictionary.load(dictionary)
     if is_features_file(query):
         feats = Features.load(query)
     else:
-        from signssl.data import Manifest, ManifestRow
-
-        spec = EncoderSpec.from_info(d.info, source_layout=layout)
-        encoder = spec.build()
-        check_query(query, video=reads_video(spec, encoder))
-        one = Manifest([ManifestRow(str(query.resolve()))])
-        pooled = d.info.get("pooling")
-        if pooled:  # windows pooled as in the dictionary
-            feats, _, _ = windowed_features(spec, encoder, one, None, pooled["mode"],
-                                            pooled["window"], pooled["stride"], progress=False)  # fmt: skip
-        else:
-            ds, _ = open_dataset(one, spec, progress=False)
-            feats = embed_dataset(encoder, ds, spec, progress=False)
+        feats = QueryEncoder(d.info, source_layout=layout).embed(query)
     res = d.search(feats.features, k=k, aggregate=aggregate)  # type: ignore[arg-type]
     if len(feats) == 1:
         _print_single(res, d, str(feats.paths[0] or query), str(feats.labels[0]))
