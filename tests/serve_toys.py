@@ -1,0 +1,37 @@
+"""A tiny synthetic sign set and its dictionary for the ``signssl serve`` tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from signssl.cli.main import main
+from signssl.data import Manifest
+
+
+@dataclass(frozen=True)
+class ToyDictionary:
+    """A dictionary of the synthetic set's train clips and its held-out test clips."""
+
+    path: Path
+    manifest: Path
+    #: gloss -> a test clip (a signer the dictionary does not hold)
+    queries: dict[str, Path]
+
+
+def build_toy_dictionary(root: Path) -> ToyDictionary:
+    """3 synthetic signs by 3 signers, 2 repetitions; the dictionary (raw hand keypoints,
+    built by ``signssl dictionary build``) holds the train split."""
+    from signssl.synth import generate_dataset
+
+    manifest = generate_dataset(root / "set", classes=3, signers=3, reps=2, frames=24,
+                                test_fraction=0.34, minimal_pair_rate=0.0, progress=False)
+    out = root / "dictionary.safetensors"
+    try:
+        main(["dictionary", "build", "--baseline", "raw-hand-keypoints", "--data", str(manifest),
+              "--split", "train", "-o", str(out)])
+    except SystemExit as e:
+        assert e.code in (0, None), f"dictionary build failed with {e.code}"
+    m = Manifest.read(manifest)
+    queries = {r.label: Path(m.resolve(r)) for r in m if r.split == "test"}
+    return ToyDictionary(out, manifest, queries)

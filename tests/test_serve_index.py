@@ -1,0 +1,119 @@
+"""The server's search, sniffer and previews against independent references."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from signssl.eval.retrieval import Dictionary
+from signssl.pose.layouts import get_layout
+from signssl.pose.sequence import PoseSequence
+from signssl.serve.index import SearchIndex
+from signssl.serve.preview import key_frames, skeleton_preview
+from signssl.serve.sniff import sniff
+
+
+def _naive_nearest(emb: np.ndarray, labels: list[str], q: np.ndarray, k: int):
+    """Loop reference: each label's best cosine, sorted; its best entry (first on ties)."""
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    s = e @ (q / np.linalg.norm(q))
+    best: dict[str, tuple[float, int]] = {}
+    for i, (lab, v) in enumerate(zip(labels, s, strict=True)):
+        if lab not in best or v > best[lab][0]:
+            best[lab] = (float(v), i)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
+    return [lab for lab, _ in ranked], [v for _, (v, _) in ranked], [i for _, (_, i) in ranked]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nearest_search_matches_a_loop_and_the_dictionary(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(300, 16)).astype(np.float32)
+    labels = [f"g{j}" for j in rng.integers(0, 40, size=300)]
+    d = Dictionary(emb, labels)
+    ix = SearchIndex.from_dictionary(d)
+    for q in rng.normal(size=(5, 16)).astype(np.float32):
+        hits = ix.search(q, k=7)
+        ref_l, ref_s, ref_i = _naive_nearest(emb, labels, q, 7)
+        assert [h.gloss for h in hits] == ref_l
+        np.testing.assert_allclose([h.score for h in hits], ref_s, atol=1e-5)
+        assert [h.entry for h in hits] == ref_i
+        lib = d.search(q[None], k=7)
+        assert lib.labels[0] == ref_l and lib.indices[0].tolist() == ref_i
+
+
+def test_mean_search_ranks_class_centroids() -> None:
+    rng = np.random.default_rng(3)
+    emb = rng.normal(size=(50, 8)).astype(np.float32)
+    labels = [f"g{i % 5}" for i in range(50)]
+    d = Dictionary(emb, labels)
+    q = rng.normal(size=8).astype(np.float32)
+    hits = SearchIndex.from_dictionary(d).search(q, k=3, aggregate="mean")
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    cents = {g: unit[[i for i, lab in enumerate(labels) if lab == g]].mean(0) for g in set(labels)}
+    ref = sorted(cents, key=lambda g: -float(cents[g] @ q / np.linalg.norm(cents[g]) / np.linalg.norm(q)))
+    assert [h.gloss for h in hits] == ref[:3] and all(h.entry == -1 for h in hits)
+    assert d.search(q[None], k=3, aggregate="mean").labels[0] == ref[:3]
+
+
+def test_k_above_the_number_of_glosses_and_bad_queries() -> None:
+    ix = SearchIndex.from_dictionary(Dictionary(np.eye(3, dtype=np.float32), ["a", "b", "b"]))
+    assert [h.gloss for h in ix.search(np.array([1.0, 0, 0]), k=10)] == ["a", "b"]
+    with pytest.raises(ValueError, match="dimension 2"):
+        ix.search(np.ones(2), k=1)
+    with pytest.raises(ValueError, match="aggregate"):
+        ix.search(np.ones(3), aggregate="max")
+
+
+def _npz_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, xyz=np.zeros((2, 3, 2)))
+    return buf.getvalue()
+
+
+def _npy_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 3)))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("head", "suffix"), [
+    (_npy_bytes(), ".npy"),
+    (_npz_bytes(), ".npz"),
+    (b"PAR1\x15\x04", ".parquet"),
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", ".mp4"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", ".mov"),
+    (b"\x00\x00\x00\x08wide\x00\x00", ".mov"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", ".webm"),
+    (b"RIFF\x00\x00\x00\x00AVI LIST", ".avi"),
+    (b'\xef\xbb\xbf  {"version": 1.3, "people": []}', ".json"),
+    (np.float32(0.1).tobytes() + b"\x01\x00\x03\x00\x00\x00\x04\x00\x0e\x00POSE_LANDMARKS", ".pose"),
+    (b"hello world, not a sign file", None),
+    (b"", None),
+    (np.float32(0.123).tobytes() + b"ABCDEFGH", None),
+])
+def test_sniff(head: bytes, suffix: str | None) -> None:
+    assert sniff(head[:64]) == suffix
+
+
+def test_key_frames_skip_empty_frames() -> None:
+    conf = np.zeros((10, 4))
+    conf[2:8] = 1
+    assert key_frames(conf, 3) == [2, 4, 7]  # spread over frames 2..7
+    assert key_frames(np.zeros((3, 4)), 6) == [0, 1, 2]
+
+
+def test_skeleton_preview_keeps_bone_joints_in_the_unit_square() -> None:
+    lay = get_layout("masa49")
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(100, 300, size=(8, lay.num_joints, 2)).astype(np.float32)
+    conf = np.ones((8, lay.num_joints), np.float32)
+    conf[0, 0] = 0
+    p = skeleton_preview(PoseSequence(xyz, conf, lay), frames=2)
+    used = sorted({j for b in lay.bones for j in b})
+    assert len(p["bones"]) == len(lay.bones) and len(p["frames"][0]) == len(used)
+    pts = np.array([pt for f in p["frames"] for pt in f if pt is not None])
+    assert pts.min() >= 0 and pts.max() <= 1 and np.isclose(pts.max(), 1, atol=1e-2)
+    assert (p["frames"][0][used.index(0)] is None) == (0 in used)
