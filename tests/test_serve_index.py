@@ -11,7 +11,7 @@ from signssl.eval.retrieval import Dictionary
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence
 from signssl.serve.index import SearchIndex
-from signssl.serve.preview import key_frames, skeleton_preview
+from signssl.serve.preview import LEG_WORDS, key_frames, skeleton_preview
 from signssl.serve.sniff import sniff
 
 
@@ -112,8 +112,20 @@ def test_skeleton_preview_keeps_bone_joints_in_the_unit_square() -> None:
     conf = np.ones((8, lay.num_joints), np.float32)
     conf[0, 0] = 0
     p = skeleton_preview(PoseSequence(xyz, conf, lay), frames=2)
-    used = sorted({j for b in lay.bones for j in b})
-    assert len(p["bones"]) == len(lay.bones) and len(p["frames"][0]) == len(used)
+    legs = [b for b in lay.bones if any(w in lay.joint_names[j] for j in b for w in LEG_WORDS)]
+    bones = [b for b in lay.bones if b not in legs]
+    used = sorted({j for b in bones for j in b})
+    assert len(p["bones"]) == len(bones) and len(p["frames"][0]) == len(used)
     pts = np.array([pt for f in p["frames"] for pt in f if pt is not None])
     assert pts.min() >= 0 and pts.max() <= 1 and np.isclose(pts.max(), 1, atol=1e-2)
     assert (p["frames"][0][used.index(0)] is None) == (0 in used)
+
+
+def test_skeleton_preview_leaves_out_world_coordinates() -> None:
+    """World joints far away would squash the image joints into a corner if kept."""
+    lay = get_layout("holistic_world_noface")
+    xyz = np.random.default_rng(0).uniform(0, 1, size=(3, lay.num_joints, 3))
+    xyz[:, lay.part_slice("body_world")] += 1000.0
+    p = skeleton_preview(PoseSequence(xyz, np.ones((3, lay.num_joints)), lay))
+    pts = np.array([pt for f in p["frames"] for pt in f if pt is not None])
+    assert np.ptp(pts[:, 0]) > 0.5 and len(p["frames"][0]) < 33 + 21 + 21

@@ -1,6 +1,8 @@
 """Skeleton previews: a few key frames of a pose sequence as small JSON for the page.
 
-Only joints on a bone of the layout (body and hands; the face has no bones) are sent.
+Only joints on a bone of the layout (body and hands; the face has no bones) are sent, in
+image coordinates (no ``*_world`` part) and without leg joints (signing happens above the
+hips).
 Coordinates are scaled into the unit square over the whole clip (x right, y down, aspect
 kept), rounded to 3 decimals; a joint with confidence 0 in a frame is ``null``.
 
@@ -24,6 +26,8 @@ from signssl.pose.sequence import PoseSequence
 
 #: key frames per preview
 DEFAULT_FRAMES = 6
+#: joints left out of previews (words in their names)
+LEG_WORDS: tuple[str, ...] = ("knee", "ankle", "heel", "foot")
 
 
 def key_frames(conf: np.ndarray, frames: int) -> list[int]:
@@ -39,7 +43,10 @@ def key_frames(conf: np.ndarray, frames: int) -> list[int]:
 def skeleton_preview(seq: PoseSequence, frames: int = DEFAULT_FRAMES) -> dict[str, Any]:
     """``{"frames": F x J' x ([x, y] | null), "bones": [[a, b], ...], "frame_index": F}``
     with joints renumbered ``0..J'-1`` over the joints that lie on a bone."""
-    bones = seq.layout.bones
+    names = seq.layout.joint_names
+    bones = [b for b in seq.layout.bones
+             if not any(w in names[j] for j in b for w in LEG_WORDS)
+             and not names[b[0]].split(".")[0].endswith("_world")]
     used = sorted({j for bone in bones for j in bone}) or list(range(seq.num_joints))
     renum = {j: i for i, j in enumerate(used)}
     idx = key_frames(seq.conf, frames)

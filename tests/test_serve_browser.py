@@ -1,0 +1,108 @@
+"""The search page in headless chromium (Selenium): upload a .pose, see its gloss first;
+upload a corrupt file, see the server's message.  Skipped when chromium, chromedriver or
+selenium is missing.  ``SIGNSSL_SERVE_SCREENSHOT=docs/serve.png`` also saves the page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from serve_toys import ToyDictionary, build_toy_dictionary
+
+pytestmark = pytest.mark.browser
+webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("uvicorn")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+if CHROMIUM is None or DRIVER is None:
+    pytest.skip("chromium and chromedriver are not installed (apt-get install chromium "
+                "chromium-driver)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
+    import uvicorn
+
+    from signssl.serve.app import ServeConfig, create_app
+
+    toy = build_toy_dictionary(tmp_path_factory.mktemp("browser"))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(toy.path)), host="127.0.0.1",
+                                        port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", toy
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1100,1000"):
+        opts.add_argument(arg)
+    try:
+        driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    except Exception as e:  # a chromium that cannot start here
+        pytest.skip(f"headless chromium does not start: {type(e).__name__}: {e}".splitlines()[0])
+    yield driver
+    driver.quit()
+
+
+def _search(driver, path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    driver.find_element(By.ID, "search").click()
+
+
+def _wait(driver, condition, timeout: float = 30):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def test_page_finds_the_gloss_and_shows_the_error(server, browser, tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, toy = server
+    browser.get(url)
+    _wait(browser, lambda d: "entries" in d.find_element(By.ID, "about").text)
+    _search(browser, toy.queries["sign001"])
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results li .gloss"))
+    glosses = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#results li .gloss")]
+    assert glosses[0] == "sign001" and len(glosses) == 3
+    assert browser.find_elements(By.CSS_SELECTOR, "#results li svg line")  # skeletons drawn
+    assert browser.find_elements(By.CSS_SELECTOR, "#query-strip svg")
+    shot = os.environ.get("SIGNSSL_SERVE_SCREENSHOT")
+    if shot:
+        browser.save_screenshot(shot)
+
+    bad = tmp_path / "broken.pose"
+    bad.write_bytes(toy.queries["sign000"].read_bytes()[:200])
+    _search(browser, bad)
+    status = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#status.error"))
+    assert "is not a readable .pose file" in status.text
+    assert browser.find_elements(By.CSS_SELECTOR, "#results li") == []
