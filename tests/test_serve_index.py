@@ -44,6 +44,20 @@ def test_nearest_search_matches_a_loop_and_the_dictionary(seed: int) -> None:
         assert lib.labels[0] == ref_l and lib.indices[0].tolist() == ref_i
 
 
+def test_a_gloss_crowding_the_nearest_entries_still_gives_k_glosses() -> None:
+    """200 entries of one gloss next to the query fill the first candidates: the per-gloss
+    path answers, as the loop does."""
+    rng = np.random.default_rng(5)
+    crowd = np.eye(16)[0] + 0.01 * rng.normal(size=(200, 16))
+    emb = np.concatenate([crowd, rng.normal(size=(100, 16))]).astype(np.float32)
+    labels = ["a"] * 200 + [f"g{i % 20}" for i in range(100)]
+    q = np.eye(16, dtype=np.float32)[0]
+    hits = SearchIndex.from_dictionary(Dictionary(emb, labels)).search(q, k=5)
+    ref_l, ref_s, ref_i = _naive_nearest(emb, labels, q, 5)
+    assert [h.gloss for h in hits] == ref_l and [h.entry for h in hits] == ref_i
+    np.testing.assert_allclose([h.score for h in hits], ref_s, atol=1e-5)
+
+
 def test_mean_search_ranks_class_centroids() -> None:
     rng = np.random.default_rng(3)
     emb = rng.normal(size=(50, 8)).astype(np.float32)

@@ -6,9 +6,11 @@ those of :meth:`signssl.eval.retrieval.Dictionary.search` for one query (same la
 scores and nearest entries), computed without the candidate rounds that method needs for
 many queries at once:
 
-* ``nearest``: ``sim = q @ E.T`` ``(1, M)``; the per-label maximum by one
-  ``scatter_reduce(amax)`` ``(L,)``; ``topk`` over labels; each chosen label's nearest
-  entry found among the few entries scoring at least the k-th label's score.
+* ``nearest``: ``sim = q @ E.T`` ``(1, M)`` and ``topk`` of its ``4k + 32`` best entries;
+  their first k distinct labels are the answer (a label scores its best entry).  When
+  those few entries hold fewer than k labels (a gloss with very many close entries), the
+  per-label maximum by one ``scatter_reduce(amax)`` ``(L,)`` and its ``topk`` answer
+  instead.  No step loops over the entries in Python.
 * ``mean``: ``q @ C.T`` over the class centroids ``(L,)`` and ``topk``.
 
 >>> import numpy as np
@@ -27,7 +29,7 @@ import torch
 from torch import Tensor
 
 from signssl.errors import ConfigError
-from signssl.eval.retrieval import Dictionary, l2_normalize
+from signssl.eval.retrieval import Dictionary
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class SearchIndex:
 
     def search(self, query: np.ndarray | Tensor, k: int = 5, aggregate: str = "nearest") -> list[Hit]:
         """The ``k`` best glosses for one query embedding ``(D,)`` or ``(1, D)``."""
-        q = l2_normalize(torch.as_tensor(np.asarray(query, dtype=np.float32)).reshape(1, -1))
+        q = torch.as_tensor(query, dtype=torch.float32).reshape(1, -1)  # (1, D)
         if q.shape[1] != self.dim:
             raise ConfigError(f"the query has dimension {q.shape[1]} but the dictionary has "
                               f"{self.dim}; embed it with the dictionary's encoder")
@@ -68,21 +70,39 @@ class SearchIndex:
         k = min(int(k), len(self.classes))
         if aggregate == "mean":
             s, li = (q @ self.centroids.T)[0].topk(k)  # (1, D) @ (D, L) -> (L,) -> (k,)
-            return [Hit(self.classes[c], float(v), -1) for c, v in zip(li.tolist(), s.tolist(), strict=True)]
-        if aggregate != "nearest":
+            hits = [Hit(self.classes[c], v, -1) for c, v in zip(li.tolist(), s.tolist(), strict=True)]
+        elif aggregate == "nearest":
+            sim = (q @ self.entries.T)[0]  # (1, D) @ (D, M) -> (M,)
+            hits = self._first_labels(sim, k) or self._per_label(sim, k)
+        else:
             raise ConfigError(f"aggregate must be 'nearest' or 'mean', got {aggregate!r}")
-        sim = (q @ self.entries.T)[0]  # (1, D) @ (D, M) -> (M,)
+        norm = max(float(q.norm()), 1e-12)  # ranks do not depend on it: scale k scores only
+        return [Hit(h.gloss, h.score / norm, h.entry) for h in hits]
+
+    def _first_labels(self, sim: Tensor, k: int) -> list[Hit]:
+        """The first ``k`` distinct labels among the ``4k + 32`` best entries (each label
+        scored by its best entry), or ``[]`` when they hold fewer than ``k`` labels."""
+        s, i = sim.topk(min(len(sim), 4 * k + 32))  # (c,) sorted, c << M
+        first: dict[int, int] = {}  # label -> position of its best entry among the c
+        for pos, lab in enumerate(self.label_ids[i].tolist()):
+            if lab not in first:
+                first[lab] = pos
+                if len(first) == k:
+                    break
+        if len(first) < k:
+            return []
+        scores, entries = s.tolist(), i.tolist()
+        return [Hit(self.classes[lab], scores[p], entries[p]) for lab, p in first.items()]
+
+    def _per_label(self, sim: Tensor, k: int) -> list[Hit]:
+        """Exact for any spread of labels: the per-label maximum ``(L,)`` by one
+        ``scatter_reduce(amax)``, its top-k, and each label's first entry at its maximum."""
         per_label = torch.full((len(self.classes),), float("-inf"))
         per_label.scatter_reduce_(0, self.label_ids, sim, reduce="amax")  # (L,)
         s, li = per_label.topk(k)  # (k,)
-        return [Hit(self.classes[c], float(v), e) for c, v, e in
-                zip(li.tolist(), s.tolist(), self._nearest_entries(sim, per_label, li, s[-1]), strict=True)]
-
-    def _nearest_entries(self, sim: Tensor, per_label: Tensor, labels: Tensor, floor: Tensor) -> list[int]:
-        """For each label in ``labels`` ``(k,)``, its first entry reaching its maximum."""
-        cand = torch.nonzero(sim >= floor).squeeze(1)  # (c,) c >= k entries, usually c ~ k
-        lab = self.label_ids[cand]  # (c,)
-        best = cand[sim[cand] == per_label[lab]]  # entries at their label's maximum
+        cand = torch.nonzero(sim >= s[-1]).squeeze(1)  # (c,) entries scoring >= the k-th label
+        best = cand[sim[cand] == per_label[self.label_ids[cand]]]  # at their label's maximum
         first = torch.full((len(self.classes),), len(sim), dtype=torch.long)
         first.scatter_reduce_(0, self.label_ids[best], best, reduce="amin")  # (L,)
-        return first[labels].tolist()
+        return [Hit(self.classes[c], float(v), e) for c, v, e in
+                zip(li.tolist(), s.tolist(), first[li].tolist(), strict=True)]
