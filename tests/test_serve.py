@@ -271,3 +271,26 @@ def test_cli_errors_are_one_line(tmp_path: Path, toy: ToyDictionary, capsys) -> 
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert words in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_slow_decodes_time_out_and_still_clean_up(toy, tmp_path, monkeypatch) -> None:
+    import time
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    app = create_app(ServeConfig(toy.path, decode_timeout_s=0.2))
+    runner = app.state.runner
+    slow_embed = runner.encoder.embed
+
+    def slow(path):
+        time.sleep(0.6)
+        return slow_embed(path)
+
+    monkeypatch.setattr(runner.encoder, "embed", slow)
+    r = post(TestClient(app), toy.queries["sign000"].read_bytes())
+    assert r.status_code == 504 and "longer than 0.2 s" in r.json()["detail"]
+    deadline = time.monotonic() + 10
+    while list(scratch.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(scratch.iterdir()) == []  # removed when the slow reader finished
