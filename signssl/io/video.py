@@ -385,16 +385,30 @@ def probe_video(path: str | Path, count: bool = False) -> VideoInfo:
         if count or n <= 0:
             n, counted = _count_packets(container, stream, src), True
             _check_complete(n, header, src)
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
         return VideoInfo(
             path=src, num_frames=n, header_frames=header, fps=_stream_fps(stream, src),
             width=int(stream.codec_context.width), height=int(stream.codec_context.height),
-            codec=str(stream.codec_context.name), duration=duration, frames_counted=counted,
+            codec=str(stream.codec_context.name), duration=_duration(container, stream),
+            frames_counted=counted,
         )
+
+
+def _duration(container: Any, stream: Any) -> float | None:
+    """Seconds the header gives for the stream (else for the file); ``None`` if neither."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return None
+
+
+def _frames_estimate(container: Any, stream: Any, fps: float) -> int:
+    """The header's frame count, else duration x fps (0 = unknown); sizes buffers only."""
+    header = int(stream.frames or 0)
+    if header > 0:
+        return header
+    duration = _duration(container, stream)
+    return 0 if duration is None else max(0, round(duration * fps))
 
 
 def count_frames(path: str | Path) -> int:
@@ -454,57 +468,79 @@ def _iter_selected(
     Raises:
         DataError: unreadable or truncated file; a wanted frame beyond the video.
     """
+    start = _check_range(start, end)
+    with _open_video(path, threads=threads) as (container, stream, src):
+        yield from _select(container, stream, src, positions, start, end, open_ended,
+                           autorotate, tolerance)
+
+
+def _check_range(start: int | None, end: int | None) -> int:
+    """``start`` as an int (``None`` = 0); :class:`ConfigError` for an empty or negative range."""
     start = 0 if start is None else int(start)
     if start < 0 or (end is not None and end <= start):
         raise ConfigError(f"frame range [{start}, {end}) is empty or negative (end is exclusive)")
+    return start
+
+
+def _select(
+    container: Any,
+    stream: Any,
+    src: str,
+    positions: Iterable[int] | None,
+    start: int,
+    end: int | None,
+    open_ended: bool,
+    autorotate: bool,
+    tolerance: int,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`_iter_selected` on an open container (``start`` already checked)."""
     wanted = iter(positions) if positions is not None else None
     nxt = _next_wanted(wanted, start, -1)
-    with _open_video(path, threads=threads) as (container, stream, src):
-        header_frames = int(stream.frames or 0)
-        i, last, quarter = -1, None, -1
-        try:
-            for frame in container.decode(stream):
-                i += 1
-                if quarter < 0:  # the display matrix of the stream, read once
-                    quarter = _quarter_turns(frame) if autorotate else 0
-                if i < start:
-                    continue
-                if end is not None and i >= end:
-                    break
-                if wanted is None:
-                    yield i, _to_rgb(frame, quarter)
-                    continue
-                if nxt is None:
-                    break
-                if nxt == i:
-                    last = _to_rgb(frame, quarter)
-                    while nxt == i:
-                        yield i, last
-                        nxt = _next_wanted(wanted, start, i)
-                elif nxt - i <= tolerance:  # kept in case the video ends before `nxt`
-                    last = _to_rgb(frame, quarter)
-            else:
-                _check_complete(i + 1, header_frames, src)
-        except _av().error.FFmpegError as e:
-            raise DataError(
-                f"decoding failed after {i + 1} frames ({_why(e)}); the file is corrupt or "
-                "truncated - re-encode or re-download it", src) from None
-        decoded = i + 1
-        if wanted is None or nxt is None or open_ended:
-            if decoded <= start:
-                raise DataError(_range_message(start, end, decoded), src)
-            return
-        # wanted frames past the end of the video
-        if last is not None and nxt - (decoded - 1) <= tolerance:
-            while nxt is not None and nxt - (decoded - 1) <= tolerance:
-                yield decoded - 1, last
-                nxt = _next_wanted(wanted, start, decoded - 1)
+    header_frames = int(stream.frames or 0)
+    i, last, quarter = -1, None, -1
+    try:
+        for frame in container.decode(stream):
+            i += 1
+            if quarter < 0:  # the display matrix of the stream, read once
+                quarter = _quarter_turns(frame) if autorotate else 0
+            if i < start:
+                continue
+            if end is not None and i >= end:
+                break
+            if wanted is None:
+                yield i, _to_rgb(frame, quarter)
+                continue
             if nxt is None:
-                return
+                break
+            if nxt == i:
+                last = _to_rgb(frame, quarter)
+                while nxt == i:
+                    yield i, last
+                    nxt = _next_wanted(wanted, start, i)
+            elif nxt - i <= tolerance:  # kept in case the video ends before `nxt`
+                last = _to_rgb(frame, quarter)
+        else:
+            _check_complete(i + 1, header_frames, src)
+    except _av().error.FFmpegError as e:
         raise DataError(
-            f"frame {nxt} is wanted but the video has {decoded} frames"
-            + (f" ({_range_message(start, end, decoded)})" if end is not None else "")
-            + "; fix the frame range or the requested frames", src)
+            f"decoding failed after {i + 1} frames ({_why(e)}); the file is corrupt or "
+            "truncated - re-encode or re-download it", src) from None
+    decoded = i + 1
+    if wanted is None or nxt is None or open_ended:
+        if decoded <= start:
+            raise DataError(_range_message(start, end, decoded), src)
+        return
+    # wanted frames past the end of the video
+    if last is not None and nxt - (decoded - 1) <= tolerance:
+        while nxt is not None and nxt - (decoded - 1) <= tolerance:
+            yield decoded - 1, last
+            nxt = _next_wanted(wanted, start, decoded - 1)
+        if nxt is None:
+            return
+    raise DataError(
+        f"frame {nxt} is wanted but the video has {decoded} frames"
+        + (f" ({_range_message(start, end, decoded)})" if end is not None else "")
+        + "; fix the frame range or the requested frames", src)
 
 
 def _next_wanted(wanted: Iterator[int] | None, start: int, previous: int) -> int | None:
@@ -597,20 +633,21 @@ def read_video(
         raise ConfigError("give fps or num_frames, not both")
     if fps is not None:
         _check_fps(fps, "fps")
-    src = os.fspath(path)
-    info = probe_video(src)
-    src_fps, first = info.fps, start or 0
-    positions = _resample_positions(src_fps, fps) if fps is not None else None
-    # frames expected (from the header; only sizes the output buffer)
-    expected = max(0, min(end or info.num_frames, info.num_frames) - first)
-    if fps is not None:
-        expected = math.ceil(expected * fps / src_fps)
-    sink = _FrameSink(expected, size if num_frames is None else None)
-    numbers = []
-    for i, frame in _iter_selected(src, positions, first, end, open_ended=True,
-                                   autorotate=autorotate, threads=threads):
-        sink.add(frame)
-        numbers.append(i)
+    with _open_video(path, threads=threads) as (container, stream, src):  # opened once
+        src_fps = _stream_fps(stream, src)
+        first = _check_range(start, end)
+        positions = _resample_positions(src_fps, fps) if fps is not None else None
+        # frames expected (from the header; only sizes the output buffer)
+        total = _frames_estimate(container, stream, src_fps)
+        expected = max(0, min(end or total, total) - first)
+        if fps is not None:
+            expected = math.ceil(expected * fps / src_fps)
+        sink = _FrameSink(expected, size if num_frames is None else None)
+        numbers = []
+        for i, frame in _select(container, stream, src, positions, first, end, open_ended=True,
+                                autorotate=autorotate, tolerance=0):
+            sink.add(frame)
+            numbers.append(i)
     if not numbers:
         raise DataError(_range_message(first, end, 0), src)
     frames, indices = sink.result(), np.array(numbers, np.int64)
@@ -750,8 +787,14 @@ class _FrameSink:
         self.pending: list[np.ndarray] = []
 
     def add(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` frame (copied at once when no resize is pending)."""
         if self.size is None:
-            self._put(frame[None])
+            out = self.out
+            if out is not None and self.count < out.shape[0] and frame.shape == out.shape[1:]:
+                out[self.count] = frame  # the common case: one copy into the preallocated array
+                self.count += 1
+            else:
+                self._put(frame[None])
             return
         self.pending.append(frame)
         if len(self.pending) == self.chunk:
