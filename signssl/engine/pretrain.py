@@ -738,7 +738,7 @@ def pretrain_video(
     if not hasattr(encoder, "input_size"):
         raise ConfigError(
             f"method '{cfg.method.name}' trains a video encoder; model '{name}' is not one "
-            "(use hiera_base_16x224, hiera_tiny_16x64 or hiera_test)"
+            "(use hiera_base_16x224, hiera_tiny_16x64, cnn_tiny_16x64 or cnn_small_16x128)"
         )
     method = create_method(cfg.method.name, encoder, **cfg.method.kwargs)
     T, H, W = (int(n) for n in encoder.input_size)  # type: ignore[union-attr]

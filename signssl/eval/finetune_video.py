@@ -117,7 +117,8 @@ def inflate_for_frames(encoder: Encoder, frames: int) -> dict[str, Any]:
     its clip length).  ``frames`` must be a whole multiple of the encoder's clip length.
     """
     from signssl.models.hiera import Hiera
-    from signssl.models.inflate import inflate_patch_embed
+    from signssl.models.inflate import inflate_cnn_stem, inflate_patch_embed
+    from signssl.models.video_cnn import VideoCNN
 
     size = getattr(encoder, "input_size", None)
     if size is None:
@@ -130,8 +131,12 @@ def inflate_for_frames(encoder: Encoder, frames: int) -> dict[str, Any]:
         )
     if factor == 1:
         return {}
+    if isinstance(encoder, VideoCNN):
+        return inflate_cnn_stem(encoder, factor)
     if not isinstance(encoder, Hiera):
-        raise ConfigError(f"only Hiera encoders can be inflated, got {type(encoder).__name__}")
+        raise ConfigError(
+            f"only Hiera and VideoCNN encoders can be inflated, got {type(encoder).__name__}"
+        )
     return inflate_patch_embed(encoder, factor)
 
 

@@ -1,6 +1,7 @@
-"""What the video recipes (SignRep, pixel MAE) share: Hiera check, crops, augmentation, masks.
+"""What the video recipes (SignRep, pixel MAE) share: encoder check, crops, augmentation, masks.
 
-A video method trains a :class:`~signssl.models.hiera.Hiera` encoder on batches of
+A video method trains a masked video encoder
+(:class:`~signssl.models.video_encoder.VideoEncoder`: the paper's Hiera or the CNN) on batches of
 :func:`signssl.data.signrep.collate_pairs`: ``video (N, K, T, 3, H, W)`` uint8, ``K`` crops
 of each of ``N`` videos.  :meth:`VideoMethod.clips` flattens them crop-major, augments
 them (:class:`~signssl.data.signrep.VideoAugment`, training only) and returns encoder
@@ -30,7 +31,7 @@ class VideoMethod(Method):
     """Base of the video recipes (module docstring).
 
     Args:
-        encoder: a Hiera encoder (``hiera_*`` models).
+        encoder: a masked video encoder (``hiera_*`` or ``cnn_*`` models).
         mask_ratio: share of mask units hidden from the encoder (0 = no masking).
         augment: apply :class:`~signssl.data.signrep.VideoAugment` in training.
         jitter_p, crop_scale_min, blur_p, gray_p: its probabilities and crop area.
@@ -56,7 +57,7 @@ class VideoMethod(Method):
         **pose_options: Any,
     ) -> None:
         from signssl.data.signrep import VideoAugment
-        from signssl.models.hiera import Hiera
+        from signssl.models.video_encoder import VideoEncoder
 
         if pose_options:
             raise ConfigError(
@@ -64,10 +65,11 @@ class VideoMethod(Method):
                 f"{sorted(pose_options)} do not apply; remove them from method.kwargs"
             )
         super().__init__(encoder, boundary_permutation=False, spatial_aug=False, seed=seed)
-        if not isinstance(encoder, Hiera):
+        if not isinstance(encoder, VideoEncoder):
             raise ConfigError(
-                f"method '{type(self).__name__}' needs a video Hiera encoder (hiera_base_16x224, "
-                f"hiera_tiny_16x64, hiera_test), got {type(encoder).__name__}; set model.name"
+                f"method '{type(self).__name__}' needs a masked video encoder (hiera_base_16x224, "
+                f"hiera_tiny_16x64, cnn_tiny_16x64, ...), got {type(encoder).__name__}; set "
+                "model.name"
             )
         if not 0.0 <= mask_ratio < 1.0:
             raise ConfigError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
@@ -80,7 +82,7 @@ class VideoMethod(Method):
 
     @property
     def hiera(self) -> Any:
-        """The encoder, typed as Hiera (its decoder-facing sizes)."""
+        """The encoder, typed as a masked video encoder (its decoder-facing sizes)."""
         return self.encoder
 
     def clips(self, batch: dict[str, Any]) -> tuple[Tensor, int, int]:

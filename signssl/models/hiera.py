@@ -65,7 +65,6 @@ checkpoints load by name (:func:`load_hiera_checkpoint`).
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,35 +74,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from signssl.data.video import IMAGENET_MEAN, IMAGENET_STD
 from signssl.errors import ConfigError, DataError
-from signssl.models.base import Encoder
 from signssl.models.registry import register_model
+from signssl.models.video_encoder import (  # noqa: F401  (random_unit_mask: re-exported)
+    Size3,
+    VideoEncoder,
+    random_unit_mask,
+)
+from signssl.models.video_encoder import div3 as _div
+from signssl.models.video_encoder import mul3 as _mul
+from signssl.models.video_encoder import prod as _prod
+from signssl.models.video_encoder import triple as _triple
 
-Size3 = tuple[int, int, int]
 LN_EPS = 1e-6  # the LayerNorm epsilon of the reference implementation
-
-
-def _triple(value: int | Sequence[int], name: str) -> Size3:
-    """``7 -> (7, 7, 7)``; a sequence of 3 ints (a YAML / JSON list too) -> tuple."""
-    if isinstance(value, int):
-        return (value, value, value)
-    vals = [int(v) for v in value]
-    if len(vals) != 3:
-        raise ConfigError(f"{name} must be one int or 3 ints (t, h, w), got {value!r}")
-    return (vals[0], vals[1], vals[2])
-
-
-def _prod(values: Sequence[int]) -> int:
-    return math.prod(int(v) for v in values)
-
-
-def _mul(a: Size3, b: Size3) -> Size3:
-    return (a[0] * b[0], a[1] * b[1], a[2] * b[2])
-
-
-def _div(a: Size3, b: Size3) -> Size3:
-    return (a[0] // b[0], a[1] // b[1], a[2] // b[2])
 
 
 def conv_out_size(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -160,28 +143,6 @@ def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
         return x
     keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - p)  # (B, 1, ..)
     return x * keep / (1.0 - p)
-
-
-def random_unit_mask(
-    batch: int,
-    num_units: int,
-    ratio: float,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """``(batch, num_units)`` bool, ``True`` = hidden, exactly ``round(ratio * num_units)``
-    (Python's ``round``) hidden units per row, chosen uniformly at random."""
-    if not 0.0 <= ratio < 1.0:
-        raise ConfigError(f"mask ratio must be in [0, 1), got {ratio}")
-    hidden = round(ratio * num_units)
-    if hidden >= num_units:
-        raise ConfigError(
-            f"mask ratio {ratio} hides all {num_units} mask units; lower the ratio so at least "
-            "one unit stays visible"
-        )
-    noise = torch.rand(batch, num_units, generator=generator)  # (B, U)
-    rank = noise.argsort(dim=1).argsort(dim=1)  # (B, U): rank of each unit's noise
-    return (rank < hidden).to(device)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -334,7 +295,7 @@ class _StageOrder:
     local_t: Tensor
 
 
-class Hiera(Encoder):
+class Hiera(VideoEncoder):
     """Hierarchical video ViT with mask units (see the module docstring).
 
     Args:
@@ -408,9 +369,7 @@ class Hiera(Encoder):
         self.mask_unit_grid = self._check_mask_units(len(stages))
         self.num_mask_units = _prod(self.mask_unit_grid)
         self.normalize_input = bool(normalize_input)
-        # (3,) -> (1, 3, 1, 1, 1) to broadcast over (B, 3, T, H, W); not saved with weights
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), False)
+        self._register_input_stats()
 
         self.patch_embed = PatchEmbed(
             in_chans, embed_dim, self.patch_kernel, self.patch_stride, self.patch_padding
@@ -534,10 +493,6 @@ class Hiera(Encoder):
     # ------------------------------------------------------------------ sizes for decoders
 
     @property
-    def num_frames(self) -> int:
-        return self.input_size[0]
-
-    @property
     def mask_unit_pixels(self) -> Size3:
         """Pixels ``(frames, rows, cols)`` covered by one mask unit (Hiera-B: (2, 32, 32))."""
         return _mul(self.mask_unit_size, self.patch_stride)
@@ -546,88 +501,6 @@ class Hiera(Encoder):
     def final_unit_size(self) -> Size3:
         """Tokens per mask unit per axis after the blocks (Hiera-B: (1, 2, 2))."""
         return self._orders[-1].unit_size
-
-    @property
-    def tokens_per_unit(self) -> int:
-        """Final tokens per visible mask unit (Hiera-B: 4)."""
-        return _prod(self.final_unit_size)
-
-    @property
-    def final_token_grid(self) -> Size3:
-        """Grid of the final tokens when nothing is hidden (Hiera-B: (8, 14, 14))."""
-        return _mul(self.mask_unit_grid, self.final_unit_size)
-
-    @property
-    def final_token_pixels(self) -> Size3:
-        """Pixels covered by one final token (Hiera-B: (2, 16, 16))."""
-        return _div(self.mask_unit_pixels, self.final_unit_size)
-
-    @property
-    def num_temporal_tokens(self) -> int:
-        """Temporal positions T' of the final tokens (Hiera-B: 8)."""
-        return self.final_token_grid[0]
-
-    def random_mask(
-        self, batch: int, ratio: float, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """``(batch, num_mask_units)`` bool, ``True`` = hidden, exactly
-        ``round(ratio * num_mask_units)`` hidden per clip, on the model's device."""
-        return random_unit_mask(
-            batch, self.num_mask_units, ratio, generator, self.pos_embed_spatial.device
-        )
-
-    # ------------------------------------------------------------------ input handling
-
-    def prepare_input(self, x: Tensor) -> Tensor:
-        """Check the clip shape, convert ``uint8`` to [0, 1] and normalise (if enabled)."""
-        if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != self.in_chans:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ConfigError(
-                f"Hiera expects clips (B, {self.in_chans}, T, H, W), got {shape}; "
-                "stack frames as (B, 3, T, H, W)"
-            )
-        if tuple(x.shape[2:]) != self.input_size:
-            raise ConfigError(
-                f"clip size (T, H, W) = {tuple(x.shape[2:])} does not match the model's "
-                f"{self.input_size}; resize / sample the clips or build the model with "
-                "num_frames / input_size to match"
-            )
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
-        elif not x.is_floating_point():
-            raise ConfigError(f"clips must be uint8 or float in [0, 1], got dtype {x.dtype}")
-        if self.normalize_input:
-            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
-        return x
-
-    def _visible_units(self, mask: Tensor, batch: int) -> Tensor:
-        """``mask (B, U)`` bool ``True`` = hidden -> ``(B, V)`` sorted visible unit indices."""
-        if mask.shape != (batch, self.num_mask_units) or mask.dtype != torch.bool:
-            raise ConfigError(
-                f"mask must be a bool tensor (B, num_mask_units) = {(batch, self.num_mask_units)}"
-                f" with True = hidden unit, got {mask.dtype} {tuple(mask.shape)}; "
-                "draw one with model.random_mask(batch, ratio)"
-            )
-        n_vis = (~mask).sum(dim=1)  # (B,)
-        if bool((n_vis != n_vis[0]).any()) or int(n_vis[0]) == 0:
-            raise ConfigError(
-                f"every clip must keep the same, non-zero number of visible mask units; got "
-                f"{n_vis.tolist()}; draw masks with model.random_mask(batch, ratio)"
-            )
-        # stable sort: visible (False) first, each row's visible units in increasing order
-        return mask.to(torch.uint8).argsort(dim=1, stable=True)[:, : int(n_vis[0])]
-
-    def _pixel_visibility(self, visible_units: Tensor, batch: int) -> Tensor:
-        """``(B, V)`` visible unit indices -> ``(B, 1, T, H, W)`` bool, ``True`` = visible."""
-        Tm, Hm, Wm = self.mask_unit_grid
-        pt, ph, pw = self.mask_unit_pixels
-        vis = torch.zeros(batch, self.num_mask_units, dtype=torch.bool, device=visible_units.device)
-        vis.scatter_(1, visible_units, True)  # (B, U)
-        vis = vis.view(batch, 1, Tm, 1, Hm, 1, Wm, 1)
-        vis = vis.expand(batch, 1, Tm, pt, Hm, ph, Wm, pw)
-        return vis.reshape(
-            batch, 1, Tm * pt, Hm * ph, Wm * pw
-        )  # (B, 1, Tm, pt, .., pw) -> (B, 1, T, H, W)
 
     def pos_embed(self) -> Tensor:
         """``(1, N, D)`` position of each raster token: spatial + temporal embedding."""
@@ -644,8 +517,8 @@ class Hiera(Encoder):
     ) -> tuple[Tensor, list[Tensor]]:
         x = self.prepare_input(x)
         B = x.shape[0]
-        visible = None if mask is None else self._visible_units(mask.to(x.device), B)
-        pixel_vis = None if visible is None else self._pixel_visibility(visible, B)
+        visible = None if mask is None else self.visible_units(mask.to(x.device), B)
+        pixel_vis = None if visible is None else self.pixel_visibility(visible, B)
         tok = self.patch_embed(x, pixel_vis) + self.pos_embed()  # (B, N, D) raster
         tok = tok[:, self.unroll_idx]  # raster -> unrolled (s_1, .., s_k, unit)
         if visible is not None:
@@ -706,20 +579,6 @@ class Hiera(Encoder):
         x = x.permute(0, 1, 4, 2, 5, 3, 6, 7)  # -> (B, Tm, mt, Hm, mh, Wm, mw, D)
         return x.reshape(B, Tm * mt, Hm * mh, Wm * mw, D)
 
-    def unit_pixels(self, x: Tensor) -> Tensor:
-        """The prepared (normalised) pixels of every mask unit, the pixel-MAE target.
-
-        ``(B, 3, T, H, W) -> (B, U, 3, pt, ph, pw)``, units in raster order,
-        ``(pt, ph, pw) = mask_unit_pixels``; select hidden units with ``[mask]``.
-        """
-        x = self.prepare_input(x)
-        B, C = x.shape[:2]
-        Tm, Hm, Wm = self.mask_unit_grid
-        pt, ph, pw = self.mask_unit_pixels
-        x = x.view(B, C, Tm, pt, Hm, ph, Wm, pw)
-        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # -> (B, Tm, Hm, Wm, C, pt, ph, pw)
-        return x.reshape(B, Tm * Hm * Wm, C, pt, ph, pw)
-
     def _token_times(self, mask: Tensor | None, batch: int, device: torch.device) -> Tensor:
         """``(B, S V)`` long: the temporal index of every final token."""
         order = self._orders[-1]
@@ -727,7 +586,7 @@ class Hiera(Encoder):
         if mask is None:
             units = torch.arange(U, device=device).expand(batch, U)  # (B, U)
         else:
-            units = self._visible_units(mask.to(device), batch)  # (B, V)
+            units = self.visible_units(mask.to(device), batch)  # (B, V)
         unit_t = units // (U // self.mask_unit_grid[0])  # (B, V) temporal index of the unit
         local_t = order.local_t.to(device)  # (S,)
         times = unit_t[:, None, :] * order.unit_size[0] + local_t[None, :, None]  # (B, S, V)

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from signssl.errors import ConfigError
 from signssl.models.hiera import Hiera, Size3, conv_out_size
+from signssl.models.video_cnn import VideoCNN
 
 
 def inflated_temporal_conv(kernel: int, stride: int, padding: int, factor: int) -> Size3:
@@ -102,6 +103,42 @@ def inflate_patch_embed(model: Hiera, factor: int = 4) -> dict[str, Any]:
         "patch_kernel": list(kernel),
         "patch_stride": list(stride),
         "patch_padding": list(padding),
+    }
+
+
+def inflate_cnn_stem(model: VideoCNN, factor: int = 4) -> dict[str, Any]:
+    """Inflate a :class:`~signssl.models.video_cnn.VideoCNN`'s first convolution in place
+    for clips ``factor`` times longer, as :func:`inflate_patch_embed` does for the Hiera.
+
+    The stem's temporal kernel, stride and padding become those of
+    :func:`inflated_temporal_conv` (``(3, 1, 1) -> (9, 4, 4)`` for ``factor = 4``) with the
+    taps spread by :func:`inflate_temporal_kernel`: the stem's output, and so every later
+    stage, the token grid and the mask units, are those of the clip before inflation (the
+    frame-repetition invariant of the module docstring).  Returns the constructor
+    overrides (``num_frames``, ``stem_kernel``, ``stem_padding``, ``strides``).
+    """
+    _check_factor(factor)
+    old = model.blocks[0].down
+    kt, st, pt = (int(v[0]) for v in (old.kernel_size, old.stride, old.padding))
+    k, s, p = inflated_temporal_conv(kt, st, pt, factor)
+    kernel: Size3 = (k, int(old.kernel_size[1]), int(old.kernel_size[2]))
+    stride: Size3 = (s, int(old.stride[1]), int(old.stride[2]))
+    padding: Size3 = (p, int(old.padding[1]), int(old.padding[2]))
+    new = nn.Conv3d(old.in_channels, old.out_channels, kernel, stride, padding)
+    new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(inflate_temporal_kernel(old.weight, factor))
+        new.bias.copy_(old.bias)
+    model.blocks[0].down = new
+    frames = model.num_frames * factor
+    model.input_size = (frames, model.input_size[1], model.input_size[2])
+    model.token_pixels = (model.token_pixels[0] * factor, *model.token_pixels[1:])
+    strides = [list(stride)] + [[int(v) for v in b.down.stride] for b in model.blocks[1:]]
+    return {
+        "num_frames": frames,
+        "stem_kernel": list(kernel),
+        "stem_padding": list(padding),
+        "strides": strides,
     }
 
 

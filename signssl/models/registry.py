@@ -54,4 +54,5 @@ _ENTRYPOINT_MODULES: list[str] = [
     "signssl.models.pose_transformer",
     "signssl.models.masa",
     "signssl.models.hiera",
+    "signssl.models.video_cnn",
 ]

@@ -196,7 +196,7 @@ def test_registry_and_options() -> None:
     assert opts["augment"] is True and opts["gray_p"] == 0.1  # the shared video options
     with pytest.raises(ConfigError, match="pose view options"):
         create_method("signrep", encoder(), b_s=0.5)
-    with pytest.raises(ConfigError, match="needs a video Hiera encoder"):
+    with pytest.raises(ConfigError, match="needs a masked video encoder"):
         create_method("mae", create_model("pose_transformer_test"))
     with pytest.raises(ConfigError, match="not sign priors"):
         signrep(priors=["hand_kp_left", "nose"])
