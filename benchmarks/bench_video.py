@@ -4,7 +4,8 @@ decode
     ``signssl.io.video.read_video`` / ``iter_windows`` against PyAV's plain decode loop
     (``frame.to_ndarray(format="rgb24")`` for every frame) on the same generated H.264
     file, with the same FFmpeg threading (and PyAV's defaults for reference).
-    Target: ours / raw >= 0.9.
+    Goal: ours / raw >= 0.9 where both do the same work (``DECODE_RATIOS``), e.g.
+    ``read_video`` / a raw loop that fills one preallocated array.
 extract  (needs the [mediapipe] extra: run with .venv-mp/bin/python)
     ``extract_poses`` with 1 and 2 workers against calling MediaPipe Holistic directly
     in a loop (PyAV decode + ``Holistic.process`` on every frame, landmarks copied to
@@ -16,7 +17,9 @@ extract  (needs the [mediapipe] extra: run with .venv-mp/bin/python)
     start ``signssl extract-poses`` on 20 clips with 2 workers, SIGKILL it part-way,
     rerun it, and check that no file was redone, lost or corrupt.
 
-Each timed thing runs ``--rounds`` times, alternating; the best round counts.
+The compared variants run interleaved (``--rounds`` rounds after one warm-up, every
+variant once per round, see ``timing.py``); each ratio is taken per round and printed as
+its median with the spread (min - max) and a verdict against its goal.
 
     .venv/bin/python benchmarks/bench_video.py decode
     .venv-mp/bin/python benchmarks/bench_video.py extract --plot docs/extract_keypoints.png
@@ -29,6 +32,7 @@ import argparse
 import hashlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,33 +42,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from timing import interleave, paired, ratio_line, spread, verdict
 
 from signssl.io.video import iter_frames, iter_windows, read_video, write_video
 
 DECODE_TARGET, OVERHEAD_TARGET = 0.9, 0.10
-
-
-def best_times(
-    fns: dict[str, Callable[[], object]], rounds: int, cpu: dict[str, float] | None = None
-) -> dict[str, float]:
-    """Best wall time of each function over ``rounds`` alternating rounds (one warm-up).
-
-    ``cpu`` (optional) receives the best CPU time of this process (all its threads, not
-    its worker processes) per function: a fairer measure when other jobs share the CPUs.
-    """
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    cpus: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-            cpus[name].append(time.process_time() - c0)
-    if cpu is not None:
-        cpu.update({k: min(v) for k, v in cpus.items()})
-    return {k: min(v) for k, v in times.items()}
 
 
 # ----------------------------------------------------------------------------- decode
@@ -104,44 +86,50 @@ def raw_decode(path: Path, thread_type: str | None, keep: str = "") -> object:
     return np.stack(frames) if keep == "stack" else out
 
 
+#: (label, ours, reference, goal, note) of every decode ratio; goal None = for reference
+DECODE_RATIOS: tuple[tuple[str, str, str, float | None, str], ...] = (
+    ("read_video / raw loop into one array", "read_video", "raw loop into one array",
+     DECODE_TARGET, "both return one array"),
+    ("read_video(threads) / raw AUTO into one array", "read_video(threads=True)",
+     "raw loop AUTO into one array", DECODE_TARGET, "FFmpeg frame threads"),
+    ("iter_frames / raw loop", "iter_frames", "raw loop", DECODE_TARGET,
+     "streaming, no frame kept"),
+    ("read_video / raw loop + np.stack", "read_video", "raw loop + np.stack", DECODE_TARGET,
+     "the list-then-stack idiom"),
+    ("read_video / raw loop", "read_video", "raw loop", None,
+     "the raw loop keeps no frame: the cost of keeping them"),
+    ("iter_windows(16, 2) / raw loop", "iter_windows(16, 2)", "raw loop", None,
+     "every frame copied into 8 windows"),
+)
+
+
 def bench_decode(rounds: int, frames: int, height: int, width: int) -> None:
     load = os.getloadavg()[0]
-    cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         video = make_test_video(Path(tmp) / "bench.mp4", frames, height, width)
         assert read_video(video).num_frames == frames
-        t = best_times({
+        t = interleave({
             "raw loop": lambda: raw_decode(video, None),
             "raw loop into one array": lambda: raw_decode(video, None, keep="copy"),
             "raw loop + np.stack": lambda: raw_decode(video, None, keep="stack"),
             "iter_frames": lambda: sum(1 for _ in iter_frames(video)),
             "read_video": lambda: read_video(video),
             "iter_windows(16, 2)": lambda: sum(1 for _ in iter_windows(video, 16, 2)),
-            "raw loop, threads AUTO": lambda: raw_decode(video, "AUTO"),
+            "raw loop AUTO into one array": lambda: raw_decode(video, "AUTO", keep="copy"),
             "read_video(threads=True)": lambda: read_video(video, threads=True),
-        }, rounds, cpu)
-    print(f"decode: {frames} frames {width}x{height} H.264, best of {rounds}; load average at "
-          f"the start {load:.1f} on {os.cpu_count()} cores (raw loop = PyAV's defaults; AUTO = "
-          "FFmpeg frame threads)")
-    print(f"  {'':28s} {'frames/s (wall)':>16s} {'frames/CPU-s':>13s}")
-    for name, sec in t.items():
-        print(f"  {name:28s} {frames / sec:16.1f} {frames / cpu[name]:13.1f}")
-
-    def ratio(ours: str, ref: str) -> str:
-        return f"{t[ref] / t[ours]:.3f} wall, {cpu[ref] / cpu[ours]:.3f} CPU"
-
-    print(f"  ratios ours / PyAV (target >= {DECODE_TARGET}):")
-    print(f"    iter_frames / raw loop:                  {ratio('iter_frames', 'raw loop')}"
-          "  (streaming: our decode path)")
-    print(f"    read_video / raw loop into one array:    "
-          f"{ratio('read_video', 'raw loop into one array')}  (both return one array)")
-    print(f"    read_video / raw loop + np.stack:        {ratio('read_video', 'raw loop + np.stack')}")
-    print(f"    read_video / raw loop:                   {ratio('read_video', 'raw loop')}"
-          "  (the raw loop keeps no frame)")
-    print(f"    read_video(threads=True) / raw loop AUTO: "
-          f"{ratio('read_video(threads=True)', 'raw loop, threads AUTO')}")
-    print(f"    iter_windows(16, 2) / raw loop:          {ratio('iter_windows(16, 2)', 'raw loop')}"
-          "  (every frame copied into 8 windows)")
+        }, rounds)
+    print(f"decode: {frames} frames {width}x{height} H.264, {rounds} interleaved rounds after one "
+          f"warm-up; load average at the start {load:.1f} on {os.cpu_count()} cores (raw loop = "
+          "PyAV's defaults; AUTO = FFmpeg frame threads)")
+    print(f"  {'frames/s, median (min - max)':44s} {'wall':>28s} {'per CPU-second':>30s}")
+    for name in t.wall:
+        wall = [frames / sec for sec in t.wall[name]]
+        cpu = [frames / sec for sec in t.cpu[name]]
+        print(f"  {name:44s} {spread(wall, '.1f'):>28s} {spread(cpu, '.1f'):>30s}")
+    print("  ratios ours / PyAV, per round (wall time), median (min - max) -> verdict:")
+    for label, ours, ref, goal, note in DECODE_RATIOS:
+        cpu = statistics.median(paired(t.cpu, ours, ref))
+        print(ratio_line(label, paired(t.wall, ours, ref), goal, f"{note}; CPU-time median {cpu:.3f}"))
 
 
 # ----------------------------------------------------------------------------- extract
@@ -200,21 +188,21 @@ def bench_extract(rounds: int, count: int, frames: int) -> None:
                 return rep
             return run
 
-        cpu: dict[str, float] = {}
-        t = best_times({"direct MediaPipe loop": lambda: direct_mediapipe(videos),
+        t = interleave({"direct MediaPipe loop": lambda: direct_mediapipe(videos),
                         "extract_poses, 1 worker": ours(1),
-                        "extract_poses, 2 workers": ours(2)}, rounds, cpu)
+                        "extract_poses, 2 workers": ours(2)}, rounds)
     print(f"extract: {count} clips x {frames} frames (512x512), Holistic model_complexity=1, "
-          f"best of {rounds}; load average at the start: {load:.1f}")
-    for name, sec in t.items():
-        own = f", {cpu[name]:.2f} s CPU" if "2 workers" not in name else ""
-        print(f"  {name:28s} {total / sec:8.2f} frames/s  ({sec:.2f} s wall{own})")
-    overhead = t["extract_poses, 1 worker"] / t["direct MediaPipe loop"] - 1
-    overhead_cpu = cpu["extract_poses, 1 worker"] / cpu["direct MediaPipe loop"] - 1
-    print(f"  overhead of extract_poses (1 worker) over the direct loop: {100 * overhead:+.1f} % "
-          f"wall, {100 * overhead_cpu:+.1f} % CPU (target <= {100 * OVERHEAD_TARGET:.0f} %)")
+          f"{rounds} interleaved rounds; load average at the start: {load:.1f}")
+    for name, secs in t.wall.items():
+        print(f"  {name:28s} {spread([total / sec for sec in secs], '.2f')} frames/s (wall)")
+    one, direct = "extract_poses, 1 worker", "direct MediaPipe loop"
+    overhead = [1 / r - 1 for r in paired(t.wall, one, direct)]  # one / direct - 1 per round
+    overhead_cpu = statistics.median(1 / r - 1 for r in paired(t.cpu, one, direct))
+    print(f"  overhead of extract_poses (1 worker) over the direct loop, per round: "
+          f"{spread(overhead)} (CPU-time median {overhead_cpu:+.3f})  -> "
+          f"{verdict(overhead, OVERHEAD_TARGET, higher=False)}")
     print(f"  speed-up of 2 workers over 1: "
-          f"{t['extract_poses, 1 worker'] / t['extract_poses, 2 workers']:.2f}x "
+          f"{spread(paired(t.wall, 'extract_poses, 2 workers', one), '.2f')} "
           f"(on {os.cpu_count()} CPU cores)")
 
 
@@ -329,7 +317,7 @@ def kill_resume(count: int = 20, frames: int = 12, kill_at: int = 6) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", nargs="*", help="decode and/or extract (default: decode)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     ap.add_argument("--frames", type=int, default=300, help="frames of the decode test video")
     ap.add_argument("--size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
     ap.add_argument("--clips", type=int, default=8, help="clips for the extraction benchmark")
