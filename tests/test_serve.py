@@ -265,6 +265,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, toy: ToyDictionary, capsys) -> 
     for argv, words in (
         (["--dictionary", str(tmp_path / "none.safetensors")], "dictionary file does not exist"),
         (["--dictionary", str(toy.path), "--baseline", "raw-keypoints"], "queries must use the same encoder"),
+        (["--dictionary", str(toy.path), "--token", "t"], "add --allow-edits"),
     ):
         with pytest.raises(SystemExit) as e:
             main(["serve", *argv])

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from signssl.errors import MissingExtraError
+from signssl.errors import ConfigError, MissingExtraError
 
 console = Console(highlight=False, stderr=True)
 
@@ -31,6 +31,8 @@ def serve(
         60.0, "--decode-timeout", help="Seconds reading and embedding one upload may take."),
 ) -> None:
     """Serve a dictionary: a search page at http://HOST:PORT/, its JSON API at /docs."""
+    if token is not None and not allow_edits:
+        raise ConfigError("--token guards edits, which are off: add --allow-edits (or drop --token)")
     for package in ("fastapi", "uvicorn", "multipart"):
         if importlib.util.find_spec(package) is None:
             raise MissingExtraError("fastapi, uvicorn and python-multipart", "serve")
