@@ -1,16 +1,19 @@
 """Speed of ``signssl.priors.compute_priors`` on one core, measured in one run.
 
-Target: >= 50,000 frames/s.  Each set is timed clip by clip (``compute_priors``, one
-call per clip) and in batches of ``--batch`` clips (``compute_priors_batch``, what
-``signssl priors`` uses), which pays the fixed cost of a call once per batch.
+Goal: >= 50,000 frames per CPU-second (one core) in batches.  Each set is timed clip by
+clip (``compute_priors``, one call per clip) and in batches of ``--batch`` clips
+(``compute_priors_batch``, what ``signssl priors`` uses), which pays the fixed cost of a
+call once per batch.
 
 Inputs: synthetic clips (``signssl.synth``, layout ``holistic_world_noface``) of
 ``--frames`` frames (default 64 and 128: the synthetic default and a typical
 isolated-sign video length), and, when ``spoken-to-signed`` is installed, its real
 ``.pose`` files (``holistic_iris_world``, 586 joints, ~25 frames).  Each timing runs
-once untimed (warm-up), then ``--rounds`` timed rounds; the best round counts.  CPU
-time of this process is printed next to wall time because the machine may be shared.
-Prints frames/s and the ratio to the target (> 1 = met).
+once untimed (warm-up), then ``--rounds`` timed rounds, the two ways interleaved
+(``timing.py``).  Frames per CPU-second of this process (one thread) are the measure, since
+the machine may be shared; wall-time rates are printed next to them.  Each rate is
+printed as its median with the spread (min - max) over the rounds, and the batched rate
+divided by the goal gets a verdict (>= 1 = met).
 
     .venv/bin/python benchmarks/bench_priors.py [--clips 64] [--rounds 5] [--frames 64 128]
 """
@@ -24,17 +27,18 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import glob  # noqa: E402
-import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import interleave, ratio_line, spread  # noqa: E402
 
 from signssl.pose.sequence import PoseSequence  # noqa: E402
 from signssl.priors import compute_priors, compute_priors_batch  # noqa: E402
 from signssl.synth import Vocabulary, derive_seed, sample_signers, synthesize  # noqa: E402
 
-TARGET = 50_000.0  # frames / s
+TARGET = 50_000.0  # frames per CPU-second
 
 
 def synthetic(clips: int, frames: int) -> list[PoseSequence]:
@@ -58,40 +62,36 @@ def real(limit: int) -> list[PoseSequence]:
     return [read_pose(f) for f in files]
 
 
-def measure(seqs: list[PoseSequence], rounds: int, batch: int) -> tuple[float, float]:
-    """Best ``(wall, cpu)`` seconds of one pass over ``seqs`` (after a warm-up pass);
-    ``batch`` = 0: one ``compute_priors`` call per clip, else batches of that many."""
+def passes(seqs: list[PoseSequence], batch: int) -> dict[str, Callable[[], object]]:
+    """One pass over ``seqs`` clip by clip and one in batches of ``batch`` clips."""
 
-    def one_pass() -> None:
-        if batch == 0:
-            for s in seqs:
-                compute_priors(s)
-        else:
-            for i in range(0, len(seqs), batch):
-                compute_priors_batch(seqs[i : i + batch])
+    def per_clip() -> None:
+        for s in seqs:
+            compute_priors(s)
 
-    one_pass()
-    best_wall = best_cpu = float("inf")
-    for _ in range(rounds):
-        w, c = time.perf_counter(), time.process_time()
-        one_pass()
-        best_wall = min(best_wall, time.perf_counter() - w)
-        best_cpu = min(best_cpu, time.process_time() - c)
-    return best_wall, best_cpu
+    def batched() -> None:
+        for i in range(0, len(seqs), batch):
+            compute_priors_batch(seqs[i : i + batch])
+
+    return {"compute_priors per clip": per_clip, f"compute_priors_batch of {batch}": batched}
 
 
 def report(name: str, seqs: list[PoseSequence], rounds: int, batch: int) -> None:
+    """Frames per CPU-second (and per wall second) of both ways, interleaved; the verdict is
+    the batched way's frames per CPU-second against the goal."""
     frames = sum(s.num_frames for s in seqs)
-    print(f"{name}: {len(seqs)} clips, {frames} frames")
-    for b in (0, batch):
-        wall, cpu = measure(seqs, rounds, b)
-        rate, rate_cpu = frames / wall, frames / cpu
-        how = "compute_priors per clip" if b == 0 else f"compute_priors_batch of {b}"
-        print(
-            f"  {how:30s} {rate:9,.0f} frames/s wall, {rate_cpu:9,.0f} per CPU-second; "
-            f"target {TARGET:,.0f} -> ratio {rate / TARGET:.2f} (cpu {rate_cpu / TARGET:.2f}); "
-            f"{1e3 * wall / len(seqs):.2f} ms per clip"
-        )
+    t = interleave(passes(seqs, batch), rounds)
+    print(f"{name}: {len(seqs)} clips, {frames} frames; {rounds} interleaved rounds, median "
+          "(min - max)")
+    for how in t.cpu:
+        cpu = [frames / c for c in t.cpu[how]]
+        wall = [frames / w for w in t.wall[how]]
+        print(f"  {how:30s} {spread(cpu, ',.0f'):>34s} frames per CPU-second, "
+              f"{spread(wall, ',.0f'):>34s} per wall second")
+    how = f"compute_priors_batch of {batch}"
+    per_core = [frames / c / TARGET for c in t.cpu[how]]  # in units of the goal
+    print(ratio_line(f"batched frames per CPU-second / {TARGET:,.0f}", per_core, 1.0,
+                     "CPU time of this one-thread process"))
 
 
 def main() -> None:
