@@ -405,7 +405,7 @@ def section_loader(ctx: Check) -> dict[str, Any]:
         clip = tuple(create_model(s.paper_model).input_size)
     ds = ctx.data.dataset(clip)
     loader = DataLoader(ds, batch_size=s.paper_batch, shuffle=True, num_workers=s.loader_workers,
-                        collate_fn=collate_pairs, persistent_workers=False,
+                        collate_fn=collate_pairs, persistent_workers=s.loader_workers > 0,
                         pin_memory=ctx.device.type == "cuda", drop_last=False)
     it = iter(loader)
     first = next(it)  # worker start-up, excluded
