@@ -45,11 +45,11 @@ def test_smoke_on_cpu_reports_every_section(tmp_path: Path) -> None:
     assert report["sections"]["dataloader"]["crops_per_s"] > 0
 
 
-def test_budget_skips_the_remaining_sections(tmp_path: Path) -> None:
-    """A budget already used up after the first section records the others as skipped."""
-    report = run_check(tmp_path, ["--device", "cpu", "--smoke", "--budget-s", "0.001"], timeout=60)
-    skipped = [k for k, v in report["sections"].items() if "skipped" in v]
-    assert len(skipped) >= len(SECTIONS) - 1
+def test_a_used_up_budget_skips_the_sections(tmp_path: Path) -> None:
+    """Sections that would start after the budget is used up are recorded as skipped."""
+    report = run_check(tmp_path, ["--device", "cpu", "--smoke", "--budget-s", "0"], timeout=60)
+    for name, section in report["sections"].items():
+        assert "time budget" in section["skipped"], (name, section)
 
 
 @pytest.mark.gpu
