@@ -35,3 +35,22 @@ def build_toy_dictionary(root: Path) -> ToyDictionary:
     m = Manifest.read(manifest)
     queries = {r.label: Path(m.resolve(r)) for r in m if r.split == "test"}
     return ToyDictionary(out, manifest, queries)
+
+
+def build_video_dictionary(root: Path) -> ToyDictionary:
+    """3 synthetic signs by 2 signers as 32 x 32 videos of 16 frames; the dictionary (the
+    random-init ``cnn_test`` video encoder, built by ``signssl dictionary build``) holds
+    every clip, and each gloss's query is one of its own videos."""
+    from signssl.synth import generate_dataset
+
+    manifest = generate_dataset(root / "set", classes=3, signers=2, reps=1, frames=16, video=True,
+                                size=32, minimal_pair_rate=0.0, progress=False)
+    out = root / "videos.safetensors"
+    try:
+        main(["dictionary", "build", "--baseline", "random-init", "--model", "cnn_test",
+              "--data", str(manifest), "-o", str(out)])
+    except SystemExit as e:
+        assert e.code in (0, None), f"dictionary build failed with {e.code}"
+    m = Manifest.read(manifest)
+    queries = {r.label: root / "set" / str(r.extra["video"]) for r in m}
+    return ToyDictionary(out, manifest, queries)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_toys import ToyDictionary, build_toy_dictionary
+from serve_toys import ToyDictionary, build_toy_dictionary, build_video_dictionary
 from typer.testing import CliRunner
 
 pytest.importorskip("fastapi")
@@ -295,3 +297,103 @@ def test_slow_decodes_time_out_and_still_clean_up(toy, tmp_path, monkeypatch) ->
     while list(scratch.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(scratch.iterdir()) == []  # removed when the slow reader finished
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> ToyDictionary:
+    return build_video_dictionary(tmp_path_factory.mktemp("serve-video"))
+
+
+@pytest.fixture(scope="module")
+def video_client(videos: ToyDictionary) -> TestClient:
+    """A video dictionary's server with a 1 MB upload limit."""
+    return TestClient(create_app(ServeConfig(videos.path, max_upload_mb=1)))
+
+
+def test_video_query_equals_retrieve(video_client: TestClient, videos: ToyDictionary) -> None:
+    """An mp4 of the dictionary finds its own gloss first, as `signssl retrieve` does."""
+    assert video_client.get("/health").json()["video_encoder"] is True
+    query = videos.queries["sign001"]
+    r = post(video_client, query.read_bytes(), name="sign.mp4")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["kind"] == ".mp4" and body["results"][0]["gloss"] == "sign001"
+    assert body["results"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+    got = [(x["gloss"], f"{x['score']:.4f}") for x in body["results"]]
+    assert got == _retrieve_rows(videos.path, query)
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _lying_npz(shape: tuple[int, ...]) -> bytes:
+    """A tiny .npz whose array header declares ``shape`` (float32) over 100 zero bytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": shape})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xyz.npy", header.getvalue() + b"\0" * 100)
+    return buf.getvalue()
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _bad_uploads(toy: ToyDictionary, videos: ToyDictionary) -> dict[str, tuple[str, bytes, int, str]]:
+    """name -> (dictionary, bytes, status, words of the answer)."""
+    mp4 = videos.queries["sign000"].read_bytes()
+    return {
+        "empty": ("video", b"", 400, "the upload is empty"),
+        "truncated mp4": ("video", mp4[: len(mp4) * 3 // 4], 422, "not a readable video"),
+        "mp4 cut after its header": ("video", mp4[:100], 422, "not a readable video"),
+        "text named .mp4": ("video", b"not a video, just some text\n", 415,
+                            "not a file the dictionary can read"),
+        "over the size limit": ("video", mp4 + b"\0" * 2**21, 413, "larger than the server's limit"),
+        "zip bomb .npz": ("pose", _npz(xyz=np.zeros((2000, 543, 3), np.float32)), 413,
+                          "declares 12.4 MB of arrays once inflated"),
+        ".npz header declaring 650 GB": ("pose", _lying_npz((10**8, 543, 3)), 413,
+                                         "once inflated, more than the server's limit of 8 MB"),
+        ".npy of (T, 7, 2)": ("pose", _npy(np.random.default_rng(0).random((20, 7, 2))), 422,
+                              "in a layout this dictionary cannot read"),
+    }
+
+
+def test_bad_uploads_are_refused_in_one_line_and_the_server_goes_on(toy, videos, video_client,
+                                                                     monkeypatch) -> None:
+    """Each bad upload gets its 4xx and one sentence; a good query right after still works.
+    Archives are refused from their declared sizes: nothing is inflated (np.load unused)."""
+    pose_client = TestClient(create_app(ServeConfig(toy.path, max_upload_mb=1)))
+    clients = {"video": video_client, "pose": pose_client}
+    good = {"video": (videos.queries["sign002"], "sign002"), "pose": (toy.queries["sign002"], "sign002")}
+    real_load = np.load
+
+    def no_archive_load(file, *a, **kw):
+        assert not str(file).endswith(".npz"), "an oversize .npz was loaded"
+        return real_load(file, *a, **kw)
+
+    monkeypatch.setattr(np, "load", no_archive_load)
+    for name, (which, data, status, words) in _bad_uploads(toy, videos).items():
+        r = post(clients[which], data, name="clip.mp4")
+        assert r.status_code == status, (name, r.text)
+        detail = r.json()["detail"]
+        assert words in detail and "\n" not in detail and "Traceback" not in detail, (name, detail)
+        assert tempfile.gettempdir() not in detail, (name, detail)
+        query, gloss = good[which]
+        after = post(clients[which], query.read_bytes())
+        assert after.status_code == 200 and after.json()["results"][0]["gloss"] == gloss, name
+
+
+def test_a_compressed_npz_within_the_limit_is_read(toy: ToyDictionary, tmp_path: Path) -> None:
+    from signssl.io import read_pose, write_npz
+
+    npz = write_npz(read_pose(toy.queries["sign001"]), tmp_path / "q.npz", compress=True)
+    c = TestClient(create_app(ServeConfig(toy.path, max_upload_mb=1)))
+    body = post(c, npz.read_bytes()).json()
+    assert body["kind"] == ".npz" and body["results"][0]["gloss"] == "sign001"

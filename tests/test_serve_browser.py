@@ -1,5 +1,6 @@
 """The search page in headless chromium (Selenium): upload a .pose, see its gloss first;
-upload a corrupt file, see the server's message.  Skipped when chromium, chromedriver or
+upload a corrupt file, see the server's message; on a video dictionary, upload an mp4 and
+see its gloss first.  Skipped when chromium, chromedriver or
 selenium is missing.  ``SIGNSSL_SERVE_SCREENSHOT=docs/serve.png`` also saves the page."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_toys import ToyDictionary, build_toy_dictionary
+from serve_toys import ToyDictionary, build_toy_dictionary, build_video_dictionary
 
 pytestmark = pytest.mark.browser
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -32,13 +33,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
+def _serve(toy: ToyDictionary) -> Iterator[tuple[str, ToyDictionary]]:
+    """``toy``'s dictionary served by uvicorn in a thread, until the generator closes."""
     import uvicorn
 
     from signssl.serve.app import ServeConfig, create_app
 
-    toy = build_toy_dictionary(tmp_path_factory.mktemp("browser"))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(toy.path)), host="127.0.0.1",
                                         port=port, log_level="warning"))
@@ -51,6 +51,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyD
     yield f"http://127.0.0.1:{port}", toy
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
+    yield from _serve(build_toy_dictionary(tmp_path_factory.mktemp("browser")))
+
+
+@pytest.fixture(scope="module")
+def video_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
+    yield from _serve(build_video_dictionary(tmp_path_factory.mktemp("browser-video")))
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +94,22 @@ def _wait(driver, condition, timeout: float = 30):
     return WebDriverWait(driver, timeout).until(condition)
 
 
+def _glosses_found(driver, url: str, query: Path) -> list[str]:
+    """Open the page at ``url``, search with ``query``, and read the glosses listed."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    _wait(driver, lambda d: "entries" in d.find_element(By.ID, "about").text)
+    _search(driver, query)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#results li .gloss"))
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#results li .gloss")]
+
+
 def test_page_finds_the_gloss_and_shows_the_error(server, browser, tmp_path) -> None:
     from selenium.webdriver.common.by import By
 
     url, toy = server
-    browser.get(url)
-    _wait(browser, lambda d: "entries" in d.find_element(By.ID, "about").text)
-    _search(browser, toy.queries["sign001"])
-    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results li .gloss"))
-    glosses = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#results li .gloss")]
+    glosses = _glosses_found(browser, url, toy.queries["sign001"])
     assert glosses[0] == "sign001" and len(glosses) == 3
     assert browser.find_elements(By.CSS_SELECTOR, "#results li svg line")  # skeletons drawn
     assert browser.find_elements(By.CSS_SELECTOR, "#query-strip svg")
@@ -106,3 +123,9 @@ def test_page_finds_the_gloss_and_shows_the_error(server, browser, tmp_path) -> 
     status = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#status.error"))
     assert "is not a readable .pose file" in status.text
     assert browser.find_elements(By.CSS_SELECTOR, "#results li") == []
+
+
+def test_page_finds_the_gloss_of_an_uploaded_video(video_server, browser) -> None:
+    url, videos = video_server
+    glosses = _glosses_found(browser, url, videos.queries["sign002"])
+    assert glosses[0] == "sign002" and len(glosses) == 3

@@ -10,6 +10,8 @@ to a temporary file of its own naming with that suffix.
 '.mp4'
 >>> sniff(b"hello") is None
 True
+>>> sniff(b"not a video, just text") is None  # b"not " is the float32 2e-19
+True
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _is_pose_format(head: bytes) -> bool:
     if len(head) < 8:
         return False
     (version,) = struct.unpack("<f", head[:4])
-    if not 0.0 < version < 1.0 or abs(version * 10 - round(version * 10)) > 1e-4:
+    if not 0.05 < version < 1.0 or abs(version * 10 - round(version * 10)) > 1e-4:
         return False
     run = best = 0  # longest run of printable ASCII letters / underscores
     for b in head[4:]:

@@ -22,9 +22,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from signssl.errors import SignSSLError
+from signssl.errors import DataError, LayoutError, SignSSLError
 from signssl.eval.query import QueryEncoder
 from signssl.pose.sequence import PoseSequence
+from signssl.serve.archive import INFLATE_FACTOR, declared_bytes
 from signssl.serve.sniff import ACCEPTED, HEAD_BYTES, is_video, sniff
 
 #: what to run when a pose dictionary gets a video and MediaPipe is missing
@@ -73,6 +74,32 @@ def receive(stream: IO[bytes], folder: Path, max_bytes: int) -> Path:
     return path
 
 
+def check_declared_size(path: Path, max_bytes: int) -> None:
+    """Refuse a ``.npz`` / parquet upload whose headers declare more than
+    ``INFLATE_FACTOR * max_bytes`` inflated bytes (413), before any array is loaded."""
+    try:
+        size = declared_bytes(path, path.suffix)
+    except DataError as e:
+        raise UploadError(422, f"the upload {e}") from None
+    limit = INFLATE_FACTOR * max_bytes
+    if size > limit:
+        raise UploadError(413, f"the {path.suffix} upload declares {size / 2**20:.3g} MB of arrays "
+                               f"once inflated, more than the server's limit of "
+                               f"{limit / 2**20:.3g} MB; send a shorter clip")
+
+
+def check_video(path: Path) -> None:
+    """Refuse a video that cannot be opened or has fewer packets than its header announces
+    (422): demuxing only, no decoding."""
+    from signssl.io.video import probe_video
+
+    try:
+        probe_video(path, count=True)
+    except DataError:
+        raise UploadError(422, "the upload is not a readable video: it is corrupt, truncated "
+                               "or not a video file; record or export it again") from None
+
+
 def too_large_message(max_bytes: int) -> str:
     return (f"the upload is larger than the server's limit of {max_bytes / 2**20:.3g} MB; "
             "send a shorter clip (or start the server with a larger --max-upload-mb)")
@@ -103,6 +130,7 @@ class QueryRunner:
         folder = Path(tempfile.mkdtemp(prefix="signssl-serve-"))
         try:
             path = receive(stream, folder, max_bytes)
+            check_declared_size(path, max_bytes)
             if is_video(path.suffix) and not self.encoder.video and not _has_mediapipe():
                 raise UploadError(422, mediapipe_missing_message())
         except BaseException:
@@ -123,6 +151,8 @@ class QueryRunner:
     def _embed(self, path: Path) -> EmbeddedQuery:
         pose: PoseSequence | None = None
         query = path
+        if is_video(path.suffix):
+            check_video(path)
         if is_video(path.suffix) and not self.encoder.video:  # poses first, as extract-poses does
             from signssl.extract import extract_video
             from signssl.extract.holistic import HolisticEstimator
@@ -131,11 +161,20 @@ class QueryRunner:
             pose = extract_video(path, HolisticEstimator())
             query = write_pose(pose, path.with_name("query.pose"))
         elif not is_video(path.suffix):
-            from signssl.io import read_pose
-
-            pose = read_pose(path, layout=self.encoder.spec.source_layout)
+            pose = self._keypoints(path)
         feats = self.encoder.embed(query)
         return EmbeddedQuery(np.asarray(feats.features[:1], dtype=np.float32), pose, path.suffix)
+
+    def _keypoints(self, path: Path) -> PoseSequence:
+        """The keypoint upload read in the encoder's source layout (422 for another one)."""
+        from signssl.io import read_pose
+
+        try:
+            return read_pose(path, layout=self.encoder.spec.source_layout)
+        except LayoutError as e:
+            reason = _scrub(str(e), path.parent).removeprefix("the upload: ")
+            raise UploadError(422, "the upload's keypoints are in a layout this dictionary "
+                                   f"cannot read: {reason}") from None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
