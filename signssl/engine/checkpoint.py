@@ -19,6 +19,7 @@ the safetensors weights — no training code, no unpickling.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,10 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> En
         map_location: device for the weights.
     Returns:
         the encoder in eval mode.
+
+    When ``config.json`` records ``{"sha256": {"model.safetensors": ...}}`` (``signssl
+    export``), the weights' hash is checked first: damaged or replaced weights are a
+    :class:`DataError` naming the file.
     """
     path = Path(path)
     if path.suffix == ".ckpt":
@@ -152,6 +157,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> En
         return encoder.to(map_location).eval()
     weights, config_path = resolve_model_files(path)
     config = _read_model_config(config_path)
+    verify_sha256(weights, config)
     encoder = _build_encoder(config, config_path)
     try:
         with safe_open(str(weights), framework="pt") as f:
@@ -166,6 +172,34 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> En
             weights,
         )
     return encoder.to(map_location).eval()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in ``chunk``-byte blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(weights: Path, config: dict[str, Any]) -> None:
+    """:class:`DataError` naming ``weights`` when ``config["sha256"]`` records another hash
+    for them (damaged or replaced weights); nothing when the config records none."""
+    recorded = config.get("sha256")
+    if not isinstance(recorded, dict):
+        return
+    expected = recorded.get(weights.name, recorded.get(WEIGHTS_FILE))
+    if not isinstance(expected, str):
+        return
+    actual = file_sha256(weights)
+    if actual != expected.lower():
+        raise DataError(
+            f"sha256 {actual[:16]}... differs from {expected[:16]}... that {CONFIG_FILE} records: "
+            "the weights are damaged or were replaced; restore the original file or export "
+            "the model again",
+            weights,
+        )
 
 
 def _build_encoder(config: dict[str, Any], source: Path) -> nn.Module:
