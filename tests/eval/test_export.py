@@ -162,3 +162,21 @@ def test_unfinished_run_names_its_checkpoint(trained: tuple[Path, Path], tmp_pat
     (run / "checkpoints" / "last.ckpt").write_bytes(b"")
     with pytest.raises(DataError, match="training has not finished"):
         export_run(run, tmp_path / "out")
+
+
+def test_card_lists_validation_metrics_and_data_sources(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from signssl.engine.export import export_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[1], run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["metrics"]["val/mrr"] = 0.625
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "run.json").write_text(json.dumps({"data": str(trained[0]), "method": "simclr"}))
+    result = export_run(run, tmp_path / "out")
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| val/mrr (last validation) | 0.6250 |" in card
+    assert f"manifest `{trained[0].name}`" in card and str(trained[0].parent) not in card
+    assert result.sha256 in card and result.parameters > 0
