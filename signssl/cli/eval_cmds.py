@@ -133,7 +133,11 @@ def embed(
     method: str | None = METHOD,
     sets: list[str] | None = SETS,
     data: Path = DATA,
-    out: Path = typer.Option(..., "--out", "-o", help="Features file to write (.npz)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Features file to write (.npz)."),
+    per_file: Path | None = typer.Option(
+        None, "--per-file",
+        help="Instead of --out: one .npy per clip in this folder, mirroring the manifest's "
+             "relative paths, and DIR/manifest.csv listing them with labels; resumable."),
     layout: str | None = LAYOUT,
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
@@ -148,14 +152,30 @@ def embed(
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
     from signssl.eval.pipeline import embed_manifest
 
+    if (out is None) == (per_file is None):
+        raise ConfigError("pass either --out FEATURES.npz or --per-file DIR")
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
                  sets)
+    if per_file is not None:
+        _embed_per_file(spec, data, per_file, split, batch_size=batch_size, pooling=_value(pooling),
+                        window=window, stride=stride)
+        return
     feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
                                    window=window, stride=stride)  # fmt: skip
     feats.save(out)
     _print_skipped(report, "samples")
     console.print(f"wrote {out}: {len(feats)} x {feats.dim} features, {len(feats.classes())} labels "
                   f"({report.summary()})")
+
+
+def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, **options) -> None:
+    from signssl.eval.per_file import embed_per_file
+
+    result = embed_per_file(spec, data, out_dir, split, **options)
+    if result.report is not None:
+        _print_skipped(result.report, "samples")
+    console.print(f"wrote {out_dir}: {result.written} new .npy, {result.kept} kept from an earlier run, "
+                  f"{result.listed} listed in {out_dir}/manifest.csv", soft_wrap=True)
 
 
 def evaluate(

@@ -44,9 +44,7 @@ def exported(trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureF
 
 
 def _embed(capsys: pytest.CaptureFixture[str], checkpoint: Path, manifest: Path, out: Path) -> np.ndarray:
-    code, _, err = run_cli(capsys, "embed", "--checkpoint", checkpoint, "--data", manifest, "-o", out)
-    assert code == 0, err
-    with np.load(out) as f:
+    with np.load(_write_npz(capsys, checkpoint, manifest, out)) as f:
         return f["features"]
 
 
@@ -180,3 +178,47 @@ def test_card_lists_validation_metrics_and_data_sources(trained: tuple[Path, Pat
     assert "| val/mrr (last validation) | 0.6250 |" in card
     assert f"manifest `{trained[0].name}`" in card and str(trained[0].parent) not in card
     assert result.sha256 in card and result.parameters > 0
+
+
+def test_embed_per_file_mirrors_the_manifest_and_resumes(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from signssl.data import Manifest
+
+    manifest, run = trained
+    out = tmp_path / "per-file"
+    code, stdout, err = run_cli(capsys, "embed", "--checkpoint", run, "--data", manifest, "--per-file", out)
+    assert code == 0, err
+    assert "6 new .npy, 0 kept" in " ".join(stdout.split())
+    with np.load(_write_npz(capsys, run, manifest, tmp_path / "all.npz")) as f:
+        want = {Path(p).resolve(): (v, label) for p, v, label in zip(f["paths"], f["features"], f["labels"], strict=True)}
+    source = Manifest.read(manifest)
+    listed = Manifest.read(out / "manifest.csv")
+    assert len(listed) == len(source) == 6
+    for row, entry in zip(source, listed, strict=True):
+        npy = out / Path(row.path).with_suffix(".npy")
+        assert listed.resolve(entry) == npy.resolve() and entry.label == row.label and entry.split == row.split
+        vector, label = want[source.resolve(row)]
+        assert np.array_equal(np.load(npy), vector) and label == row.label
+    first = out / Path(source.rows[0].path).with_suffix(".npy")
+    kept = out / Path(source.rows[1].path).with_suffix(".npy")
+    before = (np.load(first), kept.stat().st_mtime_ns)
+    first.unlink()
+    code, stdout, err = run_cli(capsys, "embed", "--checkpoint", run, "--data", manifest, "--per-file", out)
+    assert code == 0 and "1 new .npy, 5 kept" in " ".join(stdout.split()), err
+    assert np.array_equal(np.load(first), before[0]) and kept.stat().st_mtime_ns == before[1]
+    code, _, err = run_cli(capsys, "embed", "--baseline", "raw-keypoints", "--data", manifest, "--per-file", out)
+    assert code == 2 and "another encoder" in err
+
+
+def _write_npz(capsys: pytest.CaptureFixture[str], checkpoint: Path, manifest: Path, out: Path) -> Path:
+    code, _, err = run_cli(capsys, "embed", "--checkpoint", checkpoint, "--data", manifest, "-o", out)
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("options", [[], ["--out", "f.npz", "--per-file", "d"]])
+def test_embed_takes_out_or_per_file(options: list[str], trained: tuple[Path, Path],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "embed", "--checkpoint", trained[1], "--data", trained[0], *options)
+    assert code == 2 and "either --out FEATURES.npz or --per-file DIR" in err
