@@ -33,14 +33,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(toy: ToyDictionary) -> Iterator[tuple[str, ToyDictionary]]:
+def _serve(toy: ToyDictionary, allow_edits: bool = False) -> Iterator[tuple[str, ToyDictionary]]:
     """``toy``'s dictionary served by uvicorn in a thread, until the generator closes."""
     import uvicorn
 
     from signssl.serve.app import ServeConfig, create_app
 
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(toy.path)), host="127.0.0.1",
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(toy.path, allow_edits=allow_edits)), host="127.0.0.1",
                                         port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -56,6 +56,12 @@ def _serve(toy: ToyDictionary) -> Iterator[tuple[str, ToyDictionary]]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
     yield from _serve(build_toy_dictionary(tmp_path_factory.mktemp("browser")))
+
+
+@pytest.fixture(scope="module")
+def edit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyDictionary]]:
+    toy = build_toy_dictionary(tmp_path_factory.mktemp("browser-edits"))
+    yield from _serve(toy, allow_edits=True)
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +135,27 @@ def test_page_finds_the_gloss_of_an_uploaded_video(video_server, browser) -> Non
     url, videos = video_server
     glosses = _glosses_found(browser, url, videos.queries["sign002"])
     assert glosses[0] == "sign002" and len(glosses) == 3
+
+
+def test_page_adds_and_removes_an_entry(edit_server, browser) -> None:
+    """With --allow-edits: add the query's own file under a new gloss (it is then found
+    first), list the entries, remove it (the old gloss is first again)."""
+    from selenium.webdriver.common.by import By
+
+    url, toy = edit_server
+    query = toy.queries["sign001"]
+    assert _glosses_found(browser, url, query)[0] == "sign001"
+    _wait(browser, lambda d: d.find_element(By.ID, "edits").is_displayed())
+    browser.find_element(By.ID, "add-file").send_keys(str(query))
+    browser.find_element(By.ID, "add-gloss").send_keys("newgloss")
+    browser.find_element(By.CSS_SELECTOR, "#add-form button[type=submit]").click()
+    _wait(browser, lambda d: "Added newgloss" in d.find_element(By.ID, "status").text)
+    assert _glosses_found(browser, url, query)[0] == "newgloss"
+    browser.find_element(By.ID, "refresh").click()
+    remove = _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#entries button[aria-label^='Remove newgloss']"))
+    remove[0].click()
+    _wait(browser, lambda d: "Removed newgloss" in d.find_element(By.ID, "status").text)
+    _wait(browser, lambda d: not d.find_elements(
+        By.CSS_SELECTOR, "#entries button[aria-label^='Remove newgloss']"))
+    assert _glosses_found(browser, url, query)[0] == "sign001"
