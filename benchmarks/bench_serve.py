@@ -295,10 +295,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="Seconds of load per query kind.")
     ap.add_argument("--edit-seconds", type=float, default=10.0, help="Seconds of concurrent edits.")
     ap.add_argument("--editors", type=int, default=4, help="Of the clients, how many edit.")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000],
+                    help="Dictionary sizes of the search-cost section (1000000: ~1 GB).")
     args = ap.parse_args()
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
     print("entries  ours/bare median [min-max]   ours us   bare us")
-    for n in (1_000, 10_000, 100_000):
+    for n in args.sizes:
         r = search_cost(n, args.rounds)
         print(f"{n:>7}  {r['ratio']:.2f} [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
               f"{r['ours_us']:>17.1f} {r['bare_us']:>9.1f}")

@@ -6,11 +6,14 @@ those of :meth:`signssl.eval.retrieval.Dictionary.search` for one query (same la
 scores and nearest entries), computed without the candidate rounds that method needs for
 many queries at once:
 
-* ``nearest``: ``sim = q @ E.T`` ``(1, M)`` and ``topk`` of its ``4k + 32`` best entries;
-  their first k distinct labels are the answer (a label scores its best entry).  When
+* ``nearest``: ``sim = E q`` ``(M,)`` and the ``4k + 32`` best entries
+  (``argpartition``, then those few sorted); their first k distinct labels are the answer
+  (a label scores its best entry).  When
   those few entries hold fewer than k labels (a gloss with very many close entries), the
   per-label maximum by one ``scatter_reduce(amax)`` ``(L,)`` and its ``topk`` answer
-  instead.  No step loops over the entries in Python.
+  instead.  No step loops over the entries in Python.  The nearest path runs on NumPy
+  views of the same tensors: a handful of array calls, so that at 1,000 entries the
+  per-query cost is not the fixed cost of a dozen tensor operations.
 * ``mean``: ``q @ C.T`` over the class centroids ``(L,)`` and ``topk``.
 
 >>> import numpy as np
@@ -51,6 +54,12 @@ class SearchIndex:
     classes: tuple[str, ...]
     centroids: Tensor
 
+    @property
+    def _np(self) -> tuple[np.ndarray, np.ndarray]:
+        """NumPy views ``(M, D)`` float32 and ``(M,)`` int64 of the entries and label ids
+        (no copy: they share the tensors' memory)."""
+        return self.entries.numpy(), self.label_ids.numpy()
+
     @classmethod
     def from_dictionary(cls, d: Dictionary) -> SearchIndex:
         return cls(d.embeddings.contiguous(), d.label_ids, tuple(d.classes), d.centroids())
@@ -61,30 +70,36 @@ class SearchIndex:
 
     def search(self, query: np.ndarray | Tensor, k: int = 5, aggregate: str = "nearest") -> list[Hit]:
         """The ``k`` best glosses for one query embedding ``(D,)`` or ``(1, D)``."""
-        q = torch.as_tensor(query, dtype=torch.float32).reshape(1, -1)  # (1, D)
-        if q.shape[1] != self.dim:
-            raise ConfigError(f"the query has dimension {q.shape[1]} but the dictionary has "
+        if isinstance(query, Tensor):
+            query = query.detach().cpu().numpy()
+        q = np.asarray(query, dtype=np.float32).reshape(-1)  # (D,)
+        if q.shape[0] != self.dim:
+            raise ConfigError(f"the query has dimension {q.shape[0]} but the dictionary has "
                               f"{self.dim}; embed it with the dictionary's encoder")
         if int(k) < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         k = min(int(k), len(self.classes))
         if aggregate == "mean":
-            s, li = (q @ self.centroids.T)[0].topk(k)  # (1, D) @ (D, L) -> (L,) -> (k,)
+            qt = torch.from_numpy(q)[None]  # (1, D)
+            s, li = (qt @ self.centroids.T)[0].topk(k)  # (1, D) @ (D, L) -> (L,) -> (k,)
             hits = [Hit(self.classes[c], v, -1) for c, v in zip(li.tolist(), s.tolist(), strict=True)]
         elif aggregate == "nearest":
-            sim = (q @ self.entries.T)[0]  # (1, D) @ (D, M) -> (M,)
-            hits = self._first_labels(sim, k) or self._per_label(sim, k)
+            sim = self._np[0] @ q  # (M, D) @ (D,) -> (M,)
+            hits = self._first_labels(sim, k) or self._per_label(torch.from_numpy(sim), k)
         else:
             raise ConfigError(f"aggregate must be 'nearest' or 'mean', got {aggregate!r}")
-        norm = max(float(q.norm()), 1e-12)  # ranks do not depend on it: scale k scores only
+        norm = max(float(np.sqrt(q @ q)), 1e-12)  # ranks do not depend on it: scale k scores
         return [Hit(h.gloss, h.score / norm, h.entry) for h in hits]
 
-    def _first_labels(self, sim: Tensor, k: int) -> list[Hit]:
+    def _first_labels(self, sim: np.ndarray, k: int) -> list[Hit]:
         """The first ``k`` distinct labels among the ``4k + 32`` best entries (each label
         scored by its best entry), or ``[]`` when they hold fewer than ``k`` labels."""
-        s, i = sim.topk(min(len(sim), 4 * k + 32))  # (c,) sorted, c << M
+        c = min(len(sim), 4 * k + 32)
+        top = np.sort(np.argpartition(-sim, c - 1)[:c]) if c < len(sim) else np.arange(len(sim))
+        i = top[np.argsort(-sim[top], kind="stable")]  # (c,) best first, ties by entry, c << M
+        s = sim[i]
         first: dict[int, int] = {}  # label -> position of its best entry among the c
-        for pos, lab in enumerate(self.label_ids[i].tolist()):
+        for pos, lab in enumerate(self._np[1][i].tolist()):
             if lab not in first:
                 first[lab] = pos
                 if len(first) == k:
