@@ -102,3 +102,32 @@ def test_extract_poses_job_and_refined_face(tmp_path: Path) -> None:
     seq = read_pose(tmp_path / "iris" / "c0.pose")
     assert iris.extracted == 3 and seq.layout.name == "holistic_iris_world"
     assert (seq.part("face")[1] == 1).all()  # 478 points, irises included
+
+
+def test_serve_extracts_the_poses_of_a_video_query(tmp_path: Path, clip: Path) -> None:
+    """A video sent to a pose dictionary's server is read as `extract-poses` reads it, then
+    embedded exactly as `signssl retrieve` embeds that pose file."""
+    from signssl.cli.main import main
+    from signssl.eval.query import QueryEncoder
+    from signssl.eval.retrieval import Dictionary
+    from signssl.io import write_pose
+    from signssl.serve.upload import QueryRunner
+    from signssl.synth import generate_dataset
+
+    manifest = generate_dataset(tmp_path / "set", classes=2, signers=2, reps=1, frames=16,
+                                progress=False)  # fmt: skip
+    out = tmp_path / "d.safetensors"
+    with pytest.raises(SystemExit) as done:
+        main(["dictionary", "build", "--baseline", "raw-keypoints", "--data", str(manifest),
+              "-o", str(out)])  # fmt: skip
+    assert done.value.code in (0, None)
+    info = Dictionary.load(out).info
+    runner = QueryRunner(QueryEncoder(info))
+    try:
+        with clip.open("rb") as f:
+            query = runner.run(f, max_bytes=50 * 2**20)
+    finally:
+        runner.close()
+    assert query.pose is not None and query.pose.num_frames == FRAMES
+    ref = QueryEncoder(info).embed(write_pose(query.pose, tmp_path / "q.pose")).features[:1]
+    np.testing.assert_allclose(query.embedding, ref, rtol=1e-6, atol=1e-6)
