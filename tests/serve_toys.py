@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +58,30 @@ def build_video_dictionary(root: Path) -> ToyDictionary:
     m = Manifest.read(manifest)
     queries = {r.label: root / "set" / str(r.extra["video"]) for r in m}
     return ToyDictionary(out, manifest, queries)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(toy: ToyDictionary, allow_edits: bool = False,
+          token: str | None = None) -> Iterator[tuple[str, ToyDictionary]]:  # fmt: skip
+    """``toy``'s dictionary served by uvicorn in a thread, until the generator closes."""
+    import uvicorn
+
+    from signssl.serve.app import ServeConfig, create_app
+
+    port = _free_port()
+    app = create_app(ServeConfig(toy.path, allow_edits=allow_edits, token=token))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", toy
+    srv.should_exit = True
+    thread.join(timeout=10)
