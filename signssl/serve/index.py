@@ -94,10 +94,11 @@ class SearchIndex:
     def _first_labels(self, sim: np.ndarray, k: int) -> list[Hit]:
         """The first ``k`` distinct labels among the ``4k + 32`` best entries (each label
         scored by its best entry), or ``[]`` when they hold fewer than ``k`` labels."""
-        c = min(len(sim), 4 * k + 32)
-        top = np.sort(np.argpartition(-sim, c - 1)[:c]) if c < len(sim) else np.arange(len(sim))
-        i = top[np.argsort(-sim[top], kind="stable")]  # (c,) best first, ties by entry, c << M
-        s = sim[i]
+        M = len(sim)
+        c = min(M, 4 * k + 32)
+        top = np.argpartition(sim, M - c)[M - c:] if c < M else np.arange(M)
+        top.sort()  # ties keep the lower entry first (stable sort below)
+        i = top[np.argsort(-sim[top], kind="stable")]  # (c,) best first, c << M
         first: dict[int, int] = {}  # label -> position of its best entry among the c
         for pos, lab in enumerate(self._np[1][i].tolist()):
             if lab not in first:
@@ -106,8 +107,9 @@ class SearchIndex:
                     break
         if len(first) < k:
             return []
-        scores, entries = s.tolist(), i.tolist()
-        return [Hit(self.classes[lab], scores[p], entries[p]) for lab, p in first.items()]
+        p = list(first.values())
+        return [Hit(self.classes[lab], score, entry) for lab, score, entry in
+                zip(first, sim[i[p]].tolist(), i[p].tolist(), strict=True)]
 
     def _per_label(self, sim: Tensor, k: int) -> list[Hit]:
         """Exact for any spread of labels: the per-label maximum ``(L,)`` by one
