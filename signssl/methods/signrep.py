@@ -110,6 +110,9 @@ class SignRep(VideoMethod):
         disc_lr: the discriminator's peak learning rate (``None`` = the encoder's).
         disc_betas, disc_weight_decay: its Adam settings ((0.9, 0.999), 0).
         disc_warmup_steps: its warmup (``None`` = the encoder's); cosine decay after.
+        decoder_readout: ``"pooled"`` (Eq. 1) or ``"per_time"`` (not in the paper: each
+            temporal token position decodes its own frames, see
+            :class:`~signssl.models.sign_decoder.SignDecoder`).
         augment, jitter_p, crop_scale_min, blur_p, gray_p, seed: see
             :class:`~signssl.methods.video_base.VideoMethod`.
     """
@@ -139,6 +142,7 @@ class SignRep(VideoMethod):
         disc_betas: tuple[float, float] | list[float] = (0.9, 0.999),
         disc_weight_decay: float = 0.0,
         disc_warmup_steps: int | None = None,
+        decoder_readout: str = "pooled",
         **video_options: Any,
     ) -> None:
         super().__init__(encoder, mask_ratio=mask_ratio, **video_options)
@@ -163,6 +167,7 @@ class SignRep(VideoMethod):
             num_frames=self.hiera.num_frames,
             prior_dims=dims,
             activity_hidden=activity_hidden,
+            readout=decoder_readout,
         )
         self.use_style = bool(use_style)
         self.discriminator: StyleDiscriminator | None = None
@@ -263,7 +268,9 @@ class SignRep(VideoMethod):
         target, valid = self.targets(batch)
         mask = self.draw_mask(x.shape[0])  # (K N, U) True = hidden, or None
         tokens = self.encoder.forward_features(x, mask)  # (K N, n, D)
-        dec = self.decoder(tokens)
+        by_time = (self.encoder.tokens_by_time(tokens, mask)  # (K N, T', D)
+                   if self.decoder.readout == "per_time" else None)  # fmt: skip
+        dec = self.decoder(tokens, by_time)
         pred: dict[str, Tensor] = dict(dec.priors)  # (K N, T, d_p)
         if self.use_activity:
             pred[ACTIVITY] = dec.activity_logits  # (K N, 2)

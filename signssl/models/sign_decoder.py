@@ -38,6 +38,8 @@ from signssl.models.heads import build_mlp
 
 #: number of activity logits: one per hand (left, right).
 NUM_HANDS = 2
+#: how the per-frame priors read the encoder (see :class:`SignDecoder`)
+READOUTS = ("pooled", "per_time")
 
 
 @dataclass
@@ -89,6 +91,12 @@ class SignDecoder(nn.Module):
         prior_dims: prior name -> flattened size per frame (required; names must not
             contain ``'.'``).
         activity_hidden: hidden width of the activity MLP (128).
+        readout: ``"pooled"`` (Eq. 1: every frame's priors from the one vector ``z``) or
+            ``"per_time"`` (not in the paper): the priors of the frames under temporal
+            token ``t`` from the encoder's tokens at ``t``, ``u_t = MLP(LN(x̄_t))``
+            (``hidden`` then ``up_dim`` channels, repeated over the ``T_in / T'`` frames of
+            ``t``); ``z`` (var/cov, activity, style) stays Eq. 1's.  Pass the tokens averaged
+            per temporal position (``encoder.tokens_by_time``) as ``by_time``.
     """
 
     def __init__(
@@ -100,8 +108,11 @@ class SignDecoder(nn.Module):
         num_frames: int = 16,
         prior_dims: Mapping[str, int] | None = None,
         activity_hidden: int = 128,
+        readout: str = "pooled",
     ) -> None:
         super().__init__()
+        if readout not in READOUTS:
+            raise ConfigError(f"unknown decoder readout {readout!r}; known: {', '.join(READOUTS)}")
         sizes = {
             "in_dim": in_dim,
             "latent_dim": latent_dim,
@@ -117,9 +128,15 @@ class SignDecoder(nn.Module):
         self.in_dim, self.latent_dim, self.num_frames = in_dim, latent_dim, num_frames
         self.norm = nn.LayerNorm(in_dim)
         self.to_latent = nn.Linear(in_dim, latent_dim)
-        self.expand = nn.Conv1d(latent_dim, hidden, kernel_size=1)
+        self.readout = readout
         self.act = nn.GELU()
-        self.upsample = nn.ConvTranspose1d(hidden, up_dim, kernel_size=num_frames)
+        if readout == "pooled":
+            self.expand = nn.Conv1d(latent_dim, hidden, kernel_size=1)
+            self.upsample = nn.ConvTranspose1d(hidden, up_dim, kernel_size=num_frames)
+        else:
+            self.time_mlp = nn.Sequential(
+                nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, up_dim)
+            )
         self.heads = nn.ModuleDict(
             {name: nn.Linear(up_dim, dim) for name, dim in self.prior_dims.items()}
         )
@@ -142,9 +159,28 @@ class SignDecoder(nn.Module):
         u = self.upsample(h)  # (B, hidden, 1) -> (B, up_dim, T_in)
         return u.transpose(1, 2)  # (B, up_dim, T_in) -> (B, T_in, up_dim)
 
-    def forward(self, tokens: Tensor) -> SignDecoderOutput:
-        """Decode ``(B, N, in_dim)`` encoder tokens into priors and activity logits."""
+    def time_features(self, by_time: Tensor) -> Tensor:
+        """``u_t`` per input frame from per-time tokens: ``(B, T', D) -> (B, T_in, up_dim)``."""
+        T = by_time.shape[1]
+        if by_time.ndim != 3 or by_time.shape[2] != self.in_dim or self.num_frames % T:
+            raise ConfigError(
+                f"the per-time readout needs tokens (B, T', {self.in_dim}) with T' dividing "
+                f"{self.num_frames} frames, got {tuple(by_time.shape)}"
+            )
+        u = self.time_mlp(by_time)  # (B, T', up_dim)
+        return u.repeat_interleave(self.num_frames // T, dim=1)  # (B, T_in, up_dim)
+
+    def forward(self, tokens: Tensor, by_time: Tensor | None = None) -> SignDecoderOutput:
+        """Decode ``(B, N, in_dim)`` encoder tokens into priors and activity logits
+        (``by_time (B, T', in_dim)``: the tokens' mean per temporal position, needed by the
+        per-time readout)."""
         z = self.encode(tokens)  # (B, latent)
-        u = self.frame_features(z)  # (B, T_in, up_dim)
+        if self.readout == "per_time":
+            if by_time is None:
+                raise ConfigError("the per-time decoder readout needs by_time "
+                                  "(encoder.tokens_by_time(tokens, mask))")  # fmt: skip
+            u = self.time_features(by_time)  # (B, T_in, up_dim)
+        else:
+            u = self.frame_features(z)  # (B, T_in, up_dim)
         priors = {name: head(u) for name, head in self.heads.items()}  # (B, T_in, dim_p)
         return SignDecoderOutput(latent=z, priors=priors, activity_logits=self.activity(z))

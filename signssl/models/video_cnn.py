@@ -265,6 +265,28 @@ class VideoCNN(VideoEncoder):
         """Mean over tokens, then the final LayerNorm: ``(B, N, D) -> (B, D)``."""
         return self.norm(tokens.mean(dim=1))
 
+    def tokens_by_time(self, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Mean of the tokens at each temporal position: ``(B, V·S, D) -> (B, T', D)``.
+
+        ``mask`` must be the one given to :meth:`forward_features`; a position with no
+        visible token gets the zero vector."""
+        B, N, D = tokens.shape
+        Tm, Hm, Wm = self.mask_unit_grid
+        mt, mh, mw = self.unit_size
+        units = (torch.arange(self.num_mask_units, device=tokens.device).expand(B, -1)
+                 if mask is None else self.visible_units(mask.to(tokens.device), B))  # (B, V)
+        if units.shape[1] * mt * mh * mw != N:
+            raise ConfigError(f"tokens have {N} positions but the mask implies "
+                              f"{units.shape[1] * mt * mh * mw}; pass the mask used by "
+                              "forward_features")  # fmt: skip
+        per_unit = tokens.view(B, -1, mt, mh * mw, D).mean(dim=3)  # (B, V, mt, D)
+        times = (units // (Hm * Wm))[..., None] * mt + torch.arange(mt, device=tokens.device)
+        sums = tokens.new_zeros(B, Tm * mt, D)
+        sums.scatter_add_(1, times.reshape(B, -1, 1).expand(-1, -1, D), per_unit.reshape(B, -1, D))
+        counts = tokens.new_zeros(B, Tm * mt)
+        counts.scatter_add_(1, times.reshape(B, -1), tokens.new_ones(times.reshape(B, -1).shape))
+        return sums / counts.clamp_min(1.0)[..., None]  # (B, T', D)
+
     def extra_repr(self) -> str:
         return (
             f"input_size={self.input_size}, tokens={self.token_grid}, "

@@ -442,3 +442,15 @@ def test_mae_loss_matches_a_naive_loop_over_hidden_units() -> None:
             errs.append(((fixed[c, u].reshape(-1) - target) ** 2).mean())
     assert len(errs) == 4 * round(0.8 * U)
     assert torch.allclose(out["loss"], torch.stack(errs).mean(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["hiera_test", "cnn_test"])
+def test_per_time_decoder_readout_trains_the_encoder(model: str) -> None:
+    torch.manual_seed(0)
+    enc = create_model(model, num_frames=T)
+    m = create_method("signrep", enc, **{**SMALL, "augment": False, "decoder_readout": "per_time"})
+    out = m.training_loss(pair_batch())
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and not hasattr(m.decoder, "upsample")
+    grads = [p.grad for p in m.encoder.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)

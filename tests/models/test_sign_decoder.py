@@ -204,3 +204,30 @@ def test_discriminator_bad_shapes_raise() -> None:
         dsc(torch.randn(2, 6), torch.randn(3, 5))
     with pytest.raises(ConfigError, match="g_dim=5"):
         dsc(torch.randn(2, 6), torch.randn(2, 4))
+
+
+def test_per_time_readout_decodes_each_temporal_token_into_its_own_frames() -> None:
+    """readout="per_time": frames 2t, 2t+1 (T_in = 2 T') depend on by_time[:, t] only, by
+    u_t = MLP(LN(x̄_t)); z is still Eq. 1's pooled latent."""
+    torch.manual_seed(0)
+    dec = SignDecoder(in_dim=12, latent_dim=10, hidden=8, up_dim=7, num_frames=6,
+                      prior_dims=PRIORS, activity_hidden=6, readout="per_time")  # fmt: skip
+    tokens, by_time = torch.randn(2, 9, 12), torch.randn(2, 3, 12)
+    out = dec(tokens, by_time)
+    assert out.priors["hand_keypoints"].shape == (2, 6, 6) and out.latent.shape == (2, 10)
+    assert torch.allclose(out.latent, dec.encode(tokens))
+    changed = by_time.clone()
+    changed[:, 1] += torch.linspace(-1.0, 1.0, 12)  # a constant shift would vanish in the LN
+    diff = (dec(tokens, changed).priors["body_angles"] - out.priors["body_angles"]).abs()
+    assert diff[:, 2:4].gt(1e-6).all() and diff[:, [0, 1, 4, 5]].max() == 0
+    mlp = dec.time_mlp
+    ref = mlp[3](F.gelu(mlp[1](F.layer_norm(by_time[:, 2], (12,), mlp[0].weight, mlp[0].bias))))
+    assert torch.allclose(out.priors["hand_keypoints"][:, 5],
+                          ref @ dec.heads["hand_keypoints"].weight.T + dec.heads["hand_keypoints"].bias,
+                          atol=1e-6)  # fmt: skip
+    with pytest.raises(ConfigError, match="needs by_time"):
+        dec(tokens)
+    with pytest.raises(ConfigError, match="T' dividing"):
+        dec(tokens, torch.randn(2, 4, 12))
+    with pytest.raises(ConfigError, match="unknown decoder readout"):
+        SignDecoder(in_dim=12, num_frames=6, prior_dims=PRIORS, readout="grid")

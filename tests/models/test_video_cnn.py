@@ -220,3 +220,24 @@ def test_inflated_stem_reads_a_4x_denser_clip_as_the_original() -> None:
     rebuilt = create_model("cnn_test", **overrides)
     rebuilt.load_state_dict(m.state_dict())
     assert rebuilt.input_size == m.input_size
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5])
+def test_tokens_by_time_against_a_loop_over_visible_units(ratio: float) -> None:
+    m = build("cnn_tiny_16x64")
+    x = clips(m, 2)
+    mask = m.random_mask(2, ratio, torch.Generator().manual_seed(0)) if ratio else None
+    with torch.no_grad():
+        grid, _ = m._grid(x, mask)  # (B, T', H', W', D), hidden units included
+        by_time = m.tokens_by_time(m.forward_features(x, mask), mask)
+    Tm, Hm, Wm = m.mask_unit_grid
+    units = m.visible_units(mask, 2) if mask is not None else torch.arange(32).expand(2, -1)
+    for b in range(2):
+        for t in range(m.num_temporal_tokens):
+            vis = [u for u in units[b].tolist() if u // (Hm * Wm) == t]
+            if not vis:
+                assert by_time[b, t].abs().max() == 0
+                continue
+            cells = [grid[b, t, 2 * ((u % 4) // 2):2 * ((u % 4) // 2) + 2,
+                          2 * (u % 2):2 * (u % 2) + 2].reshape(-1, m.out_dim) for u in vis]  # fmt: skip
+            assert torch.allclose(by_time[b, t], torch.cat(cells).mean(0), atol=1e-5)
