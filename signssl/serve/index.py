@@ -6,14 +6,13 @@ those of :meth:`signssl.eval.retrieval.Dictionary.search` for one query (same la
 scores and nearest entries), computed without the candidate rounds that method needs for
 many queries at once:
 
-* ``nearest``: ``sim = E q`` ``(M,)`` and the ``4k + 32`` best entries
-  (``argpartition``, then those few sorted); their first k distinct labels are the answer
-  (a label scores its best entry).  When
+* ``nearest``: ``sim = E q`` ``(M,)`` and ``topk`` of its ``4k + 32`` best entries;
+  their first k distinct labels are the answer (a label scores its best entry).  When
   those few entries hold fewer than k labels (a gloss with very many close entries), the
   per-label maximum by one ``scatter_reduce(amax)`` ``(L,)`` and its ``topk`` answer
-  instead.  No step loops over the entries in Python.  The nearest path runs on NumPy
-  views of the same tensors: a handful of array calls, so that at 1,000 entries the
-  per-query cost is not the fixed cost of a dozen tensor operations.
+  instead.  No step loops over the entries in Python.  The product runs on NumPy views
+  of the tensors (made once) and the few calls per query are kept few: at 1,000 entries
+  the fixed per-query cost is of the size of the product itself.
 * ``mean``: ``q @ C.T`` over the class centroids ``(L,)`` and ``topk``.
 
 >>> import numpy as np
@@ -25,7 +24,8 @@ many queries at once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,9 +35,9 @@ from signssl.errors import ConfigError
 from signssl.eval.retrieval import Dictionary
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One answer: a gloss, its cosine score and the entry behind it (``-1`` for ``mean``)."""
+class Hit(NamedTuple):
+    """One answer: a gloss, its cosine score and the entry behind it (``-1`` for ``mean``).
+    (A named tuple: built a few times per query, cheaper than a frozen dataclass.)"""
 
     gloss: str
     score: float
@@ -53,12 +53,11 @@ class SearchIndex:
     label_ids: Tensor
     classes: tuple[str, ...]
     centroids: Tensor
+    _np: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
 
-    @property
-    def _np(self) -> tuple[np.ndarray, np.ndarray]:
-        """NumPy views ``(M, D)`` float32 and ``(M,)`` int64 of the entries and label ids
-        (no copy: they share the tensors' memory)."""
-        return self.entries.numpy(), self.label_ids.numpy()
+    def __post_init__(self) -> None:
+        # NumPy views (M, D) float32 and (M,) int64 sharing the tensors' memory, made once
+        object.__setattr__(self, "_np", (self.entries.numpy(), self.label_ids.numpy()))
 
     @classmethod
     def from_dictionary(cls, d: Dictionary) -> SearchIndex:
@@ -73,34 +72,31 @@ class SearchIndex:
         if isinstance(query, Tensor):
             query = query.detach().cpu().numpy()
         q = np.asarray(query, dtype=np.float32).reshape(-1)  # (D,)
-        if q.shape[0] != self.dim:
+        E, labels = self._np
+        if q.shape[0] != E.shape[1]:
             raise ConfigError(f"the query has dimension {q.shape[0]} but the dictionary has "
                               f"{self.dim}; embed it with the dictionary's encoder")
         if int(k) < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         k = min(int(k), len(self.classes))
+        inv = 1.0 / max(float(np.sqrt(q @ q)), 1e-12)  # ranks do not depend on it: scores only
         if aggregate == "mean":
             qt = torch.from_numpy(q)[None]  # (1, D)
             s, li = (qt @ self.centroids.T)[0].topk(k)  # (1, D) @ (D, L) -> (L,) -> (k,)
-            hits = [Hit(self.classes[c], v, -1) for c, v in zip(li.tolist(), s.tolist(), strict=True)]
-        elif aggregate == "nearest":
-            sim = self._np[0] @ q  # (M, D) @ (D,) -> (M,)
-            hits = self._first_labels(sim, k) or self._per_label(torch.from_numpy(sim), k)
-        else:
+            return [Hit(self.classes[c], v * inv, -1) for c, v in
+                    zip(li.tolist(), s.tolist(), strict=True)]  # fmt: skip
+        if aggregate != "nearest":
             raise ConfigError(f"aggregate must be 'nearest' or 'mean', got {aggregate!r}")
-        norm = max(float(np.sqrt(q @ q)), 1e-12)  # ranks do not depend on it: scale k scores
-        return [Hit(h.gloss, h.score / norm, h.entry) for h in hits]
+        sim = torch.from_numpy(E @ q)  # (M, D) @ (D,) -> (M,)
+        return self._first_labels(sim, labels, k, inv) or self._per_label(sim, k, inv)
 
-    def _first_labels(self, sim: np.ndarray, k: int) -> list[Hit]:
+    def _first_labels(self, sim: Tensor, labels: np.ndarray, k: int, inv: float = 1.0) -> list[Hit]:
         """The first ``k`` distinct labels among the ``4k + 32`` best entries (each label
         scored by its best entry), or ``[]`` when they hold fewer than ``k`` labels."""
-        M = len(sim)
-        c = min(M, 4 * k + 32)
-        top = np.argpartition(sim, M - c)[M - c:] if c < M else np.arange(M)
-        top.sort()  # ties keep the lower entry first (stable sort below)
-        i = top[np.argsort(-sim[top], kind="stable")]  # (c,) best first, c << M
+        s, i = sim.topk(min(len(sim), 4 * k + 32))  # (c,) sorted, c << M
+        idx = i.numpy()
         first: dict[int, int] = {}  # label -> position of its best entry among the c
-        for pos, lab in enumerate(self._np[1][i].tolist()):
+        for pos, lab in enumerate(labels[idx].tolist()):
             if lab not in first:
                 first[lab] = pos
                 if len(first) == k:
@@ -108,10 +104,11 @@ class SearchIndex:
         if len(first) < k:
             return []
         p = list(first.values())
-        return [Hit(self.classes[lab], score, entry) for lab, score, entry in
-                zip(first, sim[i[p]].tolist(), i[p].tolist(), strict=True)]
+        classes = self.classes
+        return [Hit(classes[lab], score * inv, entry) for lab, score, entry in
+                zip(first, s.numpy()[p].tolist(), idx[p].tolist(), strict=True)]
 
-    def _per_label(self, sim: Tensor, k: int) -> list[Hit]:
+    def _per_label(self, sim: Tensor, k: int, inv: float = 1.0) -> list[Hit]:
         """Exact for any spread of labels: the per-label maximum ``(L,)`` by one
         ``scatter_reduce(amax)``, its top-k, and each label's first entry at its maximum."""
         per_label = torch.full((len(self.classes),), float("-inf"))
@@ -121,5 +118,5 @@ class SearchIndex:
         best = cand[sim[cand] == per_label[self.label_ids[cand]]]  # at their label's maximum
         first = torch.full((len(self.classes),), len(sim), dtype=torch.long)
         first.scatter_reduce_(0, self.label_ids[best], best, reduce="amin")  # (L,)
-        return [Hit(self.classes[c], float(v), e) for c, v, e in
+        return [Hit(self.classes[c], float(v) * inv, e) for c, v, e in
                 zip(li.tolist(), s.tolist(), first[li].tolist(), strict=True)]
