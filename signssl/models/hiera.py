@@ -79,6 +79,7 @@ from signssl.models.registry import register_model
 from signssl.models.video_encoder import (  # noqa: F401  (random_unit_mask: re-exported)
     Size3,
     VideoEncoder,
+    clip_size,
     random_unit_mask,
 )
 from signssl.models.video_encoder import div3 as _div
@@ -354,10 +355,7 @@ class Hiera(VideoEncoder):
             )
         if not 0.0 <= drop_path < 1.0:
             raise ConfigError(f"drop_path must be in [0, 1), got {drop_path}")
-        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        if len(hw) != 2:
-            raise ConfigError(f"input_size must be one int or (H, W), got {input_size!r}")
-        self.input_size: Size3 = (int(num_frames), int(hw[0]), int(hw[1]))
+        self.input_size: Size3 = clip_size(num_frames, input_size)
         self.in_chans = in_chans
         self.patch_kernel = _triple(patch_kernel, "patch_kernel")
         self.patch_stride = _triple(patch_stride, "patch_stride")

@@ -45,7 +45,15 @@ from torch import Tensor, nn
 
 from signssl.errors import ConfigError
 from signssl.models.registry import register_model
-from signssl.models.video_encoder import Size3, VideoEncoder, div3, mul3, prod, triple
+from signssl.models.video_encoder import (
+    Size3,
+    VideoEncoder,
+    clip_size,
+    div3,
+    mul3,
+    prod,
+    triple,
+)
 
 READOUTS = ("position", "none")
 
@@ -167,10 +175,7 @@ class VideoCNN(VideoEncoder):
             )
         if readout not in READOUTS:
             raise ConfigError(f"unknown readout {readout!r}; known: {', '.join(READOUTS)}")
-        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        if len(hw) != 2:
-            raise ConfigError(f"input_size must be one int or (H, W), got {input_size!r}")
-        self.input_size: Size3 = (int(num_frames), int(hw[0]), int(hw[1]))
+        self.input_size: Size3 = clip_size(num_frames, input_size)
         self.in_chans, self.normalize_input = int(in_chans), bool(normalize_input)
         self.token_pixels: Size3 = (1, 1, 1)
         for s in strides3:

@@ -45,6 +45,14 @@ def triple(value: int | Sequence[int], name: str) -> Size3:
     return vals  # type: ignore[return-value]
 
 
+def clip_size(num_frames: int, input_size: int | Sequence[int]) -> Size3:
+    """``(T, H, W)`` of a clip from its frame count and one int (square) or ``(H, W)``."""
+    hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if len(hw) != 2:
+        raise ConfigError(f"input_size must be one int or (H, W), got {input_size!r}")
+    return (int(num_frames), int(hw[0]), int(hw[1]))
+
+
 def prod(values: Sequence[int]) -> int:
     out = 1
     for v in values:
