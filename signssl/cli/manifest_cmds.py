@@ -26,7 +26,15 @@ from signssl.data import (
     signer_overlap,
     split_warnings,
 )
+from signssl.data.autsl import manifest_from_autsl
+from signssl.data.gislr import manifest_from_gislr
+from signssl.data.how2sign import manifest_from_how2sign
+from signssl.data.lsfb_isol import manifest_from_lsfb_isol
+from signssl.data.msasl import manifest_from_msasl
+from signssl.data.nmfs_csl import manifest_from_nmfs_csl
 from signssl.data.samples import VIDEO_EXTENSIONS
+from signssl.data.slr500 import manifest_from_slr500
+from signssl.data.youtube_asl import manifest_from_youtube_asl
 from signssl.errors import ConfigError
 from signssl.utils import save_json
 
@@ -40,6 +48,13 @@ manifest_app = typer.Typer(
 OUT = typer.Option(..., "--out", "-o", help="Manifest CSV to write.")
 SHOW = typer.Option(5, "--show", help="Paths listed per problem kind (0 = none, -1 = all).")
 REPORT = typer.Option(None, "--report", help="Also write the full report as JSON here.")
+VIDEOS = typer.Option(None, "--videos", help="Folder of the videos.")
+POSES = typer.Option(None, "--poses", help="Folder of pose files named like the videos; "
+                     "takes precedence over --videos.")
+SPLIT_SEED = typer.Option(None, "--split-seed",
+                          help="Also make a signer-independent split with this seed.")
+TEST_FRACTION = typer.Option(0.25, "--test-fraction", help="Test share (with --split-seed).")
+VAL_FRACTION = typer.Option(0.0, "--val-fraction", help="Val share (with --split-seed).")
 
 
 # ----------------------------------------------------------------------------- printing
@@ -137,11 +152,13 @@ def wlasl_cmd(
     trimmed: bool = typer.Option(
         False, "--trimmed", help="Files are already cut to each instance's frame range "
         "(WLASL preprocess.py output): do not write start/end."),
+    subset: int | None = typer.Option(
+        None, "--subset", help="WLASL100/300/1000/2000: keep the first N glosses of the JSON."),
     show: int = SHOW,
     report_json: Path | None = REPORT,
 ) -> None:
     """Manifest of WLASL; instances whose file is absent are counted, not silently dropped."""
-    manifest, report = manifest_from_wlasl(json_path, videos, poses, trimmed=trimmed)
+    manifest, report = manifest_from_wlasl(json_path, videos, poses, trimmed=trimmed, subset=subset)
     _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
 
 
@@ -173,6 +190,123 @@ def lsa64_cmd(
 ) -> None:
     """Manifest of LSA64 from its file names."""
     manifest, report = manifest_from_lsa64(root)
+    _finish(manifest, report, out, report_json, show, split_seed, test_fraction, val_fraction)
+
+
+@manifest_app.command("msasl")
+def msasl_cmd(
+    json_dir: Path = typer.Argument(..., help="Folder with MSASL_{train,val,test}.json."),
+    out: Path = OUT,
+    videos: Path | None = typer.Option(None, "--videos", help="Folder of <youtube id>.mp4."),
+    poses: Path | None = POSES,
+    subset: int = typer.Option(1000, "--subset", help="MSASL100/200/500/1000: classes < N."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of MS-ASL with its official splits (frames from the times and fps)."""
+    manifest, report = manifest_from_msasl(json_dir, videos, poses, subset=subset)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("autsl")
+def autsl_cmd(
+    labels_dir: Path = typer.Argument(..., help="Folder with {train,val,test}_labels.csv."),
+    out: Path = OUT,
+    videos: Path | None = VIDEOS,
+    poses: Path | None = POSES,
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of AUTSL with its signer-independent train/val/test split."""
+    manifest, report = manifest_from_autsl(labels_dir, videos, poses)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("slr500")
+def slr500_cmd(
+    root: Path = typer.Argument(..., help="Folder of the class folders 000000/ … 000499/."),
+    out: Path = OUT,
+    dictionary: Path | None = typer.Option(None, "--dictionary", help="dictionary.txt (words)."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of SLR500: signers 1-36 train, 37-50 test."""
+    manifest, report = manifest_from_slr500(root, dictionary)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("nmfs-csl")
+def nmfs_csl_cmd(
+    lists_dir: Path = typer.Argument(..., help="Folder with train.txt and test.txt."),
+    out: Path = OUT,
+    data: Path | None = typer.Option(None, "--data", help="Folder the listed paths are in."),
+    poses: Path | None = POSES,
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of NMFs-CSL from its train/test lists."""
+    manifest, report = manifest_from_nmfs_csl(lists_dir, data, poses)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("lsfb-isol")
+def lsfb_isol_cmd(
+    root: Path = typer.Argument(..., help="LSFB-ISOL root (instances.csv, metadata/splits/)."),
+    out: Path = OUT,
+    videos: Path | None = typer.Option(None, "--videos", help="Folder of <id>.mp4 (default ROOT/videos)."),
+    poses: Path | None = POSES,
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of LSFB-ISOL with its official train/test split."""
+    manifest, report = manifest_from_lsfb_isol(root, videos, poses)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("how2sign")
+def how2sign_cmd(
+    csv_dir: Path = typer.Argument(..., help="Folder with how2sign_realigned_<split>.csv."),
+    out: Path = OUT,
+    videos: Path | None = typer.Option(
+        None, "--videos", help="Folder of sentence clips or raw videos."),
+    poses: Path | None = POSES,
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of the raw videos."),
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Unlabeled manifest of How2Sign's sentence segments (text column; for pretraining)."""
+    manifest, report = manifest_from_how2sign(csv_dir, videos, poses, fps)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("youtube-asl")
+def youtube_asl_cmd(
+    ids_file: Path = typer.Argument(..., help="The YouTube-ASL video id list."),
+    out: Path = OUT,
+    captions: Path = typer.Option(..., "--captions", help="Folder of <id>.vtt / <id>.json captions."),
+    fps: float = typer.Option(..., "--fps", help="Frame rate of the downloaded videos."),
+    videos: Path | None = typer.Option(None, "--videos", help="Folder of <id>.mp4."),
+    poses: Path | None = POSES,
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Unlabeled manifest of YouTube-ASL's caption segments (text column; for pretraining)."""
+    manifest, report = manifest_from_youtube_asl(ids_file, captions, fps, videos, poses)
+    _finish(manifest, report, out, report_json, show, None, 0.0, 0.0)
+
+
+@manifest_app.command("gislr")
+def gislr_cmd(
+    root: Path = typer.Argument(..., help="Kaggle GISLR data folder (train.csv, train_landmark_files/)."),
+    out: Path = OUT,
+    split_seed: int | None = SPLIT_SEED,
+    test_fraction: float = TEST_FRACTION,
+    val_fraction: float = VAL_FRACTION,
+    show: int = SHOW,
+    report_json: Path | None = REPORT,
+) -> None:
+    """Manifest of the GISLR landmark parquet files (signer = participant_id)."""
+    manifest, report = manifest_from_gislr(root)
     _finish(manifest, report, out, report_json, show, split_seed, test_fraction, val_fraction)
 
 
@@ -214,6 +348,26 @@ def dedupe_cmd(
     manifest.write(out)
     console.print(f"wrote {out} ({len(manifest)} rows; dropped {manifest.dropped_duplicates} "
                   "repeated row(s))")
+
+
+@manifest_app.command("merge")
+def merge_cmd(
+    out: Path = typer.Argument(..., help="Merged file to write (.csv, or .npz for embed --out)."),
+    parts: list[Path] = typer.Argument(..., help="The files the --part I/N runs wrote (any order)."),
+) -> None:
+    """Join the outputs of a job split with --part I/N into the unsplit output; refuses a
+    missing or repeated part and a row in two parts (docs/distributed.md)."""
+    if out.suffix == ".npz":
+        from signssl.eval.parts import merge_feature_parts
+
+        feats = merge_feature_parts(parts)
+        feats.save(out)
+        n = len(feats)
+    else:
+        from signssl.data.parts import merge_csv_parts
+
+        n = merge_csv_parts(out, parts)
+    console.print(f"wrote {out} ({n} rows from {len(parts)} parts)")
 
 
 @manifest_app.command("info")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from signssl.data.parts import parse_part, part_suffix, select_part
-from signssl.errors import ConfigError
+from signssl.data.parts import (
+    merge_csv_parts,
+    parse_part,
+    part_of_path,
+    part_path,
+    part_suffix,
+    select_part,
+)
+from signssl.errors import ConfigError, DataError
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 2, 5, 7, 10, 23])
@@ -49,3 +56,43 @@ def test_select_part_rejects_out_of_range() -> None:
 def test_part_suffix() -> None:
     assert part_suffix((1, 1)) == ""
     assert part_suffix((2, 8)) == ".part2of8"
+
+
+# ----------------------------------------------------------------------------- merging CSV parts
+
+def _write_parts(tmp_path, rows: list[str], n: int, header: str = "path,label") -> list:
+    paths = []
+    for i in range(1, n + 1):
+        p = part_path(tmp_path / "index.csv", (i, n))
+        p.write_text("\n".join([header, *select_part(rows, (i, n))]) + "\n")
+        paths.append(p)
+    return paths
+
+
+def test_merge_csv_parts_gives_the_unsplit_text_in_any_order(tmp_path) -> None:
+    rows = [f"a/{k}.pose,g{k % 3}" for k in range(11)]
+    paths = _write_parts(tmp_path, rows, 12)  # N > rows: one empty part
+    assert merge_csv_parts(tmp_path / "index.csv", list(reversed(paths))) == 11
+    assert (tmp_path / "index.csv").read_text() == "\n".join(["path,label", *rows]) + "\n"
+
+
+def test_merge_csv_parts_refuses_missing_repeated_and_overlapping_parts(tmp_path) -> None:
+    rows = [f"a/{k}.pose,g" for k in range(6)]
+    paths = _write_parts(tmp_path, rows, 3)
+    out = tmp_path / "index.csv"
+    with pytest.raises(DataError, match="part.s. 2 of 3 missing"):
+        merge_csv_parts(out, [paths[0], paths[2]])
+    with pytest.raises(DataError, match="given twice"):
+        merge_csv_parts(out, [*paths, paths[1]])
+    paths[2].write_text("path,label\na/1.pose,g\n")  # a row of part 1 again
+    with pytest.raises(DataError, match="also in"):
+        merge_csv_parts(out, paths)
+    with pytest.raises(DataError, match="not a part file"):
+        merge_csv_parts(out, [tmp_path / "index.csv"])
+    assert not out.exists()
+
+
+def test_part_path_and_back() -> None:
+    assert part_path("o/manifest.csv", (3, 8)).as_posix() == "o/manifest.part3of8.csv"
+    assert part_path("o/manifest.csv", (1, 1)).as_posix() == "o/manifest.csv"
+    assert part_of_path(part_path("feats.npz", (10, 12))) == (10, 12)
