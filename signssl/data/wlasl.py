@@ -15,6 +15,11 @@ WLASL's own ``preprocess.py`` writes clips that are *already cut* to that range 
 ``videos/``; for those (and for poses extracted from them) pass ``trimmed=True`` so the
 range is not applied a second time.  Ranges of clips that start at frame 1 and run to the
 end are left empty either way.
+
+WLASL100/300/1000/2000 are the first 100/300/1000/2000 glosses of the JSON list (the file
+is ordered so that these are the subsets of the paper); ``subset=N`` keeps those glosses
+with each instance's official ``split`` and counts the other instances in the report's
+notes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from signssl.utils import read_json_file
 
 #: instance fields copied to extra manifest columns when present
 WLASL_EXTRA_FIELDS: tuple[str, ...] = ("video_id", "instance_id", "variation_id", "source", "fps")
+#: the subsets of the WLASL paper: the first N glosses of ``WLASL_v0.3.json``
+WLASL_SUBSETS: tuple[int, ...] = (100, 300, 1000, 2000)
 
 
 def _load_entries(json_path: Path) -> list:
@@ -69,6 +76,7 @@ def manifest_from_wlasl(
     videos_dir: str | Path | None = None,
     poses_dir: str | Path | None = None,
     trimmed: bool = False,
+    subset: int | None = None,
 ) -> tuple[Manifest, ItemReport]:
     """Build a manifest from ``WLASL_v0.3.json`` (or a subset such as WLASL100's).
 
@@ -80,6 +88,8 @@ def manifest_from_wlasl(
             ``.npz``…, or an MP_Data sequence folder ``<video_id>/``); takes precedence.
         trimmed: the files are already cut to each instance's frame range (WLASL's
             ``preprocess.py`` output); leave ``start``/``end`` empty.
+        subset: 100, 300, 1000 or 2000: keep the first N glosses (WLASL-N); ``None`` =
+            every gloss of the file.
     Returns:
         ``(manifest, report)``: label = gloss, signer = ``signer_id``, split = the JSON's
         split, extra columns :data:`WLASL_EXTRA_FIELDS`.  Instances whose file is absent
@@ -90,6 +100,9 @@ def manifest_from_wlasl(
     if videos_dir is None and poses_dir is None:
         raise DataError("give the folder of the videos or of the pose files", json_path)
     entries = _load_entries(json_path)
+    outside = 0
+    if subset is not None:
+        entries, outside = _subset(entries, subset, json_path)
     if poses_dir is not None:
         folder = Path(poses_dir)
         if not folder.is_dir():
@@ -113,6 +126,8 @@ def manifest_from_wlasl(
             if row is not None:
                 rows.append(row)
     report.kept = len(rows)
+    if outside:
+        report.note(f"instances of glosses outside WLASL{subset} (not read)", outside)
     if not rows:
         raise DataError(
             f"no usable instance: {report.summary()}; check that the folder holds files "
@@ -120,6 +135,22 @@ def manifest_from_wlasl(
             json_path,
         )
     return Manifest(rows, root=Path(os.path.abspath(folder))), report
+
+
+def _subset(entries: list, n: int, json_path: Path) -> tuple[list, int]:
+    """The first ``n`` gloss entries and the number of instances of the others."""
+    if n not in WLASL_SUBSETS:
+        raise DataError(f"WLASL subset must be one of {list(WLASL_SUBSETS)}, got {n}", json_path)
+    if len(entries) < n:
+        raise DataError(
+            f"holds {len(entries)} glosses, fewer than WLASL{n} needs; give the full "
+            "WLASL_v0.3.json",
+            json_path,
+        )
+    rest = entries[n:]
+    outside = sum(len(e["instances"]) for e in rest
+                  if isinstance(e, dict) and isinstance(e.get("instances"), list))
+    return entries[:n], outside
 
 
 def _instance_row(
