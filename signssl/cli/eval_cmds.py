@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from signssl.cli.parts import PART_HELP, read_part
 from signssl.errors import ConfigError
 from signssl.recipes import MASA_FINETUNE
 
@@ -78,6 +79,7 @@ POOLING = typer.Option(
 WINDOW = typer.Option(
     None, "--window", help="Window length in frames (default: the encoder's clip length, or 16).")
 STRIDE = typer.Option(2, "--stride", help="Window stride in frames.")
+PART = typer.Option(None, "--part", metavar="I/N", help=PART_HELP)
 
 
 def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
@@ -148,34 +150,42 @@ def embed(
     pooling: Pooling | None = POOLING,
     window: int | None = WINDOW,
     stride: int = STRIDE,
+    part: str | None = PART,
 ) -> None:
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
-    from signssl.eval.pipeline import embed_manifest
+    from signssl.data.parts import part_path
+    from signssl.eval.parts import embed_part
 
     if (out is None) == (per_file is None):
         raise ConfigError("pass either --out FEATURES.npz or --per-file DIR")
+    which = read_part(part)
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
                  sets)
     if per_file is not None:
-        _embed_per_file(spec, data, per_file, split, batch_size=batch_size, pooling=_value(pooling),
-                        window=window, stride=stride)
+        _embed_per_file(spec, data, per_file, split, which, batch_size=batch_size,
+                        pooling=_value(pooling), window=window, stride=stride)
         return
-    feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
-                                   window=window, stride=stride)  # fmt: skip
+    feats, report = embed_part(spec, data, which, split, batch_size=batch_size,
+                               pooling=_value(pooling), window=window, stride=stride)
+    out = part_path(out, which)
     feats.save(out)
+    if report is None:
+        console.print(f"wrote {out}: no row of this part to embed")
+        return
     _print_skipped(report, "samples")
     console.print(f"wrote {out}: {len(feats)} x {feats.dim} features, {len(feats.classes())} labels "
                   f"({report.summary()})")
 
 
-def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, **options) -> None:
+def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, part: tuple[int, int],
+                    **options) -> None:
     from signssl.eval.per_file import embed_per_file
 
-    result = embed_per_file(spec, data, out_dir, split, **options)
+    result = embed_per_file(spec, data, out_dir, split, part=part, **options)
     if result.report is not None:
         _print_skipped(result.report, "samples")
     console.print(f"wrote {out_dir}: {result.written} new .npy, {result.kept} kept from an earlier run, "
-                  f"{result.listed} listed in {out_dir}/manifest.csv", soft_wrap=True)
+                  f"{result.listed} listed in {result.manifest}", soft_wrap=True)
 
 
 def evaluate(

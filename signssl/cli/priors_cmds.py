@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from signssl.cli.parts import PART_HELP, read_part
 from signssl.errors import ConfigError
 
 out = Console(highlight=False)
@@ -48,10 +49,13 @@ def priors(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Recompute files that already exist.")
     ] = False,
+    part: Annotated[str | None, typer.Option("--part", metavar="I/N", help=PART_HELP)] = None,
 ) -> None:
     """Precompute the SignRep sign priors of every row of a pose manifest (.npz per row)."""
+    from signssl.data.parts import part_path
     from signssl.priors.dataset import INDEX_NAME, REPORT_NAME, PriorSettings, precompute_priors
 
+    which = read_part(part)
     if activity_window < 0:
         raise ConfigError(f"--activity-window must be >= 0 frames, got {activity_window}")
     settings = PriorSettings(
@@ -67,6 +71,7 @@ def priors(
         workers=workers,
         overwrite=overwrite,
         progress=True,
+        part=which,
     )
     table = Table(show_header=False)
     table.add_column("field", style="bold")
@@ -82,8 +87,8 @@ def priors(
     if report.failed > 5:
         out.print(f"... and {report.failed - 5} more in the report", soft_wrap=True)
     out.print(
-        f"index: [bold]{escape(str(out_dir / INDEX_NAME))}[/], report: "
-        f"{escape(str(out_dir / REPORT_NAME))}",
+        f"index: [bold]{escape(str(part_path(out_dir / INDEX_NAME, which)))}[/], report: "
+        f"{escape(str(part_path(out_dir / REPORT_NAME, which)))}",
         soft_wrap=True,
     )
 

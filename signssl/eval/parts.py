@@ -71,3 +71,22 @@ def merge_feature_parts(paths: Sequence[str | Path]) -> Features:
         np.concatenate([f.features for f in cat]), np.concatenate([f.labels for f in cat]),
         np.concatenate([f.paths for f in cat]), np.concatenate([f.signers for f in cat]), info,
     )
+
+
+def embed_part(spec: Any, manifest: str | Path, part: tuple[int, int], split: str | None = None,
+               **embed_options: Any) -> tuple[Features, Any]:
+    """``signssl embed --out --part I/N``: features of part ``part`` of the manifest's rows
+    (rows of ``split`` among them), with the part record in ``info``; the report is
+    ``None`` for a part with no such row (it writes an empty file, merged as nothing)."""
+    from signssl.data import Manifest
+    from signssl.data.parts import select_part
+    from signssl.eval.pipeline import embed_manifest
+
+    m = Manifest.read(manifest)
+    rows = select_part(m.rows, part)
+    record = part_info(part, len(m))
+    if not any(split is None or r.split == split for r in rows):
+        return empty_features(record), None
+    feats, report = embed_manifest(spec, Manifest(rows, m.root, m.source), split, **embed_options)
+    feats.info.update(record)
+    return feats, report

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from signssl.data import Manifest, ManifestRow
+from signssl.data.parts import WHOLE, part_path, select_part
 from signssl.errors import ConfigError, DataError
 from signssl.utils import atomic_path, read_json_file, remove_stale_temporaries, save_json
 
@@ -33,6 +34,7 @@ class PerFileResult:
     kept: int
     listed: int
     report: Any
+    manifest: Path | None = None  # the manifest CSV written
 
 
 def embedding_name(row: ManifestRow, root: Path | None) -> Path:
@@ -48,17 +50,18 @@ def embedding_name(row: ManifestRow, root: Path | None) -> Path:
 
 
 def embed_per_file(spec: Any, manifest: str | Path, out_dir: str | Path, split: str | None = None,
-                   **embed_options: Any) -> PerFileResult:
+                   part: tuple[int, int] = WHOLE, **embed_options: Any) -> PerFileResult:
     """Embed the rows of ``manifest`` (of ``split``) into ``out_dir``, one ``.npy`` each.
 
-    ``embed_options`` go to :func:`signssl.eval.pipeline.embed_manifest` (batch size,
-    pooling, window, stride).
+    ``part``: only these rows of the manifest (:mod:`signssl.data.parts`), listed in
+    ``manifest.partIofN.csv``.  ``embed_options`` go to
+    :func:`signssl.eval.pipeline.embed_manifest` (batch size, pooling, window, stride).
     """
     from signssl.eval.pipeline import embed_manifest
 
     out_dir = Path(out_dir)
     m = Manifest.read(manifest)
-    rows = [r for r in m if split is None or r.split == split]
+    rows = [r for r in select_part(m.rows, part) if split is None or r.split == split]
     names = _names(rows, m.root)
     _claim(out_dir, spec.to_info())
     remove_stale_temporaries(out_dir / n for n in names.values())
@@ -74,8 +77,9 @@ def embed_per_file(spec: Any, manifest: str | Path, out_dir: str | Path, split: 
                 written += 1
     done = [(r, names[_key(m, r)]) for r in rows]
     listed = [replace(r, path=str(name), start=None, end=None) for r, name in done if (out_dir / name).is_file()]
-    Manifest(listed, out_dir).write(out_dir / MANIFEST_FILE)
-    return PerFileResult(written, len(rows) - len(todo), len(listed), report)
+    listing = part_path(out_dir / MANIFEST_FILE, part)
+    Manifest(listed, out_dir).write(listing)
+    return PerFileResult(written, len(rows) - len(todo), len(listed), report, listing)
 
 
 def _key(m: Manifest, row: ManifestRow) -> str:

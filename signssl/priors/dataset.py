@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from signssl.data.loading import apply_frame_range, read_sample, require_present
 from signssl.data.manifest import Manifest, ManifestRow
+from signssl.data.parts import WHOLE, part_path, select_part
 from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.pose.sequence import PoseSequence
@@ -43,7 +44,14 @@ from signssl.priors.compute import (
     compute_priors_batch,
 )
 from signssl.priors.joints import MIN_CONF
-from signssl.utils import folder_lock, json_ready, progress_bar, remove_stale_temporaries, save_json
+from signssl.utils import (
+    LOCK_FILE,
+    folder_lock,
+    json_ready,
+    progress_bar,
+    remove_stale_temporaries,
+    save_json,
+)
 
 REPORT_NAME = "priors_report.json"
 INDEX_NAME = "index.csv"
@@ -191,6 +199,7 @@ def precompute_priors(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    part: tuple[int, int] = WHOLE,
 ) -> PriorsReport:
     """Compute and save the priors of every manifest row (module docstring).
 
@@ -202,6 +211,9 @@ def precompute_priors(
         workers: processes (1 = this one); the outputs do not depend on it.
         overwrite: recompute existing outputs (and accept new settings).
         progress: show a progress bar.
+        part: only these rows (``--part I/N``, :mod:`signssl.data.parts`); the part writes
+            ``index.partIofN.csv`` and its report, and holds a lock of its own, so the
+            parts of one job share ``out_dir``.
     Raises:
         ConfigError: ``workers`` < 1, or the folder holds priors made with other settings.
     """
@@ -211,7 +223,9 @@ def precompute_priors(
     lengths = as_bone_lengths(bone_lengths)
     settings = settings or PriorSettings()
     out = Path(out_dir)
-    with folder_lock(out, "priors job"):  # one job per output folder
+    index, report_file = part_path(out / INDEX_NAME, part), part_path(out / REPORT_NAME, part)
+    lock = part_path(LOCK_FILE, part).name
+    with folder_lock(out, "priors job", lock):  # one job (or job part) per output folder
         _check_config(out, {"settings": asdict(settings), "bone_lengths": lengths.to_dict()}, overwrite)
         t0 = time.perf_counter()
         rel = [priors_relpath(man, r) for r in man]
@@ -231,9 +245,11 @@ def precompute_priors(
                         f"{j.out}; rename one of the files (the priors file name drops the "
                         "pose suffix)"
                     )
+        picked = select_part(list(zip(man, rel, jobs, strict=True)), part)  # checked whole
+        unique = list({j.out: j for _, _, j in picked}.values())
+        shared = [out / CONFIG_NAME] if part == WHOLE else []  # other parts may be writing it
         # temporaries a killed run left (the lock is held: none is a live writer's)
-        remove_stale_temporaries([*(j.out for j in unique), out / INDEX_NAME, out / REPORT_NAME,
-                                  out / CONFIG_NAME])
+        remove_stale_temporaries([*(j.out for j in unique), index, report_file, *shared])
         results: dict[str, _Result] = {}
         bar = progress_bar(total=len(unique), desc="priors", unit="seq", disable=not progress)
         chunk = max(1, min(64, len(unique) // (4 * workers) or 1))
@@ -260,15 +276,15 @@ def precompute_priors(
                 report.computed += 1
                 report.frames += r.frames
         rows = []
-        for row, p, job in zip(man, rel, jobs, strict=True):
+        for row, p, job in picked:
             if results[job.out].status != "failed":
                 extra = {**row.extra, PRIORS_COLUMN: p}
                 rows.append(
                     ManifestRow(job.path, row.label, row.signer, row.split, row.start, row.end, extra)
                 )
-        Manifest(rows, root=man.root).write(out / INDEX_NAME)
+        Manifest(rows, root=man.root).write(index)
         report.seconds = round(time.perf_counter() - t0, 3)
-        save_json(out / REPORT_NAME, report.to_dict())
+        save_json(report_file, report.to_dict())
         return report
 
 

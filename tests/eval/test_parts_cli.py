@@ -1,0 +1,103 @@
+"""``--part I/N`` on ``embed`` and ``priors``: the parts merged by ``signssl manifest merge``
+equal the unsplit run (same rows in the same order, bit-equal arrays)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_toys import run_cli
+
+from signssl.data.parts import part_path
+from signssl.synth import generate_dataset
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """7 rows: 6 pose clips (3 classes x 2 signers) and a frame range of the first one."""
+    from dataclasses import replace
+
+    from signssl.data import Manifest
+
+    root = tmp_path_factory.mktemp("synth")
+    m = Manifest.read(generate_dataset(root, classes=3, signers=2, reps=1, frames=16,
+                                       video=False, progress=False))
+    Manifest([*m, replace(m[0], start=2, end=12)], m.root).write(root / "rows.csv")
+    return root / "rows.csv"
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files if k != "info"}
+
+
+@pytest.mark.parametrize("encoder", [["--baseline", "raw-keypoints"],
+                                     ["--baseline", "random-init", "--model", "pose_transformer_test"]])
+def test_embed_parts_merge_to_the_unsplit_features(synth: Path, tmp_path: Path, encoder: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["embed", *encoder, "--data", synth, "--batch-size", "4"]
+    assert run_cli(capsys, *common, "-o", tmp_path / "all.npz")[0] == 0
+    n = 3
+    for i in range(1, n + 1):
+        code, _, err = run_cli(capsys, *common, "-o", tmp_path / "f.npz", "--part", f"{i}/{n}")
+        assert code == 0, err
+    parts = [part_path(tmp_path / "f.npz", (i, n)) for i in (3, 1, 2)]  # any order
+    code, out, err = run_cli(capsys, "manifest", "merge", tmp_path / "f.npz", *parts)
+    assert code == 0 and "3 parts" in out, err
+    want, got = _npz(tmp_path / "all.npz"), _npz(tmp_path / "f.npz")
+    assert want.keys() == got.keys() and len(want["paths"]) == 7
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])  # bit-equal, same row order
+
+
+def test_embed_part_checks(synth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["embed", "--baseline", "raw-keypoints", "--data", synth]
+    outs = [run_cli(capsys, *common, "-o", tmp_path / "f.npz", "--part", f"{i}/8") for i in range(1, 9)]
+    assert [code for code, _, _ in outs] == [0] * 8
+    assert "no row of this part to embed" in outs[-1][1]  # more parts than rows: the last is empty
+    parts = [part_path(tmp_path / "f.npz", (i, 8)) for i in range(1, 9)]
+    assert run_cli(capsys, "manifest", "merge", tmp_path / "m.npz", *parts)[0] == 0
+    assert len(_npz(tmp_path / "m.npz")["paths"]) == 7
+    code, _, err = run_cli(capsys, "manifest", "merge", tmp_path / "m.npz", *parts[:3], *parts[4:])
+    assert code == 2 and "part(s) 4 of 8 missing" in err
+    code, _, err = run_cli(capsys, *common, "-o", tmp_path / "g.npz", "--part", "4/3")
+    assert code == 2 and "--part 4/3" in err and "Traceback" not in err
+
+
+def test_embed_per_file_parts_share_one_folder(synth: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["embed", "--baseline", "raw-keypoints", "--data", synth.parent / "manifest.csv"]
+    whole = tmp_path / "whole"  # (the 6 whole clips: --per-file refuses segments)
+    assert run_cli(capsys, *common, "--per-file", whole)[0] == 0
+    split = tmp_path / "split"
+    for i in (2, 1, 3):
+        assert run_cli(capsys, *common, "--per-file", split, "--part", f"{i}/3")[0] == 0
+    parts = [part_path(split / "manifest.csv", (i, 3)) for i in (1, 2, 3)]
+    assert run_cli(capsys, "manifest", "merge", split / "manifest.csv", *parts)[0] == 0
+    assert (split / "manifest.csv").read_text() == (whole / "manifest.csv").read_text()
+    npys = sorted(p.relative_to(whole) for p in whole.rglob("*.npy"))
+    assert npys == sorted(p.relative_to(split) for p in split.rglob("*.npy")) and npys
+    for rel in npys:
+        np.testing.assert_array_equal(np.load(split / rel), np.load(whole / rel))
+
+
+def test_priors_parts_merge_to_the_unsplit_index(synth: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert run_cli(capsys, "priors", "--data", synth, "--out", whole)[0] == 0
+    for i in (1, 2, 3):
+        code, _, err = run_cli(capsys, "priors", "--data", synth, "--out", split, "--part", f"{i}/3")
+        assert code == 0, err
+    assert not (split / "index.csv").exists()  # each part wrote its own index
+    parts = [part_path(split / "index.csv", (i, 3)) for i in (1, 2, 3)]
+    assert run_cli(capsys, "manifest", "merge", split / "index.csv", *parts)[0] == 0
+    text = (whole / "index.csv").read_text()
+    assert (split / "index.csv").read_text() == text and len(text.splitlines()) == 8
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*.npz"))
+    assert files == sorted(p.relative_to(split) for p in split.rglob("*.npz")) and len(files) == 7
+    for rel in files:
+        a, b = _npz(whole / rel), _npz(split / rel)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
