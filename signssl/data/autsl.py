@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from signssl.data.manifest import Manifest, ManifestRow
-from signssl.data.official import finish, read_table, relative
+from signssl.data.official import chosen_folder, finish, read_table, relative, split_files
 from signssl.data.report import ItemReport
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS, index_by_stem
 from signssl.errors import DataError
@@ -76,23 +76,13 @@ def manifest_from_autsl(
     labels_dir = Path(labels_dir)
     if not labels_dir.is_dir():
         raise DataError("AUTSL labels folder does not exist", labels_dir)
-    if videos_dir is None and poses_dir is None:
-        raise DataError("give the folder of the videos (--videos) or of the pose files (--poses)", labels_dir)
-    folder = Path(poses_dir if poses_dir is not None else videos_dir)  # type: ignore[arg-type]
-    if not folder.is_dir():
-        raise DataError("folder does not exist", folder)
-    files = _index_media(folder, poses_dir is not None)
+    folder, is_pose = chosen_folder(videos_dir, poses_dir, labels_dir)
+    files = _index_media(folder, is_pose)
     names = _sign_names(labels_dir)
     report = ItemReport()
     rows: list[ManifestRow] = []
     seen: set[str] = set()
-    found_any = False
-    for split in SPLITS:
-        path = labels_dir / f"{split}_labels.csv"
-        if not path.is_file():
-            report.add("missing split file", str(path))
-            continue
-        found_any = True
+    for split, path in split_files(labels_dir, {s: f"{s}_labels.csv" for s in SPLITS}, report):
         for line, rec in read_table(path, ("sample", "class_id"), "AUTSL labels file",
                                     header=("sample", "class_id")):
             where = f"{path}, line {line}"
@@ -113,7 +103,5 @@ def manifest_from_autsl(
                 relative(clip, folder), label=names.get(class_id, class_id), signer=parsed[0],
                 split=split, extra={"class_id": class_id, "sample": sample},
             ))
-    if not found_any:
-        raise DataError(f"none of {[f'{s}_labels.csv' for s in SPLITS]} found", labels_dir)
     return finish(rows, report, folder, labels_dir,
                   "the clips must be named <sample>_color.mp4 or <sample>.<pose ext>")

@@ -18,7 +18,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from signssl.data.manifest import Manifest, ManifestRow
-from signssl.data.official import finish, media_folder, read_table, relative, seconds_to_frames
+from signssl.data.official import (
+    finish,
+    media_folder,
+    read_table,
+    relative,
+    seconds_to_frames,
+    split_files,
+)
 from signssl.data.report import ItemReport
 from signssl.errors import DataError
 
@@ -56,19 +63,12 @@ def manifest_from_how2sign(
     report = ItemReport()
     rows: list[ManifestRow] = []
     seen: set[str] = set()
-    found_any = False
-    for split in SPLITS:
-        path = csv_dir / f"how2sign_realigned_{split}.csv"
-        if not path.is_file():
-            report.add("missing split file", str(path))
-            continue
-        found_any = True
+    names = {s: f"how2sign_realigned_{s}.csv" for s in SPLITS}
+    for split, path in split_files(csv_dir, names, report):
         for line, rec in read_table(path, COLUMNS, "How2Sign realigned CSV"):
             row = _row(rec, split, files, folder, fps, seen, report, f"{path}, line {line}")
             if row is not None:
                 rows.append(row)
-    if not found_any:
-        raise DataError(f"none of {[f'how2sign_realigned_{s}.csv' for s in SPLITS]} found", csv_dir)
     return finish(rows, report, folder, csv_dir,
                   "the files must be named <SENTENCE_NAME> (clips) or <VIDEO_NAME> (raw videos)")
 

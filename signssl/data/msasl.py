@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from signssl.data.manifest import Manifest, ManifestRow
-from signssl.data.official import finish, media_folder, relative, seconds_to_frames
+from signssl.data.official import finish, media_folder, relative, seconds_to_frames, split_files
 from signssl.data.report import ItemReport
 from signssl.errors import DataError
 from signssl.utils import read_json_file
@@ -83,13 +83,7 @@ def manifest_from_msasl(
     rows: list[ManifestRow] = []
     seen: set[tuple[str, int | None, int]] = set()
     outside = 0
-    found_any = False
-    for split in SPLITS:
-        path = json_dir / f"MSASL_{split}.json"
-        if not path.is_file():
-            report.add("missing split file", str(path))
-            continue
-        found_any = True
+    for split, path in split_files(json_dir, {s: f"MSASL_{s}.json" for s in SPLITS}, report):
         for i, entry in enumerate(_load_list(path, f"MSASL_{split}.json: samples")):
             where = f"{path.name} #{i}"
             parsed = _parse_entry(entry, classes, report, where)
@@ -114,8 +108,6 @@ def manifest_from_msasl(
                 end=end, extra={"class_id": str(label_id), "youtube_id": vid,
                                 "fps": str(entry["fps"])},
             ))
-    if not found_any:
-        raise DataError(f"none of {[f'MSASL_{s}.json' for s in SPLITS]} found", json_dir)
     if outside:
         report.note(f"samples of classes outside MSASL{subset} (not read)", outside)
     return finish(rows, report, folder, json_dir, "the files must be named <youtube id>")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from signssl.data.manifest import Manifest, ManifestRow
-from signssl.data.official import finish, read_text, relative
+from signssl.data.official import chosen_folder, finish, read_text, relative, split_files
 from signssl.data.report import ItemReport
 from signssl.data.samples import POSE_EXTENSIONS, index_by_stem
 from signssl.data.slr500 import slr500_signer
@@ -57,23 +57,13 @@ def manifest_from_nmfs_csl(
     lists_dir = Path(lists_dir)
     if not lists_dir.is_dir():
         raise DataError("NMFs-CSL list folder does not exist", lists_dir)
-    if data_dir is None and poses_dir is None:
-        raise DataError("give the data folder (--data) or the folder of the pose files (--poses)", lists_dir)
-    folder = Path(poses_dir if poses_dir is not None else data_dir)  # type: ignore[arg-type]
-    if not folder.is_dir():
-        raise DataError("folder does not exist", folder)
-    poses = index_by_stem(folder, POSE_EXTENSIONS)[0] if poses_dir is not None else None
+    folder, is_pose = chosen_folder(data_dir, poses_dir, lists_dir, videos_option="--data")
+    poses = index_by_stem(folder, POSE_EXTENSIONS)[0] if is_pose else None
     words = _class_words(lists_dir)
     report = ItemReport()
     rows: list[ManifestRow] = []
     seen: set[str] = set()
-    found_any = False
-    for split in SPLITS:
-        path = lists_dir / f"{split}.txt"
-        if not path.is_file():
-            report.add("missing split file", str(path))
-            continue
-        found_any = True
+    for split, path in split_files(lists_dir, {s: f"{s}.txt" for s in SPLITS}, report):
         for line, text in enumerate(read_text(path, "NMFs-CSL list file").splitlines(), start=1):
             where = f"{path}, line {line}"
             parts = text.split()
@@ -98,6 +88,4 @@ def manifest_from_nmfs_csl(
                 signer=None if signer is None else f"{signer:02d}", split=split,
                 extra={"word": words[class_id]} if class_id in words else {},
             ))
-    if not found_any:
-        raise DataError(f"none of {[f'{s}.txt' for s in SPLITS]} found", lists_dir)
     return finish(rows, report, folder, lists_dir, "the listed paths must exist under the data folder")

@@ -32,14 +32,39 @@ def media_folder(
     Pose files (``poses_dir``, any of :data:`POSE_EXTENSIONS` or a sequence folder) take
     precedence over videos; ``where`` (the metadata file) is named when neither is given.
     """
-    if videos_dir is None and poses_dir is None:
-        raise DataError("give the folder of the videos (--videos) or of the pose files (--poses)", where)
-    is_pose = poses_dir is not None
-    folder = Path(poses_dir if is_pose else videos_dir)  # type: ignore[arg-type]
-    if not folder.is_dir():
-        raise DataError(f"{'pose' if is_pose else 'video'} folder does not exist", folder)
+    folder, is_pose = chosen_folder(videos_dir, poses_dir, where)
     files, _ = index_by_stem(folder, POSE_EXTENSIONS if is_pose else VIDEO_EXTENSIONS)
     return folder, files
+
+
+def chosen_folder(
+    videos_dir: str | Path | None, poses_dir: str | Path | None, where: str | Path,
+    videos_option: str = "--videos",
+) -> tuple[Path, bool]:
+    """``(folder, is_pose)``: ``poses_dir`` when given, else ``videos_dir``; refuses a
+    missing folder or neither (``where`` = the metadata, ``videos_option`` its flag)."""
+    if videos_dir is None and poses_dir is None:
+        raise DataError(f"give the folder of the videos ({videos_option}) or of the pose files (--poses)", where)
+    folder = Path(poses_dir if poses_dir is not None else videos_dir)  # type: ignore[arg-type]
+    if not folder.is_dir():
+        raise DataError("folder does not exist", folder)
+    return folder, poses_dir is not None
+
+
+def split_files(folder: Path, names: dict[str, str], report: ItemReport) -> list[tuple[str, Path]]:
+    """``(split, file)`` for the per-split metadata files ``names`` (split -> file name)
+    that exist in ``folder``; absent ones are counted under ``missing split file``, and
+    none at all is refused."""
+    found = []
+    for split, name in names.items():
+        path = folder / name
+        if path.is_file():
+            found.append((split, path))
+        else:
+            report.add("missing split file", str(path))
+    if not found:
+        raise DataError(f"none of {list(names.values())} found", folder)
+    return found
 
 
 def read_text(path: Path, what: str) -> str:

@@ -63,5 +63,5 @@ def test_nmfs_csl_pose_folder_and_errors(tmp_path: Path) -> None:
     (lists / "train.txt").unlink()
     with pytest.raises(DataError, match=r"none of \['train.txt', 'test.txt'\] found"):
         manifest_from_nmfs_csl(lists, poses_dir=poses)
-    with pytest.raises(DataError, match="give the data folder"):
+    with pytest.raises(DataError, match=r"give the folder of the videos \(--data\)"):
         manifest_from_nmfs_csl(lists)
