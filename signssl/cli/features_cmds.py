@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from signssl.cli.parts import PART_HELP, read_part
+
 console = Console(highlight=False)
 
 CHECKPOINT = typer.Option(
@@ -41,18 +43,22 @@ def extract_features(
     batch_size: int = typer.Option(64, "--batch-size", help="Windows per encoder call."),
     split: str | None = typer.Option(None, "--split", help="Only rows of this split."),
     device: str | None = DEVICE,
+    part: str | None = typer.Option(None, "--part", metavar="I/N", help=PART_HELP),
 ) -> None:
     """Sliding-window features of every row: OUT/<row>.npy (N_windows, D), index.csv, report.json.
 
     Long videos are decoded window by window; finished outputs are kept, so rerunning
     the command resumes an interrupted job.  Unreadable rows are skipped and counted.
     """
+    from signssl.data.parts import part_path
     from signssl.eval.extract import REPORT_FILE, extract_run_features
 
-    rep = extract_run_features(checkpoint, data, out, window, stride, batch_size, split, device)
+    which = read_part(part)
+    rep = extract_run_features(checkpoint, data, out, window, stride, batch_size, split, device,
+                               part=which)
     if rep.failed:
         console.print(f"[yellow]skipped rows: {rep.problems.summary()}[/]")
-    console.print(f"{out}: {rep.summary()}; details in {out / REPORT_FILE}")
+    console.print(f"{out}: {rep.summary()}; details in {part_path(out / REPORT_FILE, which)}")
 
 
 def class_distribution(

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from signssl.data.manifest import Manifest, ManifestRow
+from signssl.data.parts import WHOLE, part_path, select_part
 from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import Features
@@ -56,7 +57,14 @@ from signssl.eval.windows import (
     video_window_batch,
 )
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path, atomic_write_text, folder_lock, json_ready, save_json
+from signssl.utils import (
+    LOCK_FILE,
+    atomic_path,
+    atomic_write_text,
+    folder_lock,
+    json_ready,
+    save_json,
+)
 
 INDEX_FILE, REPORT_FILE, SETTINGS_FILE = "index.csv", "report.json", "extraction.json"
 INDEX_COLUMNS = (
@@ -538,16 +546,19 @@ def extract_window_features(
     out_dir: str | Path,
     settings: dict[str, Any] | None = None,
     progress: bool = True,
+    part: tuple[int, int] = WHOLE,
 ) -> ExtractionReport:
     """Write one ``(N_windows, D)`` float32 ``.npy`` per row of ``reader`` (module docstring).
 
     Existing outputs are skipped (resume); ``index.csv`` and ``report.json`` are rewritten
     at the end, also when the job is interrupted.  ``settings`` are stored in
     ``extraction.json``; a folder made with different settings raises :class:`ConfigError`.
-    One job writes a folder at a time (:func:`signssl.utils.folder_lock`).
+    One job writes a folder at a time (:func:`signssl.utils.folder_lock`); ``part`` names a
+    ``--part I/N`` job part (``reader`` holds its rows), which writes ``index.partIofN.csv``
+    and ``report.partIofN.json`` under a lock of its own, so the parts share the folder.
     """
-    with folder_lock(out_dir, "feature extraction"):
-        return _extract_window_features(embedder, reader, Path(out_dir), settings, progress)
+    with folder_lock(out_dir, "feature extraction", part_path(LOCK_FILE, part).name):
+        return _extract_window_features(embedder, reader, Path(out_dir), settings, progress, part)
 
 
 def _extract_window_features(
@@ -556,13 +567,15 @@ def _extract_window_features(
     out: Path,
     settings: dict[str, Any] | None,
     progress: bool,
+    part: tuple[int, int] = WHOLE,
 ) -> ExtractionReport:
     from signssl.utils import progress_bar
 
     if settings is not None:
         _check_settings(out, settings)
         save_json(out / SETTINGS_FILE, settings)
-    old_index = _read_index(out / INDEX_FILE)
+    index, report_file = part_path(out / INDEX_FILE, part), part_path(out / REPORT_FILE, part)
+    old_index = _read_index(index)
     rep = ExtractionReport(out)
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -581,8 +594,8 @@ def _extract_window_features(
         # rows not reached (an interrupted job) keep their entries from the previous run
         done = {e["output"] for e in entries}
         kept = [e for name, e in old_index.items() if name not in done and (out / name).is_file()]
-        _write_index(out / INDEX_FILE, entries + kept)
-        save_json(out / REPORT_FILE, {**rep.to_dict(), "settings": settings or {}})
+        _write_index(index, entries + kept)
+        save_json(report_file, {**rep.to_dict(), "settings": settings or {}})
     return rep
 
 
@@ -656,13 +669,16 @@ def extract_run_features(
     split: str | None = None,
     device: str | None = None,
     progress: bool = True,
+    part: tuple[int, int] = WHOLE,
 ) -> ExtractionReport:
-    """``signssl extract-features``: a run's encoder over a manifest (module docstring)."""
+    """``signssl extract-features``: a run's encoder over a manifest (module docstring);
+    ``part``: only these rows of the manifest (``--part I/N``, :mod:`signssl.data.parts`)."""
     from signssl.engine.checkpoint import load_model
 
     m = Manifest.read(manifest)
-    rows = m.filter(split=split) if split is not None else m
-    if len(rows) == 0:
+    rows = Manifest(select_part(m.rows, part), m.root, m.source)
+    rows = rows.filter(split=split) if split is not None else rows
+    if len(rows) == 0 and part == WHOLE:
         raise DataError(f"no row{f' of split {split!r}' if split else ''} to extract", manifest)
     encoder = load_model(checkpoint)
     clip_input = ClipInput.of_run(checkpoint, encoder)
@@ -673,4 +689,4 @@ def extract_run_features(
     settings = _settings(
         str(Path(checkpoint).resolve()), encoder, embedder.window, stride, clip_input
     )
-    return extract_window_features(embedder, reader, out_dir, settings, progress)
+    return extract_window_features(embedder, reader, out_dir, settings, progress, part)

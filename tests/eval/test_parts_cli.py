@@ -52,15 +52,19 @@ def test_embed_parts_merge_to_the_unsplit_features(synth: Path, tmp_path: Path, 
 
 
 def test_embed_part_checks(synth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["embed", "--baseline", "raw-keypoints", "--data", synth]
-    outs = [run_cli(capsys, *common, "-o", tmp_path / "f.npz", "--part", f"{i}/8") for i in range(1, 9)]
-    assert [code for code, _, _ in outs] == [0] * 8
+    from signssl.data import Manifest
+
+    m = Manifest.read(synth)
+    three = Manifest(m.rows[:3], m.root).write(synth.parent / "three.csv").source
+    common = ["embed", "--baseline", "raw-keypoints", "--data", three]
+    outs = [run_cli(capsys, *common, "-o", tmp_path / "f.npz", "--part", f"{i}/4") for i in range(1, 5)]
+    assert [code for code, _, _ in outs] == [0] * 4
     assert "no row of this part to embed" in outs[-1][1]  # more parts than rows: the last is empty
-    parts = [part_path(tmp_path / "f.npz", (i, 8)) for i in range(1, 9)]
+    parts = [part_path(tmp_path / "f.npz", (i, 4)) for i in range(1, 5)]
     assert run_cli(capsys, "manifest", "merge", tmp_path / "m.npz", *parts)[0] == 0
-    assert len(_npz(tmp_path / "m.npz")["paths"]) == 7
-    code, _, err = run_cli(capsys, "manifest", "merge", tmp_path / "m.npz", *parts[:3], *parts[4:])
-    assert code == 2 and "part(s) 4 of 8 missing" in err
+    assert list(_npz(tmp_path / "m.npz")["paths"]) == [str(m.resolve(r)) for r in m.rows[:3]]
+    code, _, err = run_cli(capsys, "manifest", "merge", tmp_path / "m.npz", *parts[:2], parts[3])
+    assert code == 2 and "part(s) 3 of 4 missing" in err
     code, _, err = run_cli(capsys, *common, "-o", tmp_path / "g.npz", "--part", "4/3")
     assert code == 2 and "--part 4/3" in err and "Traceback" not in err
 
@@ -101,3 +105,69 @@ def test_priors_parts_merge_to_the_unsplit_index(synth: Path, tmp_path: Path,
         assert a.keys() == b.keys()
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.fixture(scope="module")
+def pose_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported ``pose_transformer_test`` encoder (random weights)."""
+    import torch
+
+    from signssl.engine.checkpoint import export_model
+    from signssl.models import create_model
+
+    run = tmp_path_factory.mktemp("pose_run")
+    torch.manual_seed(0)
+    export_model(create_model("pose_transformer_test"), run / "model", "pose_transformer_test", {},
+                 layout="masa49", dims=2, normalize="shoulders", max_frames=64)
+    return run
+
+
+def test_extract_features_parts_merge_to_the_unsplit_index(
+    synth: Path, pose_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    common = ["extract-features", "--checkpoint", pose_run, "--data", synth, "--window", "4"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert run_cli(capsys, *common, "--out", whole)[0] == 0
+    for i in (2, 1):
+        code, _, err = run_cli(capsys, *common, "--out", split, "--part", f"{i}/2")
+        assert code == 0, err
+    parts = [part_path(split / "index.csv", (i, 2)) for i in (1, 2)]
+    assert run_cli(capsys, "manifest", "merge", split / "index.csv", *parts)[0] == 0
+    text = (whole / "index.csv").read_text()
+    assert (split / "index.csv").read_text() == text and len(text.splitlines()) == 8
+    npys = sorted(p.relative_to(whole) for p in whole.rglob("*.npy"))
+    assert npys == sorted(p.relative_to(split) for p in split.rglob("*.npy")) and len(npys) == 7
+    for rel in npys:
+        np.testing.assert_array_equal(np.load(split / rel), np.load(whole / rel))
+
+
+_HOLD_PART_LOCK = """
+import sys, time
+from signssl.utils import folder_lock
+with folder_lock(sys.argv[1], "priors job", sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_running_part_locks_out_only_itself(synth: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from signssl.errors import FolderInUseError
+    from signssl.priors.dataset import precompute_priors
+    from signssl.utils import LOCK_FILE
+
+    out = tmp_path / "priors"
+    lock = part_path(LOCK_FILE, (1, 3)).name  # part 1 of 3 runs elsewhere
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_PART_LOCK, str(out), lock],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(FolderInUseError, match=f"pid {holder.pid}"):
+            precompute_priors(synth, out, part=(1, 3), progress=False)
+        report = precompute_priors(synth, out, part=(2, 3), progress=False)  # another part runs
+        assert report.computed == 2 and (out / "index.part2of3.csv").is_file()
+    finally:
+        holder.kill()
+        holder.wait()
