@@ -6,11 +6,12 @@ import io
 
 import numpy as np
 import pytest
+import torch
 
 from signssl.eval.retrieval import Dictionary
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence
-from signssl.serve.index import SearchIndex
+from signssl.serve.index import ROUNDS_MAX, SearchIndex
 from signssl.serve.preview import LEG_WORDS, key_frames, skeleton_preview
 from signssl.serve.sniff import sniff
 
@@ -80,6 +81,93 @@ def test_k_above_the_number_of_glosses_and_bad_queries() -> None:
     with pytest.raises(ValueError, match="aggregate"):
         ix.search(np.ones(3), aggregate="max")
 
+
+
+def _sorted_loop(emb: np.ndarray, labels: list[str], q: np.ndarray, k: int):
+    """Loop reference in float64: every entry's cosine, entries sorted by score (the lower
+    index first on equal scores), their first k distinct glosses with score and entry."""
+    q64 = q.astype(np.float64)
+    dots = []  # ranked before dividing by |q|: exact for the dyadic rows and queries below
+    for row in emb.astype(np.float64):
+        dots.append(sum(a * b for a, b in zip(row / np.linalg.norm(row), q64, strict=True)))
+    scores = [v / np.linalg.norm(q64) for v in dots]
+    answer: list[tuple[str, float, int]] = []
+    for i in sorted(range(len(labels)), key=lambda i: (-dots[i], i)):
+        if labels[i] not in [g for g, _, _ in answer]:
+            answer.append((labels[i], scores[i], i))
+        if len(answer) == k:
+            break
+    return answer
+
+
+def _exact_rows(rng: np.random.Generator, m: int, d: int) -> np.ndarray:
+    """``m`` unit rows drawn from a few distinct ones (one +-1, or four +-0.5): repeated
+    rows and dyadic values, so float32 and float64 dot products with a query of eighths
+    are exact and equal scores tie exactly."""
+    distinct = []
+    for _ in range(int(rng.integers(1, 6))):
+        v = np.zeros(d, np.float32)
+        n = 1 if rng.random() < 0.5 else 4
+        v[rng.choice(d, n, replace=False)] = rng.choice([-1.0, 1.0], n) / np.sqrt(n)
+        distinct.append(v)
+    return np.stack([distinct[i] for i in rng.integers(0, len(distinct), m)])
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, ROUNDS_MAX, ROUNDS_MAX + 1, 20, 60])
+def test_nearest_search_with_ties_matches_the_sorted_loop(k: int) -> None:
+    """Both paths (argmax rounds up to ROUNDS_MAX, sorted candidates above) against the
+    loop, on dictionaries full of exact ties and repeated glosses, k above the gloss count
+    included: same glosses, same entries (the lowest index on ties), same scores."""
+    rng = np.random.default_rng(k)
+    for _ in range(40):
+        m, n_glosses = int(rng.integers(1, 80)), int(rng.integers(1, 30))
+        emb = _exact_rows(rng, m, 8)
+        labels = [f"g{j}" for j in rng.integers(0, n_glosses, m)]
+        q = rng.integers(-4, 5, 8).astype(np.float32) / 8
+        q[0] = q[0] or 0.125  # not all zero
+        hits = SearchIndex.from_dictionary(Dictionary(emb, labels)).search(q, k=k)
+        ref = _sorted_loop(emb, labels, q, k)
+        assert len(hits) == min(k, len(set(labels)))
+        assert [(h.gloss, h.entry) for h in hits] == [(g, i) for g, _, i in ref]
+        np.testing.assert_allclose([h.score for h in hits], [s for _, s, _ in ref], atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [3, ROUNDS_MAX + 2])
+def test_nearest_search_on_random_vectors_matches_the_sorted_loop(k: int) -> None:
+    rng = np.random.default_rng(10 + k)
+    emb = rng.normal(size=(400, 12)).astype(np.float32)
+    labels = [f"g{j}" for j in rng.integers(0, 25, size=400)]
+    ix = SearchIndex.from_dictionary(Dictionary(emb, labels))
+    for q in rng.normal(size=(4, 12)).astype(np.float32):
+        ref = _sorted_loop(emb, labels, q, k)
+        hits = ix.search(torch.from_numpy(q)[None], k=k)  # a (1, D) tensor query
+        assert [(h.gloss, h.entry) for h in hits] == [(g, i) for g, _, i in ref]
+        np.testing.assert_allclose([h.score for h in hits], [s for _, s, _ in ref], atol=1e-5)
+
+
+def test_a_crowding_gloss_above_rounds_max_falls_back_to_the_rounds() -> None:
+    """200 entries of one gloss fill the 4k + 32 best entries: the candidates hold fewer
+    than k glosses, so the rounds answer, as the loop does."""
+    rng = np.random.default_rng(6)
+    k = ROUNDS_MAX + 2
+    emb = np.concatenate([np.eye(16)[0] + 0.01 * rng.normal(size=(200, 16)),
+                          rng.normal(size=(100, 16))]).astype(np.float32)
+    labels = ["a"] * 200 + [f"g{i % 30}" for i in range(100)]
+    q = np.eye(16, dtype=np.float32)[0]
+    ix = SearchIndex.from_dictionary(Dictionary(emb, labels))
+    assert ix._first_labels(ix._np.entries @ q, k) == []  # the candidates fall short
+    hits = ix.search(q, k=k)
+    ref = _sorted_loop(emb, labels, q, k)
+    assert [(h.gloss, h.entry) for h in hits] == [(g, i) for g, _, i in ref]
+
+
+def test_empty_dictionary_is_refused_and_an_empty_index_answers_nothing() -> None:
+    with pytest.raises(ValueError, match="no entry"):
+        Dictionary(np.zeros((0, 4), np.float32), [])
+    empty = SearchIndex(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), (), torch.zeros(0, 4))
+    assert empty.search(np.ones(4), k=3) == [] and empty.search(np.ones(4), k=3, aggregate="mean") == []
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        empty.search(np.ones(4), k=0)
 
 def _npz_bytes() -> bytes:
     buf = io.BytesIO()

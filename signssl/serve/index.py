@@ -1,18 +1,25 @@
-"""The search a server answers per query: one matrix product and a top-k, no loop.
+"""The search a server answers per query: one matrix product and a few passes, no loop
+over the entries.
 
 :class:`SearchIndex` is an immutable snapshot of a dictionary's normalised entries; the
 server swaps in a new one after an edit, so searches never take a lock.  Its answers are
 those of :meth:`signssl.eval.retrieval.Dictionary.search` for one query (same labels,
 scores and nearest entries), computed without the candidate rounds that method needs for
-many queries at once:
+many queries at once, and with one fixed order on equal scores: the entries sorted by
+score, highest first and the lower entry index first among equal scores; the answer is
+their first k distinct labels (a label scores its best entry, its first one on a tie):
 
-* ``nearest``: ``sim = E q`` ``(M,)`` and ``topk`` of its ``4k + 32`` best entries;
-  their first k distinct labels are the answer (a label scores its best entry).  When
-  those few entries hold fewer than k labels (a gloss with very many close entries), the
-  per-label maximum by one ``scatter_reduce(amax)`` ``(L,)`` and its ``topk`` answer
-  instead.  No step loops over the entries in Python.  The product runs on NumPy views
-  of the tensors (made once) and the few calls per query are kept few: at 1,000 entries
-  the fixed per-query cost is of the size of the product itself.
+* ``nearest``: ``sim = E q`` ``(M,)`` on NumPy views of the entries (made once), then
+
+  - ``k <= ROUNDS_MAX``: k rounds of ``argmax`` (the first index among equal maxima is
+    the lowest) and setting the chosen label's entries to ``-inf`` through the
+    precomputed per-label entry lists.  A few NumPy calls per round and nothing else, so
+    at 1,000 entries the fixed per-query cost stays small next to the product;
+  - larger k: the entries at or above the ``4k + 32``-th best score (``np.partition``;
+    all of them when scores tie there) sorted by score, stably, and their first k
+    distinct labels; when they hold fewer than k labels (a gloss with very many close
+    entries), the rounds answer instead.
+
 * ``mean``: ``q @ C.T`` over the class centroids ``(L,)`` and ``topk``.
 
 >>> import numpy as np
@@ -34,6 +41,8 @@ from torch import Tensor
 from signssl.errors import ConfigError
 from signssl.eval.retrieval import Dictionary
 
+ROUNDS_MAX = 8  # largest k answered by argmax rounds (measured: benchmarks/bench_serve.py)
+
 
 class Hit(NamedTuple):
     """One answer: a gloss, its cosine score and the entry behind it (``-1`` for ``mean``).
@@ -42,6 +51,15 @@ class Hit(NamedTuple):
     gloss: str
     score: float
     entry: int
+
+
+class _Views(NamedTuple):
+    """NumPy arrays a search reads, made once per snapshot."""
+
+    entries: np.ndarray  # (M, D) float32, sharing the entries tensor's memory
+    labels: np.ndarray  # (M,) int64 label id of each entry, sharing label_ids' memory
+    members: np.ndarray  # (M,) int64 entry indices grouped by label (label 0's first)
+    bounds: list[int]  # (L + 1,) label c's entries are members[bounds[c]:bounds[c + 1]]
 
 
 @dataclass(frozen=True)
@@ -53,11 +71,14 @@ class SearchIndex:
     label_ids: Tensor
     classes: tuple[str, ...]
     centroids: Tensor
-    _np: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
+    _np: _Views = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # NumPy views (M, D) float32 and (M,) int64 sharing the tensors' memory, made once
-        object.__setattr__(self, "_np", (self.entries.numpy(), self.label_ids.numpy()))
+        labels = self.label_ids.numpy()
+        counts = np.bincount(labels, minlength=len(self.classes))  # (L,)
+        views = _Views(self.entries.numpy(), labels, np.argsort(labels, kind="stable"),
+                       [0, *np.cumsum(counts).tolist()])
+        object.__setattr__(self, "_np", views)
 
     @classmethod
     def from_dictionary(cls, d: Dictionary) -> SearchIndex:
@@ -68,11 +89,12 @@ class SearchIndex:
         return int(self.entries.shape[1])
 
     def search(self, query: np.ndarray | Tensor, k: int = 5, aggregate: str = "nearest") -> list[Hit]:
-        """The ``k`` best glosses for one query embedding ``(D,)`` or ``(1, D)``."""
+        """The ``k`` best glosses for one query embedding ``(D,)`` or ``(1, D)`` (fewer
+        when the dictionary has fewer glosses)."""
         if isinstance(query, Tensor):
             query = query.detach().cpu().numpy()
         q = np.asarray(query, dtype=np.float32).reshape(-1)  # (D,)
-        E, labels = self._np
+        E = self._np.entries
         if q.shape[0] != E.shape[1]:
             raise ConfigError(f"the query has dimension {q.shape[0]} but the dictionary has "
                               f"{self.dim}; embed it with the dictionary's encoder")
@@ -87,36 +109,40 @@ class SearchIndex:
                     zip(li.tolist(), s.tolist(), strict=True)]  # fmt: skip
         if aggregate != "nearest":
             raise ConfigError(f"aggregate must be 'nearest' or 'mean', got {aggregate!r}")
-        sim = torch.from_numpy(E @ q)  # (M, D) @ (D,) -> (M,)
-        return self._first_labels(sim, labels, k, inv) or self._per_label(sim, k, inv)
+        sim = E @ q  # (M, D) @ (D,) -> (M,), a fresh array this search may overwrite
+        if k <= ROUNDS_MAX:
+            return self._rounds(sim, k, inv)
+        return self._first_labels(sim, k, inv) or self._rounds(sim, k, inv)
 
-    def _first_labels(self, sim: Tensor, labels: np.ndarray, k: int, inv: float = 1.0) -> list[Hit]:
-        """The first ``k`` distinct labels among the ``4k + 32`` best entries (each label
-        scored by its best entry), or ``[]`` when they hold fewer than ``k`` labels."""
-        s, i = sim.topk(min(len(sim), 4 * k + 32))  # (c,) sorted, c << M
-        idx = i.numpy()
-        first: dict[int, int] = {}  # label -> position of its best entry among the c
-        for pos, lab in enumerate(labels[idx].tolist()):
+    def _rounds(self, sim: np.ndarray, k: int, inv: float = 1.0) -> list[Hit]:
+        """Exact for any spread of labels: k times, the best remaining entry (the lowest
+        index among equal scores) gives its label, whose entries then leave ``sim``
+        (overwritten with ``-inf``)."""
+        _, labels, members, bounds = self._np
+        classes = self.classes
+        hits = []
+        for _ in range(k):
+            j = int(sim.argmax())
+            lab = int(labels[j])
+            hits.append(Hit(classes[lab], float(sim[j]) * inv, j))
+            sim[members[bounds[lab]:bounds[lab + 1]]] = -np.inf
+        return hits
+
+    def _first_labels(self, sim: np.ndarray, k: int, inv: float = 1.0) -> list[Hit]:
+        """The first ``k`` distinct labels among the entries scoring at least the
+        ``4k + 32``-th best score (sorted by score, then index), or ``[]`` when those hold
+        fewer than ``k`` labels.  ``sim`` is left as it was."""
+        m = len(sim)
+        c = min(m, 4 * k + 32)
+        cand = np.flatnonzero(sim >= np.partition(sim, m - c)[m - c])  # (c',) c' >= c on ties
+        order = cand[np.argsort(-sim[cand], kind="stable")]  # score desc, index asc on ties
+        first: dict[int, int] = {}  # label -> its best entry
+        for lab, entry in zip(self._np.labels[order].tolist(), order.tolist(), strict=True):
             if lab not in first:
-                first[lab] = pos
+                first[lab] = entry
                 if len(first) == k:
                     break
         if len(first) < k:
             return []
-        p = list(first.values())
         classes = self.classes
-        return [Hit(classes[lab], score * inv, entry) for lab, score, entry in
-                zip(first, s.numpy()[p].tolist(), idx[p].tolist(), strict=True)]
-
-    def _per_label(self, sim: Tensor, k: int, inv: float = 1.0) -> list[Hit]:
-        """Exact for any spread of labels: the per-label maximum ``(L,)`` by one
-        ``scatter_reduce(amax)``, its top-k, and each label's first entry at its maximum."""
-        per_label = torch.full((len(self.classes),), float("-inf"))
-        per_label.scatter_reduce_(0, self.label_ids, sim, reduce="amax")  # (L,)
-        s, li = per_label.topk(k)  # (k,)
-        cand = torch.nonzero(sim >= s[-1]).squeeze(1)  # (c,) entries scoring >= the k-th label
-        best = cand[sim[cand] == per_label[self.label_ids[cand]]]  # at their label's maximum
-        first = torch.full((len(self.classes),), len(sim), dtype=torch.long)
-        first.scatter_reduce_(0, self.label_ids[best], best, reduce="amin")  # (L,)
-        return [Hit(self.classes[c], float(v) * inv, e) for c, v, e in
-                zip(li.tolist(), s.tolist(), first[li].tolist(), strict=True)]
+        return [Hit(classes[lab], float(sim[e]) * inv, e) for lab, e in first.items()]
