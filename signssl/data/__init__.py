@@ -4,7 +4,9 @@
   signer, split, frame range, extra columns);
 * builders returning ``(Manifest, ItemReport)``: :func:`manifest_from_folder`
   (``ROOT/<gloss>/<sample>``), :func:`manifest_from_wlasl`,
-  :func:`manifest_from_asl_citizen`, :func:`manifest_from_lsa64`;
+  :func:`manifest_from_asl_citizen`, :func:`manifest_from_lsa64`, and one module per
+  further corpus (``msasl``, ``autsl``, ``slr500``, ``nmfs_csl``, ``lsfb_isol``,
+  ``how2sign``, ``youtube_asl``, ``gislr``; docs/datasets.md);
 * :func:`signer_independent_split`;
 * :class:`PoseDataset` + :func:`collate_poses` / :func:`pose_loader`: model batches;
 * :func:`check_manifest`: read every sample, report the unusable ones.
