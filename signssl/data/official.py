@@ -140,8 +140,12 @@ def seconds_to_frames(start_s: object, end_s: object, fps: object) -> tuple[int 
 
 
 def relative(path: Path, folder: Path) -> str:
-    """``path`` as written in the manifest: relative to ``folder`` with ``/``."""
-    return path.relative_to(folder).as_posix()
+    """``path`` as written in the manifest: relative to ``folder`` with ``/``, or absolute
+    when it lies outside ``folder`` (a listed ``../x`` or ``/abs/x``)."""
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return Path(os.path.abspath(path)).as_posix()
 
 
 def finish(rows: list[ManifestRow], report: ItemReport, folder: Path, source: Path,
