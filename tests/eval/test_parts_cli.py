@@ -32,6 +32,32 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files if k != "info"}
 
 
+def _load(path: Path) -> dict[str, np.ndarray]:
+    return _npz(path) if path.suffix == ".npz" else {"": np.load(path)}
+
+
+def _parts_merge_like_whole(capsys: pytest.CaptureFixture[str], argv: list, out_option: str,
+                            whole: Path, split: Path, listing: str, n: int, suffix: str) -> int:
+    """Run ``argv`` into ``whole``, then as parts ``1..n`` (in reverse) into ``split``; merge the
+    part listings: same listing text and bit-equal per-row files.  Returns the file count."""
+    assert run_cli(capsys, *argv, out_option, whole)[0] == 0
+    for i in range(n, 0, -1):
+        code, _, err = run_cli(capsys, *argv, out_option, split, "--part", f"{i}/{n}")
+        assert code == 0, err
+    assert not (split / listing).exists()  # each part wrote its own listing
+    parts = [part_path(split / listing, (i, n)) for i in range(1, n + 1)]
+    assert run_cli(capsys, "manifest", "merge", split / listing, *parts)[0] == 0
+    assert (split / listing).read_text() == (whole / listing).read_text()
+    files = sorted(p.relative_to(whole) for p in whole.rglob(f"*{suffix}"))
+    assert files == sorted(p.relative_to(split) for p in split.rglob(f"*{suffix}"))
+    for rel in files:
+        a, b = _load(whole / rel), _load(split / rel)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(b[key], a[key])
+    return len(files)
+
+
 @pytest.mark.parametrize("encoder", [["--baseline", "raw-keypoints"],
                                      ["--baseline", "random-init", "--model", "pose_transformer_test"]])
 def test_embed_parts_merge_to_the_unsplit_features(synth: Path, tmp_path: Path, encoder: list[str],
@@ -71,40 +97,18 @@ def test_embed_part_checks(synth: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_embed_per_file_parts_share_one_folder(synth: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["embed", "--baseline", "raw-keypoints", "--data", synth.parent / "manifest.csv"]
-    whole = tmp_path / "whole"  # (the 6 whole clips: --per-file refuses segments)
-    assert run_cli(capsys, *common, "--per-file", whole)[0] == 0
-    split = tmp_path / "split"
-    for i in (2, 1, 3):
-        assert run_cli(capsys, *common, "--per-file", split, "--part", f"{i}/3")[0] == 0
-    parts = [part_path(split / "manifest.csv", (i, 3)) for i in (1, 2, 3)]
-    assert run_cli(capsys, "manifest", "merge", split / "manifest.csv", *parts)[0] == 0
-    assert (split / "manifest.csv").read_text() == (whole / "manifest.csv").read_text()
-    npys = sorted(p.relative_to(whole) for p in whole.rglob("*.npy"))
-    assert npys == sorted(p.relative_to(split) for p in split.rglob("*.npy")) and npys
-    for rel in npys:
-        np.testing.assert_array_equal(np.load(split / rel), np.load(whole / rel))
+    argv = ["embed", "--baseline", "raw-keypoints", "--data", synth.parent / "manifest.csv"]
+    # (the 6 whole clips: --per-file refuses segments)
+    assert _parts_merge_like_whole(capsys, argv, "--per-file", tmp_path / "whole",
+                                   tmp_path / "split", "manifest.csv", 3, ".npy") == 6
 
 
 def test_priors_parts_merge_to_the_unsplit_index(synth: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert run_cli(capsys, "priors", "--data", synth, "--out", whole)[0] == 0
-    for i in (1, 2, 3):
-        code, _, err = run_cli(capsys, "priors", "--data", synth, "--out", split, "--part", f"{i}/3")
-        assert code == 0, err
-    assert not (split / "index.csv").exists()  # each part wrote its own index
-    parts = [part_path(split / "index.csv", (i, 3)) for i in (1, 2, 3)]
-    assert run_cli(capsys, "manifest", "merge", split / "index.csv", *parts)[0] == 0
-    text = (whole / "index.csv").read_text()
-    assert (split / "index.csv").read_text() == text and len(text.splitlines()) == 8
-    files = sorted(p.relative_to(whole) for p in whole.rglob("*.npz"))
-    assert files == sorted(p.relative_to(split) for p in split.rglob("*.npz")) and len(files) == 7
-    for rel in files:
-        a, b = _npz(whole / rel), _npz(split / rel)
-        assert a.keys() == b.keys()
-        for key in a:
-            np.testing.assert_array_equal(a[key], b[key])
+    argv = ["priors", "--data", synth]
+    assert _parts_merge_like_whole(capsys, argv, "--out", tmp_path / "whole", tmp_path / "split",
+                                   "index.csv", 3, ".npz") == 7
+    assert len((tmp_path / "whole" / "index.csv").read_text().splitlines()) == 8
 
 
 @pytest.fixture(scope="module")
@@ -125,20 +129,9 @@ def pose_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_extract_features_parts_merge_to_the_unsplit_index(
     synth: Path, pose_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    common = ["extract-features", "--checkpoint", pose_run, "--data", synth, "--window", "4"]
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert run_cli(capsys, *common, "--out", whole)[0] == 0
-    for i in (2, 1):
-        code, _, err = run_cli(capsys, *common, "--out", split, "--part", f"{i}/2")
-        assert code == 0, err
-    parts = [part_path(split / "index.csv", (i, 2)) for i in (1, 2)]
-    assert run_cli(capsys, "manifest", "merge", split / "index.csv", *parts)[0] == 0
-    text = (whole / "index.csv").read_text()
-    assert (split / "index.csv").read_text() == text and len(text.splitlines()) == 8
-    npys = sorted(p.relative_to(whole) for p in whole.rglob("*.npy"))
-    assert npys == sorted(p.relative_to(split) for p in split.rglob("*.npy")) and len(npys) == 7
-    for rel in npys:
-        np.testing.assert_array_equal(np.load(split / rel), np.load(whole / rel))
+    argv = ["extract-features", "--checkpoint", pose_run, "--data", synth, "--window", "4"]
+    assert _parts_merge_like_whole(capsys, argv, "--out", tmp_path / "whole", tmp_path / "split",
+                                   "index.csv", 2, ".npy") == 7
 
 
 _HOLD_PART_LOCK = """
