@@ -49,14 +49,15 @@ def test_nmfs_csl_rows_and_counts(tmp_path: Path) -> None:
     assert m.splits() == {"test": 2, "train": 2}
 
 
-def test_nmfs_csl_paths_outside_the_data_folder_are_written_absolute(tmp_path: Path) -> None:
+def test_nmfs_csl_paths_outside_the_data_folder(tmp_path: Path) -> None:
     lists, data = _fake(tmp_path)
     _touch(tmp_path / "elsewhere" / "P05_000_1.mp4")
-    (lists / "test.txt").write_text("../elsewhere/P05_000_1.mp4 0\n")
-    m, _ = manifest_from_nmfs_csl(lists, data_dir=data)
-    outside = m.filter(split="test").rows[0]
-    assert outside.path == (tmp_path / "elsewhere" / "P05_000_1.mp4").as_posix()
-    assert m.resolve(outside) == tmp_path / "elsewhere" / "P05_000_1.mp4"
+    target = tmp_path / "elsewhere" / "P05_000_1.mp4"
+    (lists / "test.txt").write_text(f"../elsewhere/P05_000_1.mp4 0\n{target} 0\n")
+    m, report = manifest_from_nmfs_csl(lists, data_dir=data)
+    relative, absolute = m.filter(split="test").rows
+    assert (relative.path, absolute.path) == ("../elsewhere/P05_000_1.mp4", target.as_posix())
+    assert m.resolve(relative) == m.resolve(absolute) == target
 
 
 def test_nmfs_csl_pose_folder_and_errors(tmp_path: Path) -> None:
