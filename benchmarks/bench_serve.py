@@ -1,11 +1,13 @@
 """`signssl serve`: search cost against a bare GEMM + top-k, and the server under load.
 
 1. Search (embedding done): :meth:`signssl.serve.index.SearchIndex.search` for one query
-   (normalisation, ``q @ E.T``, per-gloss maximum, top-k glosses and their entries)
+   (normalisation, ``q @ E.T``, the k best distinct glosses, their scores and entries)
    against the bare ``(q @ E.T).topk(k)`` on the same pre-normalised tensors, at 1k, 10k
    and 100k entries (D = 256, one gloss per 10 entries, k = 5).  Rounds interleave the two
-   (alternating which goes first); each round times ``calls`` calls of each.  Printed: the
-   median ratio ours / bare over rounds with its min-max, and the median microseconds.
+   (alternating which goes first); each round times ``calls`` calls of each (about
+   2,000,000 entries' worth, so a round lasts 0.1 s or more and one preemption by another
+   process moves it little).  Printed: the median ratio ours / bare over rounds with its
+   min-max, the median microseconds, and the load average before and after.
 2. Load (``--no-load`` skips): `signssl serve` started as a process on loopback with a
    10,000-entry dictionary (random vectors; 1,000 glosses) and queried by ``--clients``
    concurrent clients (threads of this process) for ``--seconds`` each:
@@ -70,7 +72,7 @@ def search_cost(n_entries: int, rounds: int, dim: int = 256, k: int = 5) -> dict
     def ours() -> None:
         index.search(q, k=k)
 
-    calls = max(5, 200_000 // n_entries)
+    calls = max(5, 2_000_000 // n_entries)
     bare(), ours()  # warm up
     ratios, t_ours, t_bare = [], [], []
     for r in range(rounds):
@@ -304,6 +306,7 @@ def main() -> None:
         r = search_cost(n, args.rounds)
         print(f"{n:>7}  {r['ratio']:.2f} [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
               f"{r['ours_us']:>17.1f} {r['bare_us']:>9.1f}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
     if args.no_load:
         return
     with tempfile.TemporaryDirectory() as tmp:
