@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from signssl.cli.parts import PART_HELP, read_part
+from signssl.data.parts import part_path
 from signssl.extract import REPORT_NAME, extract_poses
 from signssl.io.video import probe_video
 from signssl.utils import json_ready
@@ -38,8 +40,10 @@ def extract_poses_cmd(
                                                          "tracking; slower).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Redo videos whose .pose file exists.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    part: Annotated[str | None, typer.Option("--part", metavar="I/N", help=PART_HELP)] = None,
 ) -> None:
     """Extract poses from videos into .pose files (parallel; rerun to resume)."""
+    which = read_part(part)
     kwargs = {}
     if estimator == "holistic":
         kwargs = {"model_complexity": model_complexity, "refine_face": refine_face,
@@ -47,7 +51,7 @@ def extract_poses_cmd(
                   "min_tracking_confidence": min_tracking_confidence,
                   "static_image_mode": static_image_mode}
     report = extract_poses(src, out_dir, estimator=estimator, estimator_kwargs=kwargs,
-                           workers=workers, overwrite=overwrite, progress=progress)
+                           workers=workers, overwrite=overwrite, progress=progress, part=which)
     out.print(escape(report.summary()), soft_wrap=True)
     if report.manifest:
         out.print(f"manifest: [bold]{escape(report.manifest)}[/]  videos with poses: "
@@ -56,7 +60,7 @@ def extract_poses_cmd(
         out.print(f"  [red]failed[/] {escape(video)}: {escape(message)}", soft_wrap=True)
     if report.failed > SHOWN_FAILURES:
         out.print(f"  ... and {report.failed - SHOWN_FAILURES} more", soft_wrap=True)
-    out.print(f"report: {escape(str(out_dir / REPORT_NAME))}", soft_wrap=True)
+    out.print(f"report: {escape(str(part_path(out_dir / REPORT_NAME, which)))}", soft_wrap=True)
 
 
 def video_info_cmd(

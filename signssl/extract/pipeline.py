@@ -287,6 +287,7 @@ def extract_poses(
     overwrite: bool = False,
     progress: bool = True,
     start_method: str | None = None,
+    part: tuple[int, int] = (1, 1),
 ) -> ExtractReport:
     """Extract poses from every video of ``source`` into ``out_dir`` (module docstring).
 
@@ -301,6 +302,11 @@ def extract_poses(
         overwrite: redo videos whose ``.pose`` file exists.
         progress: show a progress bar.
         start_method: multiprocessing start method (default ``forkserver``, else ``spawn``).
+        part: only these rows of the source (``--part I/N``, :mod:`signssl.data.parts`),
+            named as in the whole job; the part writes ``manifest.partIofN.csv``,
+            ``videos.partIofN.csv`` and its report under a lock of its own, so the parts
+            share ``out_dir`` (a video named by rows of two parts is extracted by both,
+            each writing the same file atomically).
     Returns:
         the :class:`ExtractReport` (also saved as ``out_dir/extract_report.json``).
     Raises:
@@ -312,11 +318,13 @@ def extract_poses(
         raise ConfigError(f"workers must be >= 1, got {workers}")
     out = Path(os.path.abspath(out_dir))
     factory = resolve_estimator(estimator, **(estimator_kwargs or {}))
-    plan = plan_extraction(source, out)
+    from signssl.data.parts import WHOLE, part_path
+
+    plan = _plan_part(plan_extraction(source, out), part)
     report = ExtractReport()
-    with folder_lock(out, "pose extraction", LOCK_NAME):
-        remove_stale_temporaries([*(t.output for t in plan.tasks), out / REPORT_NAME,
-                                  out / MANIFEST_NAME, out / VIDEO_MANIFEST_NAME])  # fmt: skip
+    names = {n: part_path(out / n, part) for n in (REPORT_NAME, MANIFEST_NAME, VIDEO_MANIFEST_NAME)}
+    with folder_lock(out, "pose extraction", part_path(LOCK_NAME, part).name):
+        remove_stale_temporaries([*(t.output for t in plan.tasks), *names.values()])
         todo = [t for t in plan.tasks if overwrite or not os.path.exists(t.output)]
         report.skipped_existing = len(plan.tasks) - len(todo)
         n_workers = max(1, min(workers, len(todo)))
@@ -346,12 +354,25 @@ def extract_poses(
             if close is not None:
                 close()
         report.seconds = time.perf_counter() - t0
-        _write_manifests(plan, out, report)
-        save_json(out / REPORT_NAME, report.to_dict())
+        _write_manifests(plan, out, report, names, always=part != WHOLE)
+        save_json(names[REPORT_NAME], report.to_dict())
     return report
 
 
-def _write_manifests(plan: ExtractPlan, out: Path, report: ExtractReport) -> None:
+def _plan_part(plan: ExtractPlan, part: tuple[int, int]) -> ExtractPlan:
+    """The rows of ``part`` of ``plan`` and the tasks of their videos (names unchanged)."""
+    from signssl.data.parts import WHOLE, part_bounds
+
+    if part == WHOLE:
+        return plan
+    start, stop = part_bounds(len(plan.manifest), part)
+    videos = set(plan.videos[start:stop])
+    return ExtractPlan(plan.manifest[start:stop], plan.videos[start:stop],  # type: ignore[arg-type]
+                       plan.outputs[start:stop], [t for t in plan.tasks if t.video in videos])
+
+
+def _write_manifests(plan: ExtractPlan, out: Path, report: ExtractReport,
+                     names: dict[str, Path], always: bool = False) -> None:
     from signssl.data.manifest import Manifest, ManifestRow
 
     pose_rows, video_rows = [], []
@@ -364,12 +385,12 @@ def _write_manifests(plan: ExtractPlan, out: Path, report: ExtractReport) -> Non
                                      extra={**extra, VIDEO_COLUMN: _portable(video, out)}))
         video_rows.append(ManifestRow(path=video, **base,
                                       extra={**extra, POSE_COLUMN: _portable(output, out)}))
-    if not pose_rows:
+    if not pose_rows and not always:  # a job part writes its (empty) part manifests
         return
-    Manifest(pose_rows).write(out / MANIFEST_NAME)
-    Manifest(video_rows).write(out / VIDEO_MANIFEST_NAME)
-    report.manifest = str(out / MANIFEST_NAME)
-    report.video_manifest = str(out / VIDEO_MANIFEST_NAME)
+    Manifest(pose_rows).write(names[MANIFEST_NAME])
+    Manifest(video_rows).write(names[VIDEO_MANIFEST_NAME])
+    report.manifest = str(names[MANIFEST_NAME])
+    report.video_manifest = str(names[VIDEO_MANIFEST_NAME])
 
 
 def _portable(path: str, base: Path) -> str:
