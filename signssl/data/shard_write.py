@@ -1,0 +1,222 @@
+"""Writing a manifest's pose clips as tar shards (``signssl shard``; the format is in
+:mod:`signssl.data.shards`).
+
+Every row is read by :class:`~signssl.data.PoseDataset` (``load``: read, frame range,
+layout, dims, edge trim, normalisation), so a shard holds exactly the arrays the folder
+reader gives.  A clip that cannot be used is skipped and counted by reason in the
+returned :class:`~signssl.data.report.ItemReport` (also saved in the index as
+``report``).  Rows are grouped by split (stable, so each split keeps the manifest order)
+and a shard never spans two splits.
+
+Output is atomic: the shards and ``shards.json`` are written in a temporary folder next
+to ``out`` that is renamed to ``out`` (or, when ``out`` exists, e.g. holding other
+parts, moved into it file by file with the index last): a killed job leaves no index, so
+no reader sees half a corpus.  With ``part=(I, N)`` only the ``I``-th block of rows is
+written, as ``shard.partIofN-*.tar`` and ``shards.partIofN.json``;
+:func:`merge_shard_parts` joins the parts' indexes into ``shards.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from signssl.data.loading import SampleError
+from signssl.data.manifest import Manifest
+from signssl.data.parts import WHOLE, order_parts, part_path, part_suffix, select_part
+from signssl.data.report import ItemReport
+from signssl.data.shards import (
+    CONF,
+    INDEX_NAME,
+    META,
+    XYZ,
+    ShardIndex,
+    ShardInfo,
+    file_sha256,
+)
+from signssl.errors import ConfigError, DataError
+from signssl.utils import progress_bar, save_json
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def clip_record(key: str, seq: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The tar members of one clip (a WebDataset sample dict of bytes)."""
+    return {
+        "__key__": key,
+        XYZ: _npy_bytes(seq.xyz.astype(np.float32, copy=False)),  # (T, J, C)
+        CONF: _npy_bytes(seq.conf.astype(np.float32, copy=False)),  # (T, J)
+        META: json.dumps(meta, sort_keys=True).encode("utf-8"),
+    }
+
+
+def _rows_within_split(manifest: Manifest) -> list[int]:
+    """Per row, its index among the rows of its split (the ``index`` a split's reader gives)."""
+    seen: dict[str | None, int] = {}
+    out = []
+    for row in manifest.rows:
+        out.append(seen.get(row.split, 0))
+        seen[row.split] = out[-1] + 1
+    return out
+
+
+class _ShardSink:
+    """Tar shards of at most ``shard_size`` clips in ``folder``, split by split name."""
+
+    def __init__(self, folder: Path, shard_size: int, prefix: str) -> None:
+        self.folder, self.shard_size, self.prefix = folder, shard_size, prefix
+        self.infos: list[ShardInfo] = []
+        self._writer: Any = None
+        self._file: Any = None
+        self._count, self._split, self._name = 0, None, ""
+
+    def write(self, record: dict[str, Any], split: str | None) -> None:
+        if self._writer is None or self._count >= self.shard_size or split != self._split:
+            self._close()
+            import webdataset as wds
+
+            self._name = f"{self.prefix}-{len(self.infos):06d}.tar"
+            self._file = open(self.folder / self._name, "wb")  # noqa: SIM115 (closed in _close)
+            self._writer = wds.TarWriter(self._file, encoder=False, mtime=0.0)
+            self._count, self._split = 0, split
+        self._writer.write(record)
+        self._count += 1
+
+    def _close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._file.close()
+        path = self.folder / self._name
+        self.infos.append(ShardInfo(self._name, self._count, path.stat().st_size, file_sha256(path),
+                                    self._split))
+        self._writer = None
+
+    def close(self) -> list[ShardInfo]:
+        self._close()
+        return self.infos
+
+
+def _commit(tmp: Path, out: Path, index_name: str) -> None:
+    """Move ``tmp``'s files to ``out`` (a rename when ``out`` does not exist), index last."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    for p in sorted(tmp.iterdir()):
+        if p.name != index_name:
+            os.replace(p, out / p.name)
+    os.replace(tmp / index_name, out / index_name)
+    tmp.rmdir()
+
+
+def write_shards(
+    manifest: Manifest | str | Path,
+    out: str | Path,
+    *,
+    layout: str | None = "masa49",
+    dims: int | None = 2,
+    normalize: str | None = "auto",
+    trim_empty: bool = True,
+    split: str | None = None,
+    shard_size: int = 1000,
+    source_layout: str | None = None,
+    fps: float | None = None,
+    part: tuple[int, int] = WHOLE,
+    progress: bool = True,
+) -> tuple[ShardIndex, ItemReport]:
+    """Write the clips of ``manifest`` (rows of ``split``; ``None`` = all) to ``out``.
+
+    Args:
+        layout, dims, normalize, trim_empty, source_layout, fps: as
+            :class:`~signssl.data.PoseDataset` (the reader must ask for the same).
+        shard_size: clips per shard (the last of a split may hold fewer).
+        part: ``(I, N)`` writes only the ``I``-th of ``N`` row blocks (module docstring).
+    Returns:
+        ``(index, report)``: the written index and the kept / skipped clips by reason.
+    Raises:
+        ConfigError: ``shard_size < 1``; ``out`` already holds this index.
+        DataError: a missing manifest; no usable clip.
+    """
+    from signssl.data.dataset import PoseDataset
+
+    if shard_size < 1:
+        raise ConfigError(f"--shard-size must be >= 1, got {shard_size}")
+    out = Path(out)
+    index_name = part_path(INDEX_NAME, part).name
+    if (out / index_name).exists():
+        raise ConfigError(f"{out / index_name} exists: shard into a new --out folder or delete it")
+    ds = PoseDataset(manifest, layout=layout, dims=dims, normalize=normalize, split=split,
+                     source_layout=source_layout, fps=fps, trim_empty=trim_empty)  # fmt: skip
+    rows = select_part(range(len(ds.manifest)), part)
+    rows.sort(key=lambda r: ds.manifest.rows[r].split or "")  # stable: manifest order per split
+    split_row = _rows_within_split(ds.manifest)
+    tmp = out.parent / f".{out.name}{part_suffix(part)}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        report = ItemReport()
+        sink = _ShardSink(tmp, shard_size, f"shard{part_suffix(part)}")
+        for r in progress_bar(rows, desc="sharding", unit="clip", disable=not progress):
+            row = ds.manifest.rows[r]
+            try:
+                seq = ds.load(r)
+            except SampleError as e:
+                report.add(e.reason, str(ds.manifest.resolve(row)), str(e))
+                continue
+            meta = {"row": r, "split_row": split_row[r], "label": row.label, "signer": row.signer, "split": row.split,
+                    "start": row.start, "end": row.end,
+                    "fps": None if seq.fps is None else float(seq.fps), "path": seq.source,
+                    "layout": seq.layout.name, "extra": row.extra}  # fmt: skip
+            sink.write(clip_record(f"{r:09d}", seq, meta), row.split)
+            report.kept += 1
+        infos = sink.close()
+        if not infos and part == WHOLE:
+            raise DataError(f"no usable clip to shard ({report.summary()}; {report.explain_none_kept()})",
+                            str(getattr(ds.manifest, "source", None) or manifest))
+        source = ds.manifest.source if ds.manifest.source is not None else manifest
+        index = ShardIndex(out, infos, layout if layout is None else str(layout), dims, normalize,
+                           trim_empty, ds.classes, manifest=str(source) if isinstance(source, str | Path) else None,
+                           report=report.to_dict())  # fmt: skip
+        save_json(tmp / index_name, index.to_dict())
+        _commit(tmp, out, index_name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return index, report
+
+
+def merge_shard_parts(out: str | Path, parts: Sequence[str | Path] | None = None) -> ShardIndex:
+    """Join the part indexes in ``out`` (``shards.partIofN.json``, parts ``1..N`` all
+    there) into ``out/shards.json``; the shards stay where they are.
+
+    Raises:
+        DataError: a missing or repeated part, or parts written with other options.
+    """
+    out = Path(out)
+    paths = order_parts(parts if parts is not None else sorted(out.glob("shards.part*of*.json")))
+    first = json.loads(Path(paths[0]).read_text())
+    merged = dict(first, shards=[], report={})
+    counts: dict[str, int] = {}
+    for path in paths:
+        d = json.loads(Path(path).read_text())
+        for key in ("layout", "dims", "normalize", "trim_empty", "classes"):
+            if d[key] != first[key]:
+                raise DataError(f"{key} differs from part 1's ({d[key]!r} vs {first[key]!r}): "
+                                "shard every part with the same options", path)
+        merged["shards"].extend(d["shards"])
+        for k, n in d.get("report", {}).get("counts", {}).items():
+            counts[k] = counts.get(k, 0) + n
+    merged["report"] = {"counts": counts}
+    merged["count"] = sum(s["count"] for s in merged["shards"])
+    save_json(out / INDEX_NAME, merged)
+    return ShardIndex.read(out)

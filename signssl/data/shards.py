@@ -1,0 +1,441 @@
+"""Sharded pose datasets: tar shards read by index or streamed, each clip once per epoch.
+
+A shard folder (written by :func:`signssl.data.shard_write.write_shards`, ``signssl
+shard``) holds ::
+
+    SHARDS/
+      shards.json          the index: counts, options, classes, one entry per shard
+      shard-000000.tar     WebDataset tar shards; per clip (key = manifest row, 9 digits)
+      shard-000001.tar       <key>.xyz.npy   (T, J, C) float32 coordinates
+      ...                    <key>.conf.npy  (T, J) float32 confidence in [0, 1]
+                             <key>.json      label, signer, path, row, split, start,
+                                             end, fps, extra (the manifest's other columns)
+
+A clip is stored as :class:`~signssl.data.PoseDataset` produces it before ``transform``
+(read, frame range, ``layout``, ``dims``, edge trim, normalisation; the index records
+those options), so a shard sample is bit-identical to the folder reader's.  Shards never
+mix manifest splits (the index gives each shard's ``split``), so a split is a set of
+shards.  The tars are plain WebDataset shards (``webdataset.WebDataset(urls).decode()``
+reads them too).
+
+Reading.  :class:`ShardDataset` is a map-style dataset: sample ``i`` is read from its
+shard by the members' byte offsets (a tar header scan when the shard is first opened;
+at most ``max_open`` shards open per process, so memory does not grow with the corpus).
+Its :meth:`~ShardDataset.epoch_order` is a *streaming* order: the shards in a seeded
+order, then a shuffle buffer of ``buffer`` clips (:func:`shuffle_buffer`), both seeded by
+``(seed, epoch)``; pretraining's batch sampler gives rank ``r`` of ``W`` the clips
+``order[r::W]`` and resumes mid-epoch (:mod:`signssl.engine.loader`), so every clip is
+read once per epoch across ranks and workers.  :class:`ShardStream` is the same order as
+an ``IterableDataset`` for loops without a sampler: split by (rank, world size, worker,
+workers) with :func:`stream_indices`, resumable from the number of clips consumed.
+
+Errors: a shard that is missing, truncated (size differs from the index), not a tar or
+holding an unreadable clip raises :class:`~signssl.errors.DataError` naming the file and
+saying to re-run ``signssl shard``; :func:`verify_shards` checks every shard's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from signssl.errors import ConfigError, DataError
+from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.sequence import PoseSequence
+
+INDEX_NAME = "shards.json"
+FORMAT = "signssl-pose-shards"
+VERSION = 1
+#: tar member suffixes of one clip
+XYZ, CONF, META = "xyz.npy", "conf.npy", "json"
+RERUN = "re-run `signssl shard` to rewrite the shards"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One shard file: ``name`` (relative to the folder), clips, bytes, sha256, split."""
+
+    name: str
+    count: int
+    bytes: int
+    sha256: str
+    split: str | None = None
+
+
+@dataclass
+class ShardIndex:
+    """What ``shards.json`` holds (module docstring); ``root`` is the shard folder."""
+
+    root: Path
+    shards: list[ShardInfo]
+    layout: str | None
+    dims: int | None
+    normalize: str | None
+    trim_empty: bool
+    classes: list[str]
+    kind: str = "pose"
+    manifest: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(s.count for s in self.shards)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "version": VERSION, "kind": self.kind, "count": self.count,
+            "layout": self.layout, "dims": self.dims, "normalize": self.normalize,
+            "trim_empty": self.trim_empty, "classes": self.classes, "manifest": self.manifest,
+            "report": self.report,
+            "shards": [s.__dict__ for s in self.shards],
+        }  # fmt: skip
+
+    @classmethod
+    def read(cls, root: str | Path) -> ShardIndex:
+        """Read ``root/shards.json``.
+
+        Raises:
+            DataError: no index, not JSON, another format or a missing key.
+        """
+        root = Path(root)
+        path = root / INDEX_NAME
+        if not path.is_file():
+            raise DataError(f"not a shard folder (no {INDEX_NAME}); make one with `signssl shard`", root)
+        try:
+            d = json.loads(path.read_text())
+            if d.get("format") != FORMAT:
+                raise DataError(f"format {d.get('format')!r} is not {FORMAT!r}; {RERUN}", path)
+            if int(d.get("version", 0)) > VERSION:
+                raise DataError(f"version {d['version']} is newer than this signssl reads ({VERSION}); "
+                                "upgrade signssl", path)
+            shards = [ShardInfo(**s) for s in d["shards"]]
+            return cls(root, shards, d["layout"], d["dims"], d["normalize"], bool(d["trim_empty"]),
+                       list(d["classes"]), d.get("kind", "pose"), d.get("manifest"), d.get("report", {}))
+        except (ValueError, KeyError, TypeError) as e:
+            if isinstance(e, DataError):
+                raise
+            raise DataError(f"unreadable shard index ({type(e).__name__}: {e}); {RERUN}", path) from None
+
+
+def is_shard_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a shard index."""
+    return Path(path).is_dir() and (Path(path) / INDEX_NAME).is_file()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_shards(root: str | Path) -> int:
+    """Check every shard's size and sha256 against the index; the number of clips.
+
+    Raises:
+        DataError: naming the first shard that is missing or differs.
+    """
+    index = ShardIndex.read(root)
+    for info in index.shards:
+        path = index.root / info.name
+        if not path.is_file():
+            raise DataError(f"shard missing; {RERUN}", path)
+        if path.stat().st_size != info.bytes or file_sha256(path) != info.sha256:
+            raise DataError(f"shard differs from its index (size or sha256); {RERUN}", path)
+    return index.count
+
+
+# ----------------------------------------------------------------------------- order
+
+
+def shuffle_buffer(items: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``items`` passed through a shuffle buffer of ``size`` (a permutation of ``items``).
+
+    The first ``size`` items fill the buffer; each further item replaces a uniformly
+    drawn slot, whose item is emitted; the rest of the buffer is emitted in random order.
+    An item is emitted at most ``size`` positions before it arrives, so a reader going
+    through the output stays within a window of ``size`` items of the input.
+    """
+    if size <= 1 or len(items) <= 1:
+        return np.asarray(items).copy()
+    size = min(size, len(items))
+    buf = np.asarray(items[:size]).copy()
+    rest = np.asarray(items[size:])
+    slots = rng.integers(0, size, len(rest))  # (n - size,) drawn at once
+    out = np.empty(len(items), dtype=buf.dtype)
+    for k, (item, j) in enumerate(zip(rest.tolist(), slots.tolist(), strict=True)):
+        out[k] = buf[j]
+        buf[j] = item
+    out[len(rest):] = rng.permutation(buf)
+    return out
+
+
+def epoch_order(counts: Sequence[int], seed: int, epoch: int, buffer: int) -> np.ndarray:
+    """Indices ``0..sum(counts)-1`` for ``epoch``: shards (of ``counts`` clips, stored one
+    after another) in a seeded order, through a shuffle buffer of ``buffer`` clips."""
+    rng = np.random.default_rng([seed, epoch, 17])
+    starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])  # (S + 1,)
+    parts = [np.arange(starts[s], starts[s + 1]) for s in rng.permutation(len(counts))]
+    seq = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    return shuffle_buffer(seq, buffer, rng)
+
+
+def stream_indices(
+    order: np.ndarray, rank: int, world_size: int, worker: int, num_workers: int, block: int,
+    consumed: int = 0,
+) -> np.ndarray:
+    """The clips of ``order`` that worker ``worker`` of rank ``rank`` reads.
+
+    Rank ``r`` of ``W`` gets ``order[r::W]`` after the last ``len(order) % W`` are dropped
+    (every rank the same number of clips, as DDP needs; the order is reshuffled each
+    epoch); it skips the first ``consumed`` (a resumed epoch), then its workers take blocks
+    of ``block`` clips in turn, so a ``DataLoader`` with ``batch_size=block`` returns the
+    rank's clips in the same order whatever ``num_workers`` is.
+    """
+    if not 0 <= rank < world_size or not 0 <= worker < max(num_workers, 1) or block < 1:
+        raise ValueError(f"bad split: rank {rank} of {world_size}, worker {worker} of "
+                         f"{num_workers}, block {block}")
+    usable = len(order) - len(order) % world_size
+    mine = np.asarray(order[:usable][rank::world_size])[consumed:]
+    if num_workers <= 1:
+        return mine
+    blocks = np.arange(len(mine)) // block  # (n,) block of each clip
+    return mine[blocks % num_workers == worker]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _OpenShard:
+    """A shard's file descriptor and, per clip, its byte span and member offsets in it."""
+
+    def __init__(self, path: Path, info: ShardInfo) -> None:
+        if not path.is_file():
+            raise DataError(f"shard missing; {RERUN}", path)
+        size = path.stat().st_size
+        if size != info.bytes:
+            raise DataError(f"shard is {size} bytes, its index says {info.bytes} (truncated or "
+                            f"changed); {RERUN}", path)
+        self.path = path
+        self.spans: list[tuple[int, int]] = []  # clip -> (first byte, end byte) in the file
+        self.members: list[dict[str, tuple[int, int]]] = []  # clip -> suffix -> (offset, size)
+        self.keys: list[str] = []
+        try:
+            with tarfile.open(path, mode="r:") as tf:
+                for m in tf.getmembers():
+                    key, _, suffix = m.name.partition(".")
+                    if not self.keys or self.keys[-1] != key:
+                        self.keys.append(key)
+                        self.spans.append((m.offset, m.offset))
+                        self.members.append({})
+                    self.members[-1][suffix] = (m.offset_data - self.spans[-1][0], m.size)
+                    self.spans[-1] = (self.spans[-1][0], m.offset_data + m.size)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise DataError(f"not a readable tar shard ({type(e).__name__}: {e}); {RERUN}", path) from None
+        if len(self.keys) != info.count:
+            raise DataError(f"shard holds {len(self.keys)} clips, its index says {info.count}; {RERUN}",
+                            path)
+        self.fd = os.open(path, os.O_RDONLY)  # os.pread: no shared offset across forked workers
+
+    def read(self, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Clip ``k``: ``(xyz (T, J, C), conf (T, J), meta)``."""
+        start, end = self.spans[k]
+        data = os.pread(self.fd, end - start, start)
+        try:
+            members = self.members[k]
+            xyz = _npy(data, *members[XYZ])
+            conf = _npy(data, *members[CONF])
+            off, n = members[META]
+            meta = json.loads(data[off:off + n])
+        except (KeyError, ValueError, OSError, EOFError) as e:
+            raise DataError(f"clip {self.keys[k]} is unreadable ({type(e).__name__}: {e}); {RERUN}",
+                            self.path) from None
+        return xyz, conf, meta
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _npy(data: bytes, offset: int, size: int) -> np.ndarray:
+    return np.lib.format.read_array(io.BytesIO(data[offset:offset + size]), allow_pickle=False)
+
+
+class ShardDataset(Dataset):
+    """The clips of a shard folder, by index (module docstring).
+
+    A sample is :class:`~signssl.data.PoseDataset`'s dict: ``{"pose": PoseSequence,
+    "label": int (-1 = unlabeled), "path": str, "signer": str, "index": int (the
+    manifest row; with ``split``, the row among that split's rows, as ``PoseDataset``)}``.
+
+    Args:
+        root: the shard folder.
+        split: keep only the shards of this split; ``None`` keeps all.
+        classes: class list giving label indices; ``None`` = the index's.
+        seed, buffer: seed and shuffle-buffer size of :meth:`epoch_order`.
+        max_open: shards kept open per process.
+    Raises:
+        DataError: a bad index; no shard of ``split``; a label not in ``classes``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | None = None,
+        classes: Sequence[str] | None = None,
+        seed: int = 0,
+        buffer: int = 1000,
+        max_open: int = 4,
+    ) -> None:
+        self.index = ShardIndex.read(root)
+        shards = self.index.shards
+        if split is not None:
+            shards = [s for s in shards if s.split == split]
+            if not shards:
+                splits = sorted({str(s.split) for s in self.index.shards})
+                raise DataError(f"no shard of split '{split}'; the shards hold: {', '.join(splits)}",
+                                self.index.root)
+        self.shards = shards
+        self._row_key = "row" if split is None else "split_row"  # as PoseDataset(split=...) counts
+        self.classes: list[str] = list(classes) if classes is not None else list(self.index.classes)
+        self._class_index = {c: i for i, c in enumerate(self.classes)}
+        self.layout: Layout | None = get_layout(self.index.layout) if self.index.layout else None
+        self.seed, self.buffer, self.max_open = seed, buffer, max(1, max_open)
+        self.counts = np.array([s.count for s in shards], dtype=np.int64)  # (S,)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)])  # (S + 1,)
+        self._open: OrderedDict[int, _OpenShard] = OrderedDict()
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def check_options(self, layout: str | None, dims: int | None, normalize: str | None,
+                      trim_empty: bool) -> None:
+        """Raise ``ConfigError`` unless the shards were written with these options."""
+        want = {"layout": layout, "dims": dims, "normalize": normalize, "trim_empty": trim_empty}
+        have = {k: getattr(self.index, k) for k in want}
+        diff = [f"{k}={have[k]!r} (asked {want[k]!r})" for k in want if have[k] != want[k]]
+        if diff:
+            raise ConfigError(f"{self.index.root}: the shards were written with {', '.join(diff)}; "
+                              "re-shard with `signssl shard` and the same options, or match them "
+                              "with --set data.<option>=...")
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """The streaming order of ``epoch`` (:func:`epoch_order`), ``(len(self),)`` int64."""
+        return epoch_order(self.counts.tolist(), self.seed, epoch, self.buffer)
+
+    def _shard(self, s: int) -> _OpenShard:
+        if s in self._open:
+            self._open.move_to_end(s)
+            return self._open[s]
+        if len(self._open) >= self.max_open:
+            self._open.popitem(last=False)[1].close()
+        info = self.shards[s]
+        shard = self._open[s] = _OpenShard(self.index.root / info.name, info)
+        return shard
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} clips")
+        i = int(i) % n
+        s = int(np.searchsorted(self.starts, i, side="right")) - 1
+        shard = self._shard(s)
+        xyz, conf, meta = shard.read(i - int(self.starts[s]))
+        label = meta.get("label")
+        if label is not None and label not in self._class_index:
+            raise DataError(f"label '{label}' of clip {shard.keys[i - int(self.starts[s])]} is not "
+                            f"among the {len(self.classes)} classes given", shard.path)
+        layout = self.layout if self.layout is not None else get_layout(meta["layout"])
+        pose = PoseSequence(xyz, conf, layout, fps=meta.get("fps"), source=meta["path"])
+        return {
+            "pose": pose,
+            "label": -1 if label is None else self._class_index[label],
+            "path": meta["path"],
+            "signer": meta.get("signer") or "",
+            "index": int(meta[self._row_key]),
+        }
+
+    def close(self) -> None:
+        while self._open:
+            self._open.popitem()[1].close()
+
+    def __getstate__(self) -> dict[str, Any]:  # open files stay in their process
+        state = dict(self.__dict__)
+        state["_open"] = OrderedDict()
+        return state
+
+    def __repr__(self) -> str:
+        return (f"ShardDataset({len(self)} clips in {len(self.shards)} shards, "
+                f"{self.num_classes} classes, layout={self.index.layout}, root={self.index.root})")
+
+
+class ShardStream(IterableDataset):
+    """A :class:`ShardDataset` streamed in :meth:`~ShardDataset.epoch_order`, split by
+    rank and worker (:func:`stream_indices`).
+
+    Args:
+        dataset: the shards.
+        block: clips a worker yields in turn (the ``DataLoader``'s ``batch_size``).
+        rank, world_size: this process's place; ``None`` = from ``torch.distributed``
+            when it is initialised, else 0 of 1.
+    Resume: :meth:`state_dict` is ``{"epoch", "consumed"}`` (clips of this rank already
+    trained on, counted by the caller with :meth:`advance`, or the iterations of a
+    loader without workers); :meth:`load_state_dict` makes the next iteration yield
+    exactly the rest of that epoch.
+    """
+
+    def __init__(self, dataset: ShardDataset, block: int = 1, rank: int | None = None,
+                 world_size: int | None = None) -> None:
+        dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.dataset, self.block = dataset, block
+        self.rank = rank if rank is not None else (torch.distributed.get_rank() if dist else 0)
+        self.world_size = (world_size if world_size is not None
+                           else (torch.distributed.get_world_size() if dist else 1))
+        self.epoch, self.consumed = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self.consumed = epoch, 0
+
+    def __len__(self) -> int:
+        """Clips of this rank per epoch."""
+        return len(self.dataset) // self.world_size
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` more clips of this epoch as consumed."""
+        self.consumed += n
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "consumed": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
+
+    def indices(self, worker: int = 0, num_workers: int = 1) -> np.ndarray:
+        """The clips worker ``worker`` of ``num_workers`` yields this epoch (after resume)."""
+        order = self.dataset.epoch_order(self.epoch)
+        return stream_indices(order, self.rank, self.world_size, worker, num_workers,
+                              self.block, self.consumed)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        for i in self.indices(worker, workers).tolist():
+            if info is None:
+                self.consumed += 1
+            yield self.dataset[i]
