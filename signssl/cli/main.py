@@ -28,7 +28,7 @@ app = typer.Typer(
 #: command modules, in the order their commands are listed in --help
 COMMAND_MODULES = [
     "io_cmds", "manifest_cmds", "video_cmds", "synth_cmds", "eval_cmds", "train_cmds",
-    "priors_cmds", "features_cmds", "export_cmds", "serve_cmds",
+    "priors_cmds", "features_cmds", "export_cmds", "serve_cmds", "shard_cmds",
 ]
 
 for _name in COMMAND_MODULES:

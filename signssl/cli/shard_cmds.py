@@ -1,0 +1,65 @@
+"""Sharded datasets: ``signssl shard`` (a manifest's pose clips as tar shards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from signssl.cli.parts import read_part
+
+out = Console(highlight=False)
+
+PART_HELP = ("Shard only part I of N of the manifest rows (e.g. 2/8 for a job array, all into "
+             "the same --out); then `signssl shard --merge --out SHARDS` writes the index.")
+
+
+def shard(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Shard folder to write (a new folder).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", "-d", help="Manifest CSV whose pose clips are sharded.")
+    ] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
+    split: Annotated[str | None, typer.Option("--split", help="Only rows of this split (default: all; "
+                                              "each shard holds one split).")] = None,
+    layout: Annotated[str, typer.Option(help="Layout the clips are stored in (the encoder's).")] = "masa49",
+    dims: Annotated[int, typer.Option(help="Coordinates kept (2 or 3).")] = 2,
+    normalize: Annotated[str, typer.Option(help="Normalisation (as data.normalize).")] = "auto",
+    trim_empty: Annotated[bool, typer.Option("--trim-empty/--keep-empty", help="Drop leading and "
+                                             "trailing frames without a detected joint.")] = True,
+    source_layout: Annotated[str | None, typer.Option("--source-layout", help="Layout of flat-vector "
+                                                      "files (e.g. an MP_Data YAML).")] = None,
+    part: Annotated[str | None, typer.Option("--part", metavar="I/N", help=PART_HELP)] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="Join the parts in --out into one index.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Write a manifest's pose clips as tar shards + shards.json, read by `pretrain --data SHARDS`.
+
+    Each clip is stored as pretraining reads it (layout, dims, normalisation), so training
+    on the shards gives the results of training on the folder; bad clips are skipped and
+    counted.  Options must match the run's data.* settings (checked when read).
+    """
+    from signssl.data.shard_write import merge_shard_parts, write_shards
+    from signssl.errors import ConfigError
+
+    if merge:
+        index = merge_shard_parts(out_dir)
+        out.print(f"{escape(str(out_dir))}: {index.count} clips in {len(index.shards)} shards")
+        return
+    if data is None:
+        raise ConfigError("--data MANIFEST is required (or --merge to join parts)")
+    index, report = write_shards(
+        data, out_dir, layout=layout, dims=dims, normalize=normalize, trim_empty=trim_empty,
+        split=split, shard_size=shard_size, source_layout=source_layout, part=read_part(part),
+        progress=progress,
+    )  # fmt: skip
+    out.print(f"{escape(str(out_dir))}: {index.count} clips in {len(index.shards)} shards; "
+              f"{escape(report.summary())}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("shard")(shard)
