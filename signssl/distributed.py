@@ -4,6 +4,8 @@ Every function is the identity (or the trivial value) when ``torch.distributed``
 initialised, so losses and queues call them unconditionally.
 
 * :func:`world_size`, :func:`rank`: 1 and 0 outside DDP.
+* :func:`choose_threads` / :func:`set_process_threads`: torch threads per training process
+  when several share one machine (``cores // local processes``).
 * :func:`gather`: ``all_gather`` concatenated along dim 0, differentiable: the gradient
   that reaches each rank's local slice is the sum over ranks of the gradients of the
   gathered tensor at that slice (an ``all_reduce`` in backward).  With DDP's gradient
@@ -14,6 +16,7 @@ initialised, so losses and queues call them unconditionally.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -40,6 +43,52 @@ def launched_as_rank_zero() -> bool:
     """False in the extra processes a multi-device launcher starts (they rerun the same
     command with ``LOCAL_RANK`` / ``NODE_RANK`` set), before any process group exists."""
     return all(int(os.environ.get(k, "0") or "0") == 0 for k in ("LOCAL_RANK", "NODE_RANK"))
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity: a SLURM allocation, ``taskset``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def local_processes(devices: int, environ: Mapping[str, str]) -> int:
+    """Training processes on this machine: ``LOCAL_WORLD_SIZE`` when a launcher set it
+    (torchrun), else ``devices`` (Lightning starts one process per device on each node,
+    itself or under SLURM's ``srun``)."""
+    value = environ.get("LOCAL_WORLD_SIZE", "")
+    return int(value) if value.isdigit() and int(value) > 0 else max(1, devices)
+
+
+def choose_threads(cores: int, devices: int, requested: int | None,
+                   environ: Mapping[str, str]) -> int | None:
+    """Torch threads for each training process, ``None`` = leave torch's setting.
+
+    ``requested`` (``--threads``) wins; a set ``OMP_NUM_THREADS`` is the user's choice
+    (torch reads it at start); with several processes on this machine each gets
+    ``max(1, cores // processes)``, so they do not oversubscribe the cores; a single
+    process keeps torch's default (every core).
+    """
+    if requested is not None:
+        if requested < 1:
+            from signssl.errors import ConfigError
+
+            raise ConfigError(f"--threads must be >= 1, got {requested}")
+        return requested
+    if environ.get("OMP_NUM_THREADS"):
+        return None
+    processes = local_processes(devices, environ)
+    return None if processes <= 1 else max(1, cores // processes)
+
+
+def set_process_threads(devices: int, requested: int | None = None) -> int | None:
+    """Apply :func:`choose_threads` to this process (torch and ``OMP_NUM_THREADS``, which the
+    processes a launcher starts inherit); returns the number set, ``None`` when unchanged."""
+    n = choose_threads(available_cores(), devices, requested, os.environ)
+    if n is not None:
+        torch.set_num_threads(n)
+        os.environ["OMP_NUM_THREADS"] = str(n)
+    return n
 
 
 class _GatherWithGrad(torch.autograd.Function):

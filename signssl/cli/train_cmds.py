@@ -63,6 +63,7 @@ def _overrides(
     seed: int | None = None,
     progress: bool | None = None,
     init: Path | None = None,
+    num_nodes: int | None = None,
 ) -> list[str]:
     """``--set`` items plus the shortcut options, shortcuts last (they win)."""
     items = list(sets or [])
@@ -71,6 +72,7 @@ def _overrides(
         ("trainer.max_steps", max_steps),
         ("trainer.devices", devices),
         ("trainer.strategy", strategy),
+        ("trainer.num_nodes", num_nodes),
         ("trainer.seed", seed),
         ("trainer.progress_bar", None if progress is None else str(progress).lower()),
         ("model.init", None if init is None else json.dumps(str(init))),
@@ -93,6 +95,11 @@ def pretrain_cmd(
     max_steps: Annotated[int | None, typer.Option(help="Stop after N optimiser steps.")] = None,
     devices: Annotated[int | None, typer.Option(help="Devices (GPUs, or CPU processes with ddp).")] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp (gloo on CPU, NCCL on GPU), ...")] = None,
+    num_nodes: Annotated[int | None, typer.Option(
+        help="Machines (each running --devices processes: torchrun, SLURM srun; docs/distributed.md).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads per process (default: cores // processes on this machine, or "
+             "OMP_NUM_THREADS when set).")] = None,
     seed: Annotated[int | None, typer.Option(help="Shortcut for --set trainer.seed=N.")] = None,
     checkpoint: Annotated[
         Path | None,
@@ -108,7 +115,8 @@ def pretrain_cmd(
     from signssl.engine.config import load_config, load_run_config
     from signssl.utils import save_json
 
-    items = _overrides(sets, max_epochs, max_steps, devices, strategy, seed, progress, checkpoint)
+    items = _overrides(sets, max_epochs, max_steps, devices, strategy, seed, progress, checkpoint,
+                       num_nodes)
     data, sources = _data_sources(options)
     if sources is not None:
         items.append(f"data.sources={json.dumps(sources)}")
@@ -129,8 +137,10 @@ def pretrain_cmd(
         return
     if data is None and not cfg.data.sources:
         raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
-    from signssl.distributed import launched_as_rank_zero
+    from signssl.distributed import launched_as_rank_zero, set_process_threads
     from signssl.engine.pretrain import lock_run_dir, pretrain
+
+    set_process_threads(cfg.trainer.devices, threads)
 
     with lock_run_dir(out_dir):  # a second job on the folder stops here, before writing
         if launched_as_rank_zero():
