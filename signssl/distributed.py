@@ -39,10 +39,18 @@ def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
 
 
-def launched_as_rank_zero() -> bool:
-    """False in the extra processes a multi-device launcher starts (they rerun the same
-    command with ``LOCAL_RANK`` / ``NODE_RANK`` set), before any process group exists."""
-    return all(int(os.environ.get(k, "0") or "0") == 0 for k in ("LOCAL_RANK", "NODE_RANK"))
+#: rank variables of the launchers: Lightning's own (``LOCAL_RANK``, ``NODE_RANK``),
+#: torchrun (``RANK``: its ``LOCAL_RANK`` is 0 on every node) and SLURM's ``srun``
+#: (``SLURM_PROCID``: it sets none of the others)
+RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID")
+
+
+def launched_as_rank_zero(environ: Mapping[str, str] | None = None) -> bool:
+    """False in the extra processes a multi-device or multi-node launcher starts (they
+    run the same command with a non-zero rank in one of :data:`RANK_VARIABLES`), before
+    any process group exists."""
+    env = os.environ if environ is None else environ
+    return all(int(env.get(k, "0") or "0") == 0 for k in RANK_VARIABLES)
 
 
 def available_cores() -> int:

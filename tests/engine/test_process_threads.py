@@ -63,3 +63,20 @@ def test_pretrain_takes_num_nodes(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code in (0, None)
     trainer = capsys.readouterr().out.split("trainer:")[1]
     assert "devices: 2" in trainer and "num_nodes: 4" in trainer and "strategy: ddp" in trainer
+
+
+@pytest.mark.parametrize(
+    "environ,zero",
+    [
+        ({}, True),
+        ({"LOCAL_RANK": "1"}, False),  # Lightning's second process on a node
+        ({"LOCAL_RANK": "0", "NODE_RANK": "1"}, False),  # Lightning, node 1
+        ({"LOCAL_RANK": "0", "RANK": "8"}, False),  # torchrun, first process of node 1
+        ({"SLURM_PROCID": "3"}, False),  # srun sets no other rank variable
+        ({"LOCAL_RANK": "0", "RANK": "0", "SLURM_PROCID": "0"}, True),
+    ],
+)
+def test_launched_as_rank_zero(environ: dict[str, str], zero: bool) -> None:
+    from signssl.distributed import launched_as_rank_zero
+
+    assert launched_as_rank_zero(environ) is zero
