@@ -73,9 +73,10 @@ def choose_threads(cores: int, devices: int, requested: int | None,
     """Torch threads for each training process, ``None`` = leave torch's setting.
 
     ``requested`` (``--threads``) wins; a set ``OMP_NUM_THREADS`` is the user's choice
-    (torch reads it at start); with several processes on this machine each gets
-    ``max(1, cores // processes)``, so they do not oversubscribe the cores; a single
-    process keeps torch's default (every core).
+    (torch reads it at start); under ``srun`` with several tasks each process gets its
+    task's ``SLURM_CPUS_PER_TASK``; otherwise, with several processes on this machine,
+    each gets ``max(1, cores // processes)``, so they do not oversubscribe the cores; a
+    single process keeps torch's default (every core).
     """
     if requested is not None:
         if requested < 1:
@@ -85,6 +86,9 @@ def choose_threads(cores: int, devices: int, requested: int | None,
         return requested
     if environ.get("OMP_NUM_THREADS"):
         return None
+    per_task = environ.get("SLURM_CPUS_PER_TASK", "")
+    if per_task.isdigit() and int(per_task) > 0 and int(environ.get("SLURM_NTASKS", "1") or 1) > 1:
+        return int(per_task)
     processes = local_processes(devices, environ)
     return None if processes <= 1 else max(1, cores // processes)
 

@@ -24,6 +24,10 @@ from signssl.errors import ConfigError
         (64, 8, {"LOCAL_WORLD_SIZE": "x"}, 8),  # unreadable: fall back to devices
         (16, 4, {"OMP_NUM_THREADS": "3"}, None),  # the user's choice is kept
         (16, 4, {"OMP_NUM_THREADS": ""}, 4),  # set but empty = not set
+        # srun --ntasks-per-node 4 --cpus-per-task 6: each task's CPUs, whatever the affinity
+        (6, 4, {"SLURM_NTASKS": "8", "SLURM_CPUS_PER_TASK": "6"}, 6),
+        # one SLURM task, Lightning starts the 4 processes itself: they share its CPUs
+        (24, 4, {"SLURM_NTASKS": "1", "SLURM_CPUS_PER_TASK": "24"}, 6),
     ],
 )
 def test_choose_threads(cores: int, devices: int, environ: dict[str, str], want: int | None) -> None:
