@@ -125,6 +125,7 @@ class ExtractPlan:
     videos: list[str]
     outputs: list[str]
     tasks: list[ExtractTask]
+    shared: frozenset[str] = frozenset()  # videos that rows of other --part parts name too
 
 
 def _list_videos(folder: Path) -> list[Path]:
@@ -306,7 +307,7 @@ def extract_poses(
             named as in the whole job; the part writes ``manifest.partIofN.csv``,
             ``videos.partIofN.csv`` and its report under a lock of its own, so the parts
             share ``out_dir`` (a video named by rows of two parts is extracted by both,
-            each writing the same file atomically).
+            each writing the same file atomically; neither removes its temporaries).
     Returns:
         the :class:`ExtractReport` (also saved as ``out_dir/extract_report.json``).
     Raises:
@@ -324,7 +325,9 @@ def extract_poses(
     report = ExtractReport()
     names = {n: part_path(out / n, part) for n in (REPORT_NAME, MANIFEST_NAME, VIDEO_MANIFEST_NAME)}
     with folder_lock(out, "pose extraction", part_path(LOCK_NAME, part).name):
-        remove_stale_temporaries([*(t.output for t in plan.tasks), *names.values()])
+        # temporaries a killed run left; not of videos another part may be writing now
+        own = [t.output for t in plan.tasks if t.video not in plan.shared]
+        remove_stale_temporaries([*own, *names.values()])
         todo = [t for t in plan.tasks if overwrite or not os.path.exists(t.output)]
         report.skipped_existing = len(plan.tasks) - len(todo)
         n_workers = max(1, min(workers, len(todo)))
@@ -367,8 +370,10 @@ def _plan_part(plan: ExtractPlan, part: tuple[int, int]) -> ExtractPlan:
         return plan
     start, stop = part_bounds(len(plan.manifest), part)
     videos = set(plan.videos[start:stop])
+    others = set(plan.videos[:start]) | set(plan.videos[stop:])
     return ExtractPlan(plan.manifest[start:stop], plan.videos[start:stop],  # type: ignore[arg-type]
-                       plan.outputs[start:stop], [t for t in plan.tasks if t.video in videos])
+                       plan.outputs[start:stop], [t for t in plan.tasks if t.video in videos],
+                       frozenset(videos & others))
 
 
 def _write_manifests(plan: ExtractPlan, out: Path, report: ExtractReport,
