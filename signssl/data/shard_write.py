@@ -71,7 +71,7 @@ def _rows_within_split(manifest: Manifest) -> list[int]:
     return out
 
 
-class _ShardSink:
+class ShardSink:
     """Tar shards of at most ``shard_size`` clips in ``folder``, split by split name."""
 
     def __init__(self, folder: Path, shard_size: int, prefix: str) -> None:
@@ -88,7 +88,7 @@ class _ShardSink:
 
             self._name = f"{self.prefix}-{len(self.infos):06d}.tar"
             self._file = open(self.folder / self._name, "wb")  # noqa: SIM115 (closed in _close)
-            self._writer = wds.TarWriter(self._file, encoder=False, mtime=0.0)
+            self._writer = wds.TarWriter(self._file, encoder=False, mtime=0)  # int: no PAX headers
             self._count, self._split = 0, split
         self._writer.write(record)
         self._count += 1
@@ -166,7 +166,7 @@ def write_shards(
     tmp.mkdir(parents=True)
     try:
         report = ItemReport()
-        sink = _ShardSink(tmp, shard_size, f"shard{part_suffix(part)}")
+        sink = ShardSink(tmp, shard_size, f"shard{part_suffix(part)}")
         for r in progress_bar(rows, desc="sharding", unit="clip", disable=not progress):
             row = ds.manifest.rows[r]
             try:

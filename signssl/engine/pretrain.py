@@ -530,7 +530,12 @@ def build_dataset(
     ones are left out and counted, so the epoch length is exact.
     """
     from signssl.data import Manifest, PoseDataset, select_split
+    from signssl.data.shards import is_shard_dir
 
+    if not isinstance(data, Manifest) and is_shard_dir(data):  # `signssl shard` output
+        from signssl.engine.sources import shard_dataset
+
+        return shard_dataset(cfg, data), 0
     manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
     d = cfg.data
     split = select_split(manifest, d.split, "pretraining (data.split)")  # None: every row

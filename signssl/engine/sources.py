@@ -21,6 +21,9 @@ manifest is: its ``data.split`` rows (``train`` when it has split labels), the e
 layout, dims and normalisation.  Synthetic arguments: ``classes`` (50), ``signers`` (12),
 ``frames`` (``data.max_frames``), ``seed`` (0), ``minimal_pair_rate`` (0.6), ``noise`` (1.0)
 (:class:`~signssl.synth.stream.SyntheticPoseDataset`).  Labels are ignored.
+
+A path that is a shard folder (``signssl shard``, holding ``shards.json``) is read as
+its manifest would be (:func:`shard_dataset`), here and as the one ``--data``.
 """
 
 from __future__ import annotations
@@ -202,6 +205,24 @@ def resolved_specs(cfg: Any) -> list[SourceSpec]:
             s = SourceSpec(synthetic=args, weight=s.weight)
         out.append(s)
     return out
+
+
+def shard_dataset(cfg: Any, path: str | Path) -> Any:
+    """A shard folder (``signssl shard``) as a pretraining source: its ``data.split``
+    shards (every shard when they carry no split), checked against ``data.layout``,
+    ``dims``, ``normalize`` and ``trim_empty``; read in the streaming order of
+    :meth:`~signssl.data.shards.ShardDataset.epoch_order` seeded by ``trainer.seed``.
+
+    Raises:
+        ConfigError: shards written with other options.  DataError: no shard of the split.
+    """
+    from signssl.data.shards import ShardDataset, ShardIndex
+
+    d = cfg.data
+    splits = {s.split for s in ShardIndex.read(path).shards if s.split}
+    dataset = ShardDataset(path, split=d.split if d.split and splits else None, seed=cfg.trainer.seed)
+    dataset.check_options(d.layout, d.dims, d.normalize, d.trim_empty)
+    return dataset
 
 
 def build_mixed_dataset(cfg: Any, progress: bool = True) -> MixedSources:
