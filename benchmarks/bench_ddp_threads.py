@@ -4,10 +4,11 @@
         [--clips 256] [--method sl_fpn]
 
 Runs ``signssl pretrain --config tiny`` as a subprocess on a synthetic manifest written
-once to a temporary folder, in three variants, interleaved (the order rotates each round,
+once to a temporary folder, in four variants, interleaved (the order rotates each round,
 so a change of machine load hits them alike):
 
 * ``1 process``: torch's default threads (every core);
+* ``1 process, 1 thread``: ``--threads 1``;
 * ``ddp x2, 2 threads each``: ``--threads 2``, i.e. two processes of two threads each
   (what oversubscribing a two-core machine looks like);
 * ``ddp x2, default``: the default of :func:`signssl.distributed.choose_threads`,
@@ -40,6 +41,7 @@ from timing import paired, ratio_line, spread  # noqa: E402
 SIGNSSL = str(Path(sys.executable).with_name("signssl"))
 VARIANTS = {
     "1 process": [],
+    "1 process, 1 thread": ["--threads", "1"],
     "ddp x2, 2 threads each": ["--devices", "2", "--strategy", "ddp", "--threads", "2"],
     "ddp x2, default": ["--devices", "2", "--strategy", "ddp"],
 }
@@ -89,8 +91,8 @@ def main() -> None:
     seconds = {k: [1 / v for v in vals] for k, vals in rates.items()}  # seconds per step
     for name in names[1:]:
         print(ratio_line(f"speed {name} / 1 process", paired(seconds, name, "1 process"), None))
-    print(f"  (medians: {statistics.median(rates[names[2]]) / statistics.median(rates[names[1]]):.3f}"
-          " = default / 2 threads each)")
+    ddp_default, ddp_two = statistics.median(rates[names[3]]), statistics.median(rates[names[2]])
+    print(f"  medians: {names[3]} / {names[2]} = {ddp_default / ddp_two:.3f}")
 
 
 if __name__ == "__main__":
