@@ -150,17 +150,18 @@ def loader_ratio(root: Path, batch: int, steps: int, repeat: int, workers: int) 
         for _ in range(2):  # worker start-up
             train_step(model, opt, next(it))
         ready = [next(it) for _ in range(steps)]  # the same kind of batches, in memory
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for b in ready:
             train_step(model, opt, b)
-        mem_rate = steps / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        mem_rate, mem_cpu = steps / (time.perf_counter() - t0), (time.process_time() - c0) / steps
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             train_step(model, opt, next(it))
-        load_rate = steps / (time.perf_counter() - t0)
+        load_rate, load_cpu = steps / (time.perf_counter() - t0), (time.process_time() - c0) / steps
         ratios.append(load_rate / mem_rate)
-        print(f"  repeat {r}: in memory {mem_rate:.1f} steps/s, shard loader {load_rate:.1f} steps/s, "
-              f"ratio {ratios[-1]:.3f}", flush=True)
+        print(f"  repeat {r}: in memory {mem_rate:.1f} steps/s ({1000 * mem_cpu:.0f} ms CPU/step), "
+              f"shard loader {load_rate:.1f} steps/s ({1000 * load_cpu:.0f} ms CPU/step in the "
+              f"training process), ratio {ratios[-1]:.3f}", flush=True)
         del it, loader
     return ratios
 

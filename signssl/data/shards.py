@@ -61,6 +61,7 @@ FORMAT = "signssl-pose-shards"
 VERSION = 1
 #: tar member suffixes of one clip
 XYZ, CONF, META = "xyz.npy", "conf.npy", "json"
+MEMBERS = (XYZ, CONF, META)
 RERUN = "re-run `signssl shard` to rewrite the shards"
 
 
@@ -260,39 +261,45 @@ class _OpenShard:
             raise DataError(f"shard is {size} bytes, its index says {info.bytes} (truncated or "
                             f"changed); {RERUN}", path)
         self.path = path
-        self.spans: list[tuple[int, int]] = []  # clip -> (first byte, end byte) in the file
-        self.members: list[dict[str, tuple[int, int]]] = []  # clip -> suffix -> (offset, size)
-        self.keys: list[str] = []
         self.fd = os.open(path, os.O_RDONLY)  # os.pread: no shared offset across forked workers
+        keys: list[str] = []
+        rows: list[list[int]] = []  # per clip: span start, span end, then (offset, size) per member
         try:
             for name, header, offset, n in _tar_members(self.fd, size, path):
                 key, _, suffix = name.partition(".")
-                if not self.keys or self.keys[-1] != key:
-                    self.keys.append(key)
-                    self.spans.append((header, header))
-                    self.members.append({})
-                self.members[-1][suffix] = (offset - self.spans[-1][0], n)
-                self.spans[-1] = (self.spans[-1][0], offset + n)
+                if not keys or keys[-1] != key:
+                    keys.append(key)
+                    rows.append([header, header] + [-1, 0] * len(MEMBERS))
+                row = rows[-1]
+                if suffix in MEMBERS:
+                    col = 2 + 2 * MEMBERS.index(suffix)
+                    row[col:col + 2] = [offset - row[0], n]
+                row[1] = offset + n
         except (tarfile.TarError, OSError, EOFError, ValueError) as e:
             os.close(self.fd)
             raise DataError(f"not a readable tar shard ({type(e).__name__}: {e}); {RERUN}", path) from None
-        if len(self.keys) != info.count:
+        if len(keys) != info.count:
             os.close(self.fd)
-            raise DataError(f"shard holds {len(self.keys)} clips, its index says {info.count}; {RERUN}",
+            raise DataError(f"shard holds {len(keys)} clips, its index says {info.count}; {RERUN}",
                             path)
+        self.table = np.array(rows, dtype=np.int64).reshape(len(rows), 2 + 2 * len(MEMBERS))  # (n, 8)
+
+    def key(self, k: int) -> str:
+        return f"#{k} of the shard"  # position; keys are manifest rows (in the clip's json)
 
     def read(self, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Clip ``k``: ``(xyz (T, J, C), conf (T, J), meta)``."""
-        start, end = self.spans[k]
+        start, end, *members = self.table[k].tolist()
         data = os.pread(self.fd, end - start, start)
         try:
-            members = self.members[k]
-            xyz = _npy(data, *members[XYZ])
-            conf = _npy(data, *members[CONF])
-            off, n = members[META]
-            meta = json.loads(data[off:off + n])
+            if min(members[0::2]) < 0:
+                missing = [m for m, off in zip(MEMBERS, members[0::2], strict=True) if off < 0]
+                raise KeyError(f"no member {missing[0]}")
+            xyz = _npy(data, members[0], members[1])
+            conf = _npy(data, members[2], members[3])
+            meta = json.loads(data[members[4]:members[4] + members[5]])
         except (KeyError, ValueError, OSError, EOFError) as e:
-            raise DataError(f"clip {self.keys[k]} is unreadable ({type(e).__name__}: {e}); {RERUN}",
+            raise DataError(f"clip {self.key(k)} is unreadable ({type(e).__name__}: {e}); {RERUN}",
                             self.path) from None
         return xyz, conf, meta
 
@@ -432,7 +439,7 @@ class ShardDataset(Dataset):
         xyz, conf, meta = shard.read(i - int(self.starts[s]))
         label = meta.get("label")
         if label is not None and label not in self._class_index:
-            raise DataError(f"label '{label}' of clip {shard.keys[i - int(self.starts[s])]} is not "
+            raise DataError(f"label '{label}' of clip {shard.key(i - int(self.starts[s]))} is not "
                             f"among the {len(self.classes)} classes given", shard.path)
         layout = self.layout if self.layout is not None else get_layout(meta["layout"])
         try:
