@@ -27,6 +27,14 @@ BYOL/SimSiam: the unnormalised loss can also fall by shrinking every projection.
 ``proj_last_norm="batch"`` (not in the paper) ends the projector with a batch norm, as
 SimSiam's projector does: every projection dimension keeps unit variance over the batch,
 so the MSE terms cannot fall by shrinking the projections.
+
+``var_weight`` / ``cov_weight`` > 0 (not in the paper) add the variance and covariance
+regularisers of SignRep (METHODS.md §1.3, Eq. 3-6) on the *encoder* features of each of
+the three branches (averaged): ``L += λ_var L_var(h) + λ_cov L_cov(h)``.  The projector's
+last batch norm keeps the projections spread, but the encoder behind it can still fold
+its features onto a few directions: on real WLASL keypoints the pooled features of a
+30-epoch run had an effective rank of 2.2 against 7.3 at random init, and retrieval fell
+with it (docs/results/README.md).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from torch import Tensor
 
 from signssl.errors import ConfigError
 from signssl.losses.sl_fpn import sl_fpn_terms
+from signssl.losses.variance_covariance import covariance_loss, variance_loss
 from signssl.methods.base import Method
 from signssl.methods.registry import register_method
 from signssl.models.base import Encoder
@@ -67,6 +76,8 @@ class SLFPN(Method):
         l2_normalize: bool = False,
         proj_last_norm: str | None = None,
         branches: str = "original",
+        var_weight: float = 0.0,
+        cov_weight: float = 0.0,
         **view_options: Any,
     ) -> None:
         super().__init__(encoder, **view_options)
@@ -75,7 +86,13 @@ class SLFPN(Method):
                 f"unknown SL-FPN branches {branches!r}; known: {', '.join(BRANCHES)} "
                 "(method.kwargs.branches)"
             )
+        if var_weight < 0 or cov_weight < 0:
+            raise ConfigError(
+                f"SL-FPN var_weight and cov_weight must be >= 0, got {var_weight} and "
+                f"{cov_weight} (method.kwargs)"
+            )
         self.branches = branches
+        self.var_weight, self.cov_weight = float(var_weight), float(cov_weight)
         self.projector = SLFPNProjectionHead(
             encoder.out_dim, proj_hidden_dim, proj_dim, head_norm, last_norm=proj_last_norm
         )
@@ -103,8 +120,19 @@ class SLFPN(Method):
             z0, z1, z2, p0 = (F.normalize(z, dim=-1) for z in (z0, z1, z2, p0))
         terms = sl_fpn_terms(z0, z1, z2, p0, self.stop_gradient)
         loss = terms["pair"] + terms["original"] + terms["predictor"]
+        if self.var_weight > 0 or self.cov_weight > 0:
+            terms.update(self.feature_spread_terms((h0, h1, h2)))
+            loss = loss + self.var_weight * terms["var"] + self.cov_weight * terms["cov"]
         detached = {k: v.detach() for k, v in terms.items()}
         return {"loss": loss, "embedding": embedding, "features": h0.detach(), **detached}
+
+    @staticmethod
+    def feature_spread_terms(hs: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """Variance and covariance losses of the encoder features, averaged over the
+        branches: ``3 x (B, D) -> {"var": (), "cov": ()}``."""
+        var = sum(variance_loss(h) for h in hs) / len(hs)
+        cov = sum(covariance_loss(h) for h in hs) / len(hs)
+        return {"var": var, "cov": cov}  # type: ignore[dict-item]
 
     def branch_inputs(self, x: PoseBatch) -> list[PoseBatch]:
         """The clips in the places (x, x1, x2) of Eq. 1/2 under ``self.branches``; the

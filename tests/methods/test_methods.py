@@ -256,3 +256,41 @@ def test_sl_fpn_l2_normalize_option_is_scale_free() -> None:
     torch.testing.assert_close(after["loss"], before["loss"], atol=1e-5, rtol=1e-5)
     z = F.normalize(after["embedding"], dim=-1)
     assert float(after["original"]) <= 4.0 / z.shape[1] + 1e-6  # ||a - b||^2 <= 4 per row
+
+
+def _naive_spread(h: torch.Tensor) -> tuple[float, float]:
+    """Variance hinge and off-diagonal covariance of ``h`` (B, D) by explicit loops."""
+    B, D = h.shape
+    rows = h.double().tolist()
+    means = [sum(r[j] for r in rows) / B for j in range(D)]
+    var = 0.0
+    cov = [[0.0] * D for _ in range(D)]
+    for i in range(D):
+        for j in range(D):
+            cov[i][j] = sum((r[i] - means[i]) * (r[j] - means[j]) for r in rows) / (B - 1)
+    for j in range(D):
+        var += max(0.0, 1.0 - math.sqrt(cov[j][j] + 1e-4)) / D
+    off = sum(cov[i][j] ** 2 for i in range(D) for j in range(D) if i != j) / D
+    return var, off
+
+
+def test_sl_fpn_feature_spread_terms_match_naive_loops() -> None:
+    g = torch.Generator().manual_seed(3)
+    hs = tuple(torch.randn(5, 4, generator=g) * s for s in (0.3, 1.0, 2.0))
+    terms = build("sl_fpn").feature_spread_terms(hs)
+    naive = [_naive_spread(h) for h in hs]
+    assert float(terms["var"]) == pytest.approx(sum(v for v, _ in naive) / 3, rel=1e-5)
+    assert float(terms["cov"]) == pytest.approx(sum(c for _, c in naive) / 3, rel=1e-5)
+
+
+def test_sl_fpn_var_cov_weights_add_their_terms_to_the_loss() -> None:
+    batch = make_batch()
+    plain = build("sl_fpn", l2_normalize=True).eval()
+    reg = build("sl_fpn", l2_normalize=True, var_weight=2.0, cov_weight=0.5).eval()
+    reg.load_state_dict(plain.state_dict())
+    a, b = plain.training_loss(batch), reg.training_loss(batch)
+    assert "var" not in a and float(b["var"]) > 0
+    expected = a["loss"] + 2.0 * b["var"] + 0.5 * b["cov"]
+    torch.testing.assert_close(b["loss"], expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ConfigError, match="var_weight"):
+        build("sl_fpn", var_weight=-1.0)
