@@ -479,8 +479,8 @@ class ShardStream(IterableDataset):
             when it is initialised, else 0 of 1.
     Resume: :meth:`state_dict` is ``{"epoch", "consumed"}`` (clips of this rank already
     trained on, counted by the caller with :meth:`advance`, or the iterations of a
-    loader without workers); :meth:`load_state_dict` makes the next iteration yield
-    exactly the rest of that epoch.
+    loader without workers, back to 0 once the epoch is complete); :meth:`load_state_dict`
+    makes the next iteration yield exactly the rest of that epoch.
     """
 
     def __init__(self, dataset: ShardDataset, block: int = 1, rank: int | None = None,
@@ -522,3 +522,5 @@ class ShardStream(IterableDataset):
             if info is None:
                 self.consumed += 1
             yield self.dataset[i]
+        if info is None:
+            self.consumed = 0  # the epoch is complete: a new iteration starts it again

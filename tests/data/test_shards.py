@@ -125,6 +125,20 @@ def test_a_resumed_epoch_yields_exactly_the_rest(shards: Path) -> None:
     assert [s["index"] for s in resumed] == rest and len(first + rest) == len(ds) // 2
 
 
+def test_a_loader_gives_the_ranks_clips_in_one_order_for_any_number_of_workers(shards: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from signssl.data.collate import collate_poses
+
+    stream = ShardStream(ShardDataset(shards, buffer=4), block=2, rank=0, world_size=2)
+    stream.set_epoch(1)
+    got = {w: [i for b in DataLoader(stream, batch_size=2, num_workers=w, collate_fn=collate_poses)
+                for i in b["index"].tolist()] for w in (0, 2)}  # fmt: skip
+    ds = stream.dataset
+    expected = [ds[int(i)]["index"] for i in ds.epoch_order(1)[0::2]]  # 12 clips: rank 0 of 2
+    assert got[0] == got[2] == expected
+
+
 def test_a_truncated_or_corrupt_shard_is_a_one_line_error_naming_it(shards: Path, tmp_path: Path) -> None:
     import shutil
 
