@@ -34,6 +34,8 @@ def shard(
                                                       "files (e.g. an MP_Data YAML).")] = None,
     part: Annotated[str | None, typer.Option("--part", metavar="I/N", help=PART_HELP)] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Join the parts in --out into one index.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Check every shard in --out against its "
+                                         "index (size, sha256).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Write a manifest's pose clips as tar shards + shards.json, read by `pretrain --data SHARDS`.
@@ -45,12 +47,17 @@ def shard(
     from signssl.data.shard_write import merge_shard_parts, write_shards
     from signssl.errors import ConfigError
 
+    if verify:
+        from signssl.data.shards import verify_shards
+
+        out.print(f"{escape(str(out_dir))}: {verify_shards(out_dir)} clips, every shard matches its index")
+        return
     if merge:
         index = merge_shard_parts(out_dir)
         out.print(f"{escape(str(out_dir))}: {index.count} clips in {len(index.shards)} shards")
         return
     if data is None:
-        raise ConfigError("--data MANIFEST is required (or --merge to join parts)")
+        raise ConfigError("--data MANIFEST is required (or --merge to join parts, --verify to check)")
     index, report = write_shards(
         data, out_dir, layout=layout, dims=dims, normalize=normalize, trim_empty=trim_empty,
         split=split, shard_size=shard_size, source_layout=source_layout, part=read_part(part),

@@ -204,11 +204,11 @@ def merge_shard_parts(out: str | Path, parts: Sequence[str | Path] | None = None
     """
     out = Path(out)
     paths = order_parts(parts if parts is not None else sorted(out.glob("shards.part*of*.json")))
-    first = json.loads(Path(paths[0]).read_text())
+    first = _read_part(paths[0])
     merged = dict(first, shards=[], report={})
     counts: dict[str, int] = {}
     for path in paths:
-        d = json.loads(Path(path).read_text())
+        d = _read_part(path)
         for key in ("layout", "dims", "normalize", "trim_empty", "classes"):
             if d[key] != first[key]:
                 raise DataError(f"{key} differs from part 1's ({d[key]!r} vs {first[key]!r}): "
@@ -220,3 +220,14 @@ def merge_shard_parts(out: str | Path, parts: Sequence[str | Path] | None = None
     merged["count"] = sum(s["count"] for s in merged["shards"])
     save_json(out / INDEX_NAME, merged)
     return ShardIndex.read(out)
+
+
+def _read_part(path: str | Path) -> dict[str, Any]:
+    try:
+        d = json.loads(Path(path).read_text())
+        for key in ("layout", "dims", "normalize", "trim_empty", "classes", "shards"):
+            d[key]  # noqa: B018 (present)
+        return d
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"unreadable part index ({type(e).__name__}: {e}); re-run its `signssl shard "
+                        "--part`", path) from None

@@ -243,3 +243,21 @@ def test_synthetic_source_generates_each_index_once_per_epoch_across_ranks_and_w
                 expected = collate_poses([synth[code % STRIDE]])["x"][0]
                 assert torch.equal(x, expected)
     assert sorted(seen) == list(range(12, 24))  # epoch 1's block, every index once
+
+
+def test_cli_shards_verifies_and_refuses_an_existing_index(corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from signssl.cli.main import app, main
+
+    out = tmp_path / "s"
+    run = CliRunner().invoke(app, ["shard", "--data", str(corpus), "--out", str(out), "--shard-size", "4",
+                                   "--no-progress"], catch_exceptions=False)  # fmt: skip
+    assert run.exit_code == 0 and "kept 12; skipped 2 (unreadable 2)" in run.output
+    index = json.loads((out / INDEX_NAME).read_text())
+    assert index["count"] == 12 and [s["count"] for s in index["shards"]] == [4, 2, 4, 2]  # test 6, train 6
+    run = CliRunner().invoke(app, ["shard", "--verify", "--out", str(out)], catch_exceptions=False)
+    assert run.exit_code == 0 and "12 clips, every shard matches its index" in run.output
+    with pytest.raises(SystemExit) as e:
+        main(["shard", "--data", str(corpus), "--out", str(out), "--no-progress"])
+    assert e.value.code == 2
