@@ -17,8 +17,8 @@
    indices every rank trained on are gathered and checked (every clip exactly once);
    throughput ratio 2 processes / 1 process, interleaved, ``--repeat`` times.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py            # ~15 min, ~2.3 GB disk
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py --small    # ~2 min
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py            # ~7 min here, 2.3 GB disk
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py --small    # a few minutes
 """
 
 from __future__ import annotations
