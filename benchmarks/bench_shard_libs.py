@@ -4,7 +4,8 @@ Writes the same ``--clips`` pose clips (``(T, J, C)`` float32 xyz + ``(T, J)`` f
 confidence + label/signer/index) with each library into shards of ``--shard-size``
 clips, then reads them back in order with each library's reader, and by random index
 (litdata's ``StreamingDataset[i]``; tar members by their offsets with ``tarfile``).
-Each measurement is repeated ``--repeat`` times, the two libraries interleaved; medians and the spread (min-max) are printed.
+Each measurement is repeated ``--repeat`` times, the two libraries interleaved; medians
+and the spread (min-max) are printed.
 
     .venv/bin/pip install -c constraints.txt litdata    # not a dependency of signssl
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_shard_libs.py --clips 3000
