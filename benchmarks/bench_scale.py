@@ -11,7 +11,7 @@
    compared between the two corpora (flat = ratio near 1).
 3. Loader: step rate of a tiny model (``pose_transformer_tiny``: forward, backward,
    AdamW step) fed by the shard loader (one worker) vs fed the same batches already in
-   memory; interleaved, ``--repeat`` times, median and spread of the ratio.
+   memory; on both corpora, interleaved, ``--repeat`` times, median and spread of the ratio.
 4. DDP: one epoch of the small corpus with 1 process and with 2 processes (gloo,
    ``torch.multiprocessing.spawn``, one thread each, ``DistributedDataParallel``): the
    indices every rank trained on are gathered and checked (every clip exactly once);
@@ -135,15 +135,17 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict) 
     opt.step()
 
 
-def loader_ratio(root: Path, batch: int, steps: int, repeat: int, workers: int) -> list[float]:
+def loader_ratio(root: Path, batch: int, steps: int, repeat: int, workers: int,
+                 first_epoch: int = 0, label: str = "") -> list[float]:
     """Per repeat: (shard loader steps/s) / (in-memory batches steps/s)."""
     torch.set_num_threads(1)
     model, opt = tiny_model()
     collate = partial(collate_poses, max_frames=FRAMES)
     stream = ShardStream(ShardDataset(root), block=batch)
+    steps = min(steps, (len(stream) // batch - 2) // 2)  # one epoch holds both measurements
     ratios = []
     for r in range(repeat):
-        stream.set_epoch(r)
+        stream.set_epoch(first_epoch + r)
         loader = torch.utils.data.DataLoader(stream, batch_size=batch, num_workers=workers,
                                              collate_fn=collate, prefetch_factor=4 if workers else None)
         it = iter(loader)
@@ -159,7 +161,7 @@ def loader_ratio(root: Path, batch: int, steps: int, repeat: int, workers: int) 
             train_step(model, opt, next(it))
         load_rate, load_cpu = steps / (time.perf_counter() - t0), (time.process_time() - c0) / steps
         ratios.append(load_rate / mem_rate)
-        print(f"  repeat {r}: in memory {mem_rate:.1f} steps/s ({1000 * mem_cpu:.0f} ms CPU/step), "
+        print(f"  {label}repeat {first_epoch + r}: in memory {mem_rate:.1f} steps/s ({1000 * mem_cpu:.0f} ms CPU/step), "
               f"shard loader {load_rate:.1f} steps/s ({1000 * load_cpu:.0f} ms CPU/step in the "
               f"training process), ratio {ratios[-1]:.3f}", flush=True)
         del it, loader
@@ -278,8 +280,13 @@ def main() -> None:
         print(f"  peak RSS {args.clips} / {args.clips // 10} clips: {hi / lo:.3f}", flush=True)
 
         print(f"loader: tiny model steps/s, shard loader ({args.workers} worker) / in memory", flush=True)
-        ratios = loader_ratio(big, args.batch, args.steps, args.repeat, args.workers)
-        print(f"  ratio {spread(ratios)}", flush=True)
+        ratios: dict[int, list[float]] = {}
+        for r in range(args.repeat):  # both corpora, interleaved
+            for root, n in ((small, args.clips // 10), (big, args.clips)):
+                ratios.setdefault(n, []).extend(
+                    loader_ratio(root, args.batch, args.steps, 1, args.workers, r, f"{n} clips, "))
+        for n, xs in ratios.items():
+            print(f"  ratio at {n} clips {spread(xs)}", flush=True)
 
         print(f"DDP (gloo): one epoch of {args.clips // 10} clips", flush=True)
         speed: list[float] = []
