@@ -1,4 +1,4 @@
-"""Window-feature extraction of a long video in bounded memory (METHODS.md §1.4).
+"""Window-feature extraction of a long video in bounded memory (docs/methods.md#signrep-retrieval).
 
 Builds a ``--minutes`` long (default 10) synthetic continuous-signing video at 25 fps
 (15,000 frames) of ``--size`` pixels (64): one continuous clip of ``--clip-frames`` (250)

@@ -330,11 +330,11 @@ def finetune(
 ) -> None:
     """Fine-tune a pretrained pose encoder + linear head for sign recognition.
 
-    Defaults are MASA's recipe (METHODS.md §3): SGD momentum 0.9, lr 0.01 x0.1 every 20
-    epochs, 60 epochs, batch 64, the encoder's frame budget (32 frames for MASA) with random
-    temporal sampling in training and evenly spaced frames at test.  With --baseline
-    random-init --model NAME the same recipe trains from scratch.  On small sets (a few
-    hundred steps) SGD barely moves the encoder: use --optimizer adamw --lr 1e-3
+    Defaults are MASA's recipe (docs/methods.md#masa-fine-tuning): SGD momentum 0.9, lr
+    0.01 x0.1 every 20 epochs, 60 epochs, batch 64, the encoder's frame budget (32 frames
+    for MASA) with random temporal sampling in training and evenly spaced frames at test.
+    With --baseline random-init --model NAME the same recipe trains from scratch.  On small
+    sets (a few hundred steps) SGD barely moves the encoder: use --optimizer adamw --lr 1e-3
     --schedule cosine (as in docs/results/masa_heldout).  Writes
     OUT/metrics.json (top-1/top-5 per instance and per class, mean ± 95% CI over seeds),
     report.md and scores.npz (the class scores, input of `signssl fuse`).  Video encoders:

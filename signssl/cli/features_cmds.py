@@ -80,8 +80,9 @@ def class_distribution(
     """Class probability distribution P from the frozen features of the training clips.
 
     Mean cosine similarity between the classes' clips, then a per-class softmax whose
-    temperature makes the largest probability the largest value below 0.5 (METHODS.md
-    §1.4).  Use it with `signssl finetune-video --class-distribution`.
+    temperature makes the largest probability the largest value below 0.5
+    (docs/methods.md#signrep-class-distribution).  Use it with
+    `signssl finetune-video --class-distribution`.
     """
     from signssl.eval.class_distribution import class_distribution as compute
     from signssl.eval.class_distribution import save_class_distribution

@@ -1,4 +1,7 @@
-"""Sign-prior commands: ``signssl priors`` and ``signssl bone-lengths`` (METHODS.md §1.1)."""
+"""Sign-prior commands: ``signssl priors`` and ``signssl bone-lengths``.
+
+The priors are those of docs/methods.md#signrep-priors.
+"""
 
 from __future__ import annotations
 

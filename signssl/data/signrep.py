@@ -1,8 +1,9 @@
 """Video pretraining data: pairs of crops of one video, their sign priors, batch augmentation.
 
-SignRep (METHODS.md §1.3) trains on batches of ``N`` videos, each seen through two random
-16-frame crops ``a_i`` and ``b_i``; the pixel-MAE baseline reads the same batches without
-priors.  :class:`PairClipDataset` gives one sample per video row::
+SignRep (docs/methods.md#signrep-style-adversary) trains on batches of ``N`` videos, each
+seen through two random 16-frame crops ``a_i`` and ``b_i``; the pixel-MAE baseline reads
+the same batches without priors.  :class:`PairClipDataset` gives one sample per video
+row::
 
     video            (K, T, 3, H, W) uint8   K crops (default 2) of T frames, plain resize
     frame_indices    (K, T) int64            source frame number of every frame
@@ -19,8 +20,8 @@ one pass over the file.  :func:`collate_pairs` stacks ``N`` samples into
 crop ``k`` of video ``i`` is entry ``[i, k]``, so crops of different entries ``i`` always
 come from different rows of the manifest.
 
-Priors (METHODS.md §1.1) come from the row's 3D pose, aligned with the crop's frames
-(:func:`~signssl.data.video.align_pose_frames`), through
+Priors (docs/methods.md#signrep-priors) come from the row's 3D pose, aligned with the
+crop's frames (:func:`~signssl.data.video.align_pose_frames`), through
 :func:`signssl.priors.compute_priors_batch` with ``activity_window=None``: the activity of
 a crop is decided over the crop's own frames (the pretraining clip), so every frame of a
 crop carries the same value.  With ``priors_dir`` (the output folder of ``signssl
@@ -434,9 +435,9 @@ class VideoAugment(nn.Module):
     crop, applied to all its frames.  ``uint8`` input is divided by 255 first.  Random
     numbers come from torch's global generator (seeded per step by the engine).
 
-    The paper lists the four transforms (METHODS.md §1.3); the probabilities, the blur
-    size and the jitter mode are our choice, the crop scale (0.8-1) and the grayscale
-    probability (0.1) are the project's defaults.
+    The paper lists the four transforms (docs/methods.md#signrep-training); the
+    probabilities, the blur size and the jitter mode are our choice, the crop scale (0.8-1)
+    and the grayscale probability (0.1) are the project's defaults.
     """
 
     def __init__(

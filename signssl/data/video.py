@@ -5,8 +5,8 @@
 ``frame_step``-th frame; ``uniform`` = ``clip_len`` frames spread over the whole clip;
 ``all`` = every frame).  :class:`SlidingWindowDataset` streams every sliding window
 of every video (``window`` frames every ``stride`` frames; SignRep's dictionary
-retrieval and feature extraction use 16 and 2, METHODS.md 1.4), decoding each video
-once.
+retrieval and feature extraction use 16 and 2, docs/methods.md#signrep-retrieval),
+decoding each video once.
 
 A row's clip is its frame range ``[start, end)``, resampled to ``fps`` when given
 (see :mod:`signssl.io.video`).  A sample is a dict::
@@ -417,7 +417,7 @@ class SlidingWindowDataset(_VideoRows, IterableDataset):
     Yields the samples of the module docstring for windows of ``window`` frames every
     ``stride`` frames (:func:`~signssl.io.video.window_starts`), plus
     ``window_index`` (0, 1, ... within the video); ``index`` groups the windows of one
-    video (e.g. for SignRep's activity-weighted average, METHODS.md Eq. 11-12).  With
+    video (e.g. for SignRep's activity-weighted average, docs/methods.md#signrep-retrieval).  With
     DataLoader workers each worker takes every ``num_workers``-th video.  A video is
     checked for truncation before it is streamed; a bad one is skipped and counted
     (``on_error="skip"``, the default) or raises.

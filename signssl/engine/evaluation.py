@@ -9,8 +9,8 @@ Video encoders (``DataSpec.modality == "video"``, e.g. a SignRep or pixel-MAE Hi
 one clip per video: the central window of ``clip_len`` frames (the encoder's
 ``num_frames``, 16; every ``frame_step``-th frame, resampled to ``fps`` when given; a
 shorter video repeats its last frame), plainly resized to the encoder's input size
-(METHODS.md §1.2: no crop at inference), through ``encoder.embed`` (mean of the unmasked
-tokens, final LayerNorm).  Video manifests name the video in ``path``; synthetic
+(docs/methods.md#signrep-model: no crop at inference), through ``encoder.embed`` (mean
+of the unmasked tokens, final LayerNorm).  Video manifests name the video in ``path``; synthetic
 manifests (pose in ``path``, video in the ``video`` column) are converted with
 :func:`signssl.data.signrep.video_manifest`.
 """

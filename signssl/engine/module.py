@@ -35,7 +35,7 @@ from signssl.errors import ConfigError
 
 
 def collapse_std(embedding: Tensor) -> Tensor:
-    """Collapse monitor (METHODS.md §2.1, SimSiam protocol): std over the batch of the
+    """Collapse monitor (docs/methods.md#sl-fpn, SimSiam protocol): std over the batch of the
     L2-normalised ``(B, D)`` embedding, averaged over dimensions
     (:func:`signssl.methods.base.normalized_std`)."""
     from signssl.methods.base import normalized_std

@@ -1,4 +1,4 @@
-"""Boundary-importance search (SSL-SLR Algorithm 1, METHODS.md §2.3).
+"""Boundary-importance search (SSL-SLR Algorithm 1, docs/methods.md#boundary-search).
 
 For ``b = step, 2·step, ...``: pretrain with the permutation of the first ``b`` frames
 only, measure linear-evaluation accuracy ``acc(b)``; stop as soon as ``acc`` stops

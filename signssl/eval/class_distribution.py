@@ -1,4 +1,6 @@
-"""Class probability distribution ``P`` from frozen features (METHODS.md §1.4; paper App. A5).
+"""Class probability distribution ``P`` from frozen features (paper App. A5).
+
+See docs/methods.md#signrep-class-distribution.
 
 Steps, for ``N`` training samples with features ``f_i`` and labels in ``K`` classes:
 

@@ -2,7 +2,7 @@
 
 Both jobs read every manifest row as a stream of window batches (:class:`WindowReader`),
 windows as in :mod:`signssl.eval.windows` (``window`` frames every ``stride`` frames,
-METHODS.md §1.4):
+docs/methods.md#signrep-retrieval):
 
 * video rows are decoded incrementally with :func:`signssl.io.video.iter_windows`, at
   most one batch of windows in memory, never the whole video; frames are plainly resized

@@ -1,4 +1,4 @@
-"""Sign recognition by fine-tuning a video encoder (METHODS.md §1.4, Eq. 13).
+"""Sign recognition by fine-tuning a video encoder (docs/methods.md#signrep-recognition, Eq. 13).
 
 SignRep's recognition recipe, on any video :class:`~signssl.models.Encoder` (a Hiera):
 

@@ -1,4 +1,4 @@
-"""Late fusion of class scores (MASA "Ours (+R)", METHODS.md §3.3; after SignBERT).
+"""Late fusion of class scores (MASA "Ours (+R)", docs/methods.md#masa-fine-tuning; after SignBERT).
 
 Two models score the same test clips over the same classes, e.g. the pose model
 fine-tuned here and an RGB model; the fused score of a clip is

@@ -1,4 +1,4 @@
-"""Recognition and retrieval metrics (METHODS.md §4).
+"""Recognition and retrieval metrics (docs/methods.md#metrics).
 
 Every metric here is computed from the **rank of the true label**: ``r`` is the 1-based
 position of the true label when the candidate labels are sorted by decreasing score.
@@ -9,7 +9,7 @@ Ties are broken *pessimistically*: ``r = 1 + #{labels scoring >= the true label'
 other than the true label}``.  A collapsed model that gives every label the same score
 therefore ranks the true label last instead of first.
 
-Names follow METHODS.md §4 and never mix the two accuracies:
+Names follow docs/methods.md#metrics and never mix the two accuracies:
 
 * **per-instance** top-k accuracy: mean over test samples of ``1[r <= k]``;
 * **per-class** top-k accuracy: mean over the classes *present in the test set* of that

@@ -1,4 +1,4 @@
-"""Sliding-window features and activity-weighted pooling (METHODS.md §1.4, Eq. 11-12).
+"""Sliding-window features and activity-weighted pooling (docs/methods.md#signrep-retrieval).
 
 SignRep represents a video of any length by the embeddings of its sliding windows:
 
@@ -70,7 +70,7 @@ from signssl.utils import atomic_path, read_json_file, save_json
 
 #: pooling modes of Eq. 12
 POOLINGS: tuple[str, ...] = ("avg", "weighted")
-#: SignRep's window length and stride (METHODS.md §1.4)
+#: SignRep's window length and stride (docs/methods.md#signrep-retrieval)
 DEFAULT_WINDOW, DEFAULT_STRIDE = 16, 2
 ACTIVITY_HEAD_WEIGHTS = "activity_head.safetensors"
 ACTIVITY_HEAD_CONFIG = "activity_head.json"

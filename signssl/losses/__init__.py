@@ -1,4 +1,4 @@
-"""Losses, one per file: pure functions per term plus a module class (METHODS.md)."""
+"""Losses, one per file: pure functions per term plus a module class (docs/methods.md)."""
 
 from signssl.losses.byol import BYOLLoss, byol_loss, normalized_mse
 from signssl.losses.class_distribution_kl import (

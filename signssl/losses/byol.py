@@ -1,4 +1,4 @@
-"""BYOL's normalised MSE (Grill et al. 2020, Eq. 2; METHODS.md §2.4).
+"""BYOL's normalised MSE (Grill et al. 2020, Eq. 2; docs/methods.md#byol).
 
 With the online prediction ``q`` and the target projection ``z'`` (from the EMA target
 network, so it carries no gradient)::

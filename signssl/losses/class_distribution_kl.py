@@ -1,4 +1,6 @@
-"""Cross-entropy plus the SignRep class-distribution loss (METHODS.md §1.4, Eq. 13).
+"""Cross-entropy plus the SignRep class-distribution loss (SignRep Eq. 13).
+
+See docs/methods.md#signrep-recognition.
 
 With classifier logits ``ŷ`` for a sample of class ``y``, the precomputed class
 probability distribution ``P`` (``(K, K)``, rows sum to 1; see

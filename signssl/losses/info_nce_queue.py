@@ -1,5 +1,5 @@
 """InfoNCE against a FIFO queue of negatives: MoCo v2 (He et al. 2020 Eq. 1, Chen et al.
-2020) and MASA's semantic-alignment loss (METHODS.md §3.3, Eq. 8).
+2020) and MASA's semantic-alignment loss (docs/methods.md#masa-alignment, Eq. 8).
 
 With L2-normalised query ``q``, its positive key ``k⁺`` (from the momentum encoder) and a
 queue of K earlier keys ``k⁻``::

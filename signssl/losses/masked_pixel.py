@@ -1,4 +1,4 @@
-"""Pixel masked-autoencoder loss (the pixel-MAE baseline of SignRep, METHODS.md §1.2).
+"""Pixel masked-autoencoder loss (the pixel-MAE baseline of SignRep, docs/methods.md#pixel-mae).
 
 For every clip, the pixels of each mask unit ``u`` (Hiera's
 :meth:`~signssl.models.hiera.Hiera.unit_pixels`, ``P`` values per unit) are the target,

@@ -1,4 +1,4 @@
-"""MASA's motion-prediction loss (METHODS.md §3.2, Eq. 4).
+"""MASA's motion-prediction loss (docs/methods.md#masa-motion-loss, Eq. 4).
 
 For the masked frames ``M`` of a clip, predictions ``y_i`` of the motion residuals
 ``m_i`` (or of the joints, in the ablation), weighted per joint by the confidences

@@ -1,4 +1,6 @@
-"""SimSiam's symmetric negative cosine similarity (Chen & He 2021, Eq. 1-2; METHODS.md §2.4).
+"""SimSiam's symmetric negative cosine similarity (Chen & He 2021, Eq. 1-2).
+
+See docs/methods.md#simsiam.
 
 With predictions ``p1 = h(z1)``, ``p2 = h(z2)`` and projections ``z1``, ``z2``::
 

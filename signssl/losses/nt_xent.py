@@ -1,4 +1,4 @@
-"""NT-Xent, the SimCLR contrastive loss (Chen et al. 2020, Eq. 1; METHODS.md §2.4).
+"""NT-Xent, the SimCLR contrastive loss (Chen et al. 2020, Eq. 1; docs/methods.md#simclr).
 
 For 2N L2-normalised embeddings (two views of N clips) and the cosine similarity
 ``s(u, v) = uᵀv``, the loss of anchor k with positive ``pos(k)`` (the other view of

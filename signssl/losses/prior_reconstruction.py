@@ -1,4 +1,4 @@
-"""SignRep sign-prior reconstruction loss (METHODS.md §1.3, Eq. 2).
+"""SignRep sign-prior reconstruction loss (docs/methods.md#signrep-reconstruction, Eq. 2).
 
 For every prior ``p`` with prediction ``ŷ^p``, target ``y^p``, validity mask ``v^p``
 (``True`` = valid: confident, present keypoints), weight ``λ_p`` and target scale ``s_p``::
@@ -16,7 +16,7 @@ clip-level pair of logits ``(B, 2)`` (left, right hand) with 0/1 targets; it use
 BCE-with-logits instead of smooth L1, so ``sigmoid(logit)`` is ``P(active)`` as retrieval
 needs (Eq. 11).  Its weight ``λ = 0.2`` (paper Tab. 9) enters Eq. 2 like any other
 weight; its scale must be 1.  The paper's Tab. 9 weights are 10 for keypoints and angles,
-20 for distances, 0.2 for activity; its scales are in METHODS.md §1.1.
+20 for distances, 0.2 for activity; its scales are in docs/methods.md#signrep-priors.
 
 Shapes: ``pred[p]`` and ``target[p]``: ``(B, T, d)`` per-frame priors or ``(B, d)``
 clip-level ones; ``valid[p]``: bool of the same shape, or with the last axis left out

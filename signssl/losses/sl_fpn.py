@@ -1,4 +1,4 @@
-"""SL-FPN loss: three-branch, negative-free objective of SSL-SLR (METHODS.md §2.1, Eq. 1/2).
+"""SL-FPN loss: three-branch, negative-free objective of SSL-SLR (docs/methods.md#sl-fpn, Eq. 1/2).
 
 With ``z0 = g(f(x))`` the projection of the original clip, ``z1``, ``z2`` those of two
 augmented views and ``h`` the predictor::
@@ -74,7 +74,7 @@ class SLFPNLoss(nn.Module):
 
     Args:
         stop_gradient: put ``sg`` on the predictor target (the paper); ``False`` for the
-            collapse ablation (METHODS.md §2.1).
+            collapse ablation (docs/methods.md#sl-fpn).
     """
 
     def __init__(self, stop_gradient: bool = True) -> None:

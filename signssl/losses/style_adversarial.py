@@ -1,4 +1,6 @@
-"""SignRep style-adversarial losses (METHODS.md §1.3, Eq. 7-9; paper §5.2 and App. A4).
+"""SignRep style-adversarial losses (Eq. 7-9; paper §5.2 and App. A4).
+
+See docs/methods.md#signrep-style-adversary.
 
 Each batch holds two crops ``a`` and ``b`` of every video.  ``z_a`` is the clip vector of
 crop ``a``, ``g_b`` the style vector (:func:`signssl.models.style_discriminator.gram_style`)

@@ -1,4 +1,6 @@
-"""SignRep feature regularisation: variance and covariance losses (METHODS.md §1.3, Eq. 3-6).
+"""SignRep feature regularisation: variance and covariance losses (Eq. 3-6).
+
+See docs/methods.md#signrep-variance-covariance.
 
 For a batch ``Z`` of ``B`` clip vectors of width ``D`` (SignRep: the decoder latent ``z``)::
 

@@ -1,4 +1,4 @@
-"""Self-supervised recipes (METHODS.md §2): ``create_method(name, encoder, **kwargs)``.
+"""Self-supervised recipes (docs/methods.md): ``create_method(name, encoder, **kwargs)``.
 
 >>> from signssl.models import create_model
 >>> from signssl.methods import create_method, list_methods

@@ -15,8 +15,8 @@ Methods make their own views of the batch with the pose augmentations
 (``signssl.pose.transforms``); the view options below are shared by every method:
 
 * ``boundary_permutation`` (default True), ``b_s``, ``b_e``: SSL-SLR's boundary
-  permutation (METHODS.md §2.2) with the permuted fractions of each clip;
-  ``b_s_frames``, ``b_e_frames``: absolute frame counts instead (boundary search §2.3);
+  permutation (docs/methods.md#boundary-permutation) with the permuted fractions of each clip;
+  ``b_s_frames``, ``b_e_frames``: absolute frame counts instead (docs/methods.md#boundary-search);
 * ``spatial_aug``: rotation, shear, scale, jitter after the permutation, their magnitudes
   multiplied by ``spatial_strength`` (default 1: ±15°, ±0.1, 0.9–1.1, σ 0.01);
   ``signing_space`` (default 0 = off): size/place of the signing space, scale and shift

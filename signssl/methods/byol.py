@@ -1,4 +1,4 @@
-"""BYOL baseline (Grill et al. 2020; METHODS.md §2.4).
+"""BYOL baseline (Grill et al. 2020; docs/methods.md#byol).
 
 Online network: encoder -> projector -> predictor; target network: EMA copies of the
 encoder and projector (no gradient).  Loss: symmetrised normalised MSE between online

@@ -1,4 +1,4 @@
-"""MASA: motion-aware masked autoencoder with momentum semantic alignment (METHODS.md §3).
+"""MASA: motion-aware masked autoencoder with momentum semantic alignment (docs/methods.md#masa).
 
 Per batch (the encoder is a :class:`~signssl.models.masa.MASAEncoder`)::
 

@@ -1,4 +1,6 @@
-"""Motion residuals and MASA's motion-aware masking (METHODS.md §3.2, MASA Alg. 1).
+"""Motion residuals and MASA's motion-aware masking (MASA Alg. 1).
+
+See docs/methods.md#motion-aware-masking.
 
 All functions are vectorised over the batch and the frames (no Python loop over frames).
 

@@ -1,4 +1,4 @@
-"""MoCo v2 baseline (He et al. 2020; Chen et al. 2020; METHODS.md §2.4).
+"""MoCo v2 baseline (He et al. 2020; Chen et al. 2020; docs/methods.md#moco-v2).
 
 Query = projector(encoder(view 1)); key = momentum copies of both applied to view 2
 (no gradient); InfoNCE of the query against its key and a FIFO queue of earlier keys

@@ -1,15 +1,17 @@
 """Method registry: ``create_method(name, encoder, **kwargs)``.
 
-A recipe registers itself with ``@register_method("name")``; the modules holding
-recipes are listed in ``_METHOD_MODULES`` and imported on first use (a new recipe file
-adds itself there).  Keyword arguments are primitive (numbers, strings, booleans), so a
-YAML config maps straight onto them; unknown names raise with the known ones.
+A recipe registers itself with ``@register_method("name")``; every module of the
+``signssl.methods`` package is imported on first use (:func:`import_package`), so a new
+recipe file needs no list to join.  Keyword arguments are primitive (numbers, strings,
+booleans), so a YAML config maps straight onto them; unknown names raise with the known
+ones.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -19,17 +21,19 @@ from signssl.models.base import Encoder
 
 _METHODS: dict[str, type[Method]] = {}
 
-#: modules whose import registers methods
-_METHOD_MODULES: list[str] = [
-    "signssl.methods.sl_fpn",
-    "signssl.methods.simclr",
-    "signssl.methods.moco",
-    "signssl.methods.simsiam",
-    "signssl.methods.byol",
-    "signssl.methods.masa",
-    "signssl.methods.signrep",
-    "signssl.methods.mae",
-]
+
+def import_package(package: str) -> list[str]:
+    """Import every module of ``package`` (not its sub-packages, not ``_private`` ones),
+    so that their registration decorators run; returns the module names."""
+    pkg = importlib.import_module(package)
+    names = [
+        f"{package}.{m.name}"
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if not m.ispkg and not m.name.startswith("_")
+    ]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
@@ -45,8 +49,7 @@ def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
 
 
 def _import_all() -> None:
-    for mod in _METHOD_MODULES:
-        importlib.import_module(mod)
+    import_package("signssl.methods")
 
 
 def list_methods() -> list[str]:

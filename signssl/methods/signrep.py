@@ -1,4 +1,4 @@
-"""SignRep: a video Hiera pretrained to reconstruct sign priors (METHODS.md §1.2-1.3).
+"""SignRep: a video Hiera pretrained to reconstruct sign priors (docs/methods.md#signrep).
 
 Per batch of ``N`` videos with two crops each (``a_i``, ``b_i``; see
 :mod:`signssl.methods.video_base` for the crop-major order)::
@@ -26,7 +26,7 @@ and steps the two optimisers on their disjoint parameter sets
 and the encoder are updated from the same forward pass (simultaneous updates); the gate
 uses the expected outputs after this step's EMA update.
 
-Weights (paper Tab. 9 via METHODS.md §1.3): keypoints and angles 10, distances 20,
+Weights (paper Tab. 9, docs/methods.md#signrep-total-loss): keypoints and angles 10, distances 20,
 activity 0.2 (from :data:`signssl.priors.PRIOR_SPECS`, overridable per prior with
 ``prior_weights``), ``var_weight`` 1.0, ``cov_weight`` 0.004, ``adv_weight`` 2.0; EMA
 momentum 0.1; mask ratio 0.8.  The Tab. 5 ablation rows are switches: priors alone

@@ -1,4 +1,4 @@
-"""SimCLR baseline (Chen et al. 2020; METHODS.md §2.4): two views, projector, NT-Xent.
+"""SimCLR baseline (Chen et al. 2020; docs/methods.md#simclr): two views, projector, NT-Xent.
 
 τ = 0.5 as in SSL-SLR §6.2; negatives are gathered across ranks under DDP.
 ``embedding`` is the projector output of the first view.

@@ -1,4 +1,4 @@
-"""SimSiam baseline (Chen & He 2021; METHODS.md §2.4): two views through one encoder,
+"""SimSiam baseline (Chen & He 2021; docs/methods.md#simsiam): two views through one encoder,
 projector and predictor; symmetric negative cosine with stop-gradient on the
 projections.  ``embedding`` is the projection of the first view (the collapse monitor of
 the SimSiam paper).

@@ -1,4 +1,4 @@
-"""SL-FPN, the SSL-SLR recipe (METHODS.md §2.1, Eq. 1/2; with §2.2 views = SSL-SLR).
+"""SL-FPN, the SSL-SLR recipe (docs/methods.md#sl-fpn; with boundary permutation = SSL-SLR).
 
 One encoder f, projector g, predictor h; the original clip x and two views x1, x2::
 
@@ -29,12 +29,12 @@ SimSiam's projector does: every projection dimension keeps unit variance over th
 so the MSE terms cannot fall by shrinking the projections.
 
 ``var_weight`` / ``cov_weight`` > 0 (not in the paper) add the variance and covariance
-regularisers of SignRep (METHODS.md §1.3, Eq. 3-6) on the *encoder* features of each of
-the three branches (averaged): ``L += λ_var L_var(h) + λ_cov L_cov(h)``.  The projector's
-last batch norm keeps the projections spread, but the encoder behind it can still fold
-its features onto a few directions: on real WLASL keypoints the pooled features of a
-30-epoch run had an effective rank of 2.2 against 7.3 at random init, and retrieval fell
-with it (docs/results/README.md).
+regularisers of SignRep (docs/methods.md#signrep-variance-covariance) on the *encoder*
+features of each of the three branches (averaged): ``L += λ_var L_var(h) + λ_cov
+L_cov(h)``.  The projector's last batch norm keeps the projections spread, but the encoder
+behind it can still fold its features onto a few directions: on real WLASL keypoints the
+pooled features of a 30-epoch run had an effective rank of 2.2 against 7.3 at random init,
+and retrieval fell with it (docs/results/README.md).
 """
 
 from __future__ import annotations

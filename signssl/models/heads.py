@@ -93,7 +93,7 @@ class MLPHead(nn.Module):
 
 
 class SLFPNProjectionHead(MLPHead):
-    """SL-FPN projector g (SSL-SLR §6.2; METHODS.md §2.1).
+    """SL-FPN projector g (SSL-SLR §6.2; docs/methods.md#sl-fpn).
 
     Paper: "The projection head of all the models was a 2-layer perceptron with a
     512-dimensional input and a 128-dimensional output."  Hidden width 1024 from the
@@ -113,7 +113,7 @@ class SLFPNProjectionHead(MLPHead):
 
 
 class SLFPNPredictionHead(MLPHead):
-    """SL-FPN predictor h (SSL-SLR §6.2; METHODS.md §2.1).
+    """SL-FPN predictor h (SSL-SLR §6.2; docs/methods.md#sl-fpn).
 
     Paper: "The predictor was also a 2-layer perceptron with a ReLU activation
     function."  Code: 128 -> 1024 -> 128.  Hidden batch norm as in

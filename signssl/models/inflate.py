@@ -1,4 +1,6 @@
-"""Inflated patch embedding: a 16-frame Hiera on 64-frame clips (METHODS.md §1.4).
+"""Inflated patch embedding: a 16-frame Hiera on 64-frame clips.
+
+See docs/methods.md#signrep-recognition.
 
 A pretrained temporal convolution with kernel ``k``, stride ``s`` and padding ``p``
 (Hiera-B: 3, 2, 1) reads input frames ``s t - p + j`` (``j = 0 .. k - 1``) for temporal

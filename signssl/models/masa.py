@@ -1,4 +1,4 @@
-"""MASA's encoder and target decoder (METHODS.md §3.2, MASA Eq. 1-3).
+"""MASA's encoder and target decoder (docs/methods.md#masa-encoder-and-decoder).
 
 Input: the batch dict of ``signssl.data.collate_poses`` (``x (B, T, J, 2)``,
 ``conf (B, T, J)``, ``frame_mask (B, T)`` with ``True`` = padded) in layout ``masa49``, or a
@@ -165,7 +165,7 @@ class MASAEncoder(Encoder):
         super().__init__()
         if in_dims != 2:
             raise ConfigError(
-                f"MASA works on 2D poses (METHODS.md §3.1), got in_dims={in_dims}; set "
+                f"MASA works on 2D poses (docs/methods.md#masa-input), got in_dims={in_dims}; set "
                 "data.dims=2 and model.kwargs.in_dims=2"
             )
         if dim < 1 or depth < 0 or heads < 1 or dim % heads:
@@ -415,7 +415,10 @@ def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> MASAEncoder:
 
 @register_model
 def masa_paper(**kwargs: Any) -> MASAEncoder:
-    """D_e = 1536 (hands 2 x 512 + body 512, METHODS.md §3.2); transformer 8 x 512, 8 heads."""
+    """D_e = 1536 (hands 2 x 512 + body 512); transformer 8 x 512, 8 heads.
+
+    See docs/methods.md#masa-encoder-and-decoder.
+    """
     return _build(
         dict(
             hand_dim=512,

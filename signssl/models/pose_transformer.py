@@ -1,4 +1,4 @@
-"""Pose transformer: the SSL-SLR backbone (METHODS.md §2.4) for any named layout.
+"""Pose transformer: the SSL-SLR backbone (docs/methods.md#ssl-slr-setting) for any named layout.
 
 Input: the batch dict of ``signssl.data.collate_poses`` (``x (B, T, J, C)``,
 ``conf (B, T, J)``, ``frame_mask (B, T)`` with ``True`` = padded) or a bare

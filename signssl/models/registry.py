@@ -42,17 +42,8 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 
 def _import_all() -> None:
-    """Import the modules that hold entrypoints (they register on import)."""
-    import importlib
+    """Import every module of ``signssl.models`` (entrypoints register on import), so a
+    new encoder file needs no list to join."""
+    from signssl.methods.registry import import_package
 
-    for mod in _ENTRYPOINT_MODULES:
-        importlib.import_module(mod)
-
-
-#: modules whose import registers models; a new encoder file adds itself here.
-_ENTRYPOINT_MODULES: list[str] = [
-    "signssl.models.pose_transformer",
-    "signssl.models.masa",
-    "signssl.models.hiera",
-    "signssl.models.video_cnn",
-]
+    import_package("signssl.models")

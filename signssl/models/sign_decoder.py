@@ -1,4 +1,6 @@
-"""SignRep sign decoder: encoder tokens -> per-frame sign priors + activity (METHODS.md §1.2, Eq. 1).
+"""SignRep sign decoder: encoder tokens -> per-frame sign priors + activity (Eq. 1).
+
+See docs/methods.md#signrep-model.
 
 The decoder turns the encoder tokens of one clip into a clip vector, upsamples it back to
 the ``T_in`` input frames and predicts every sign prior per frame::

@@ -1,4 +1,6 @@
-"""SignRep style vector and style discriminator (METHODS.md §1.3, Eq. 7-9; paper App. A4).
+"""SignRep style vector and style discriminator (Eq. 7-9; paper App. A4).
+
+See docs/methods.md#signrep-style-adversary.
 
 Style vector.  For the encoder tokens ``X`` of one clip (``N`` tokens of width ``D``) the
 Gram matrix and the style vector ``g`` are::

@@ -27,7 +27,7 @@ holistic_world_noface     108    body 33, hands 2 x 21, body_world 33 (no face m
 hands                     42     left_hand 21, right_hand 21
 coco_wholebody            133    body 17 + feet 6, face 68 (iBUG), hands 2 x 21
 openpose_body25_hands     67     BODY_25 + hands 2 x 21
-masa49                    49     7 upper body (MASA, METHODS.md 3.1) + hands 2 x 21
+masa49                    49     7 upper body (MASA, docs/methods.md#masa-input) + hands 2 x 21
 ========================  =====  ====================================================
 """
 
@@ -82,7 +82,7 @@ OPENPOSE_BODY_25: tuple[str, ...] = (
     "right_big_toe", "right_small_toe", "right_heel",
 )
 
-# MASA (METHODS.md 3.1): COCO-WholeBody body indices [0, 5, 7, 9, 6, 8, 10]
+# MASA (docs/methods.md#masa-input): COCO-WholeBody body indices [0, 5, 7, 9, 6, 8, 10]
 MASA_BODY_7: tuple[str, ...] = (
     "nose", "left_shoulder", "left_elbow", "left_wrist",
     "right_shoulder", "right_elbow", "right_wrist",

@@ -1,4 +1,4 @@
-"""The MASA-49 input pipeline (METHODS.md §3.1), batched in torch.
+"""The MASA-49 input pipeline (docs/methods.md#masa-input), batched in torch.
 
 MASA reads 49 joints per frame (layout ``masa49``: 7 upper-body joints, then 21 left-hand
 and 21 right-hand joints) with 2D coordinates and confidences.  Any source layout is
@@ -18,11 +18,11 @@ converted by joint name first (``PoseSequence.to_layout("masa49")``, what
    framing of a signer's upper-body video.  A frame without both shoulders has no body.
 
 All coordinates come out in *MASA units* (the 256-unit crop frames), the unit of the
-masking thresholds of METHODS.md §3.2 (``ε_m = 5.0``).  Every step is per frame, so a
-frame's output depends on that frame's input only: hiding a frame from the encoder hides
-everything about it (no clip statistics leak between frames).
+masking thresholds of docs/methods.md#motion-aware-masking (``ε_m = 5.0``).  Every step is
+per frame, so a frame's output depends on that frame's input only: hiding a frame from the
+encoder hides everything about it (no clip statistics leak between frames).
 
-Differences from the authors' code (METHODS.md §3.1): the code divides the body by the
+Differences from the authors' code (docs/methods.md#masa-input): the code divides the body by the
 image size, which many sources do not record and which changes with the camera; the
 per-frame shoulder frame above needs no image size and gives the threshold one meaning
 across datasets.
@@ -108,7 +108,7 @@ def masa_parts(layout: str | Layout = "masa49") -> MasaParts:
 
 
 def threshold_confidence(conf: Tensor, threshold: float = CONF_THRESHOLD) -> Tensor:
-    """``c = r · 1[r ≥ ε_c]`` (METHODS.md §3.2): ``(…, J) -> (…, J)``."""
+    """``c = r · 1[r ≥ ε_c]`` (docs/methods.md#motion-aware-masking): ``(…, J) -> (…, J)``."""
     return conf * (conf >= threshold).to(conf.dtype)
 
 

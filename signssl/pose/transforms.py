@@ -1,4 +1,4 @@
-"""Batched pose augmentations in torch (SSL-SLR views, METHODS.md §2.2).
+"""Batched pose augmentations in torch (SSL-SLR views, docs/methods.md#boundary-permutation).
 
 Every transform takes a *pose batch* — a dict with ``x (B, T, J, C)`` coordinates,
 ``conf (B, T, J)`` confidences and ``frame_mask (B, T)`` bool, ``True`` = padded frame
@@ -444,7 +444,7 @@ def boundary_segment_lengths(
 
 
 class BoundaryPermutation(BatchTransform):
-    """SSL-SLR boundary permutation (METHODS.md §2.2).
+    """SSL-SLR boundary permutation (docs/methods.md#boundary-permutation).
 
     For each sample with ``n`` valid frames, the frames in ``[0, b_s)`` are put in a
     random order and, independently, those in ``[n − b_e, n)``; the middle keeps its

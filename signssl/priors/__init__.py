@@ -1,4 +1,4 @@
-"""SignRep sign priors (METHODS.md §1.1): per-frame 3D pose targets for pretraining.
+"""SignRep sign priors (docs/methods.md#signrep-priors): per-frame 3D pose targets for pretraining.
 
 * :mod:`.joints` - the 61-point prior skeleton of the MediaPipe Holistic layouts and its
   3D frame (:func:`lift_holistic`);

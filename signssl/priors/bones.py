@@ -1,6 +1,6 @@
 """Kinematic tree of the prior skeleton, standard bone lengths and re-lengthening.
 
-METHODS.md §1.1: bones are normalised to a standard length per bone (dataset medians)
+docs/methods.md#signrep-priors: bones are normalised to a standard length per bone (dataset medians)
 before keypoints are rebuilt, so the person's proportions do not leak into the
 keypoint and distance priors.  :func:`rebuild` places every point at
 
@@ -351,7 +351,7 @@ def standard_bone_lengths(
     image_aspect: float = 1.0,
     source: str = "dataset",
 ) -> BoneLengths:
-    """Dataset medians of every bone (METHODS.md §1.1), in shoulder widths.
+    """Dataset medians of every bone (docs/methods.md#signrep-priors), in shoulder widths.
 
     >>> lengths = standard_bone_lengths(seqs)             # doctest: +SKIP
     >>> lengths.save("lengths.json")                      # doctest: +SKIP

@@ -1,4 +1,6 @@
-"""The seven SignRep sign-prior families (METHODS.md §1.1), per frame, with validity masks.
+"""The seven SignRep sign-prior families, per frame, with validity masks.
+
+See docs/methods.md#signrep-priors.
 
 :func:`compute_priors` turns a :class:`~signssl.pose.PoseSequence` in a MediaPipe
 Holistic layout into :class:`Priors`: ``values[name]`` ``(T, dim)`` float32 and
@@ -19,9 +21,9 @@ interaction_dist       264   20      1.0    D_b: 12 points x 22 (:data:`INTERACT
 activity               2     0.2     1.0    a: left, right; 1 = active
 =====================  ====  ======  =====  ============================================
 
-Weights and scales are paper Tab. 9 via METHODS.md §1.3 (``λ_p`` and ``s_p`` of Eq. 2);
-:data:`PRIOR_SPECS` holds them.  The priors are invariant to translating and uniformly
-scaling the person:
+Weights and scales are paper Tab. 9 in docs/methods.md#signrep-total-loss (``λ_p`` and
+``s_p`` of Eq. 2); :data:`PRIOR_SPECS` holds them.  The priors are invariant to
+translating and uniformly scaling the person:
 
 * **keypoints and distances** use the *re-lengthened* skeleton
   (:func:`signssl.priors.bones.rebuild`): observed bone directions times standard bone
@@ -124,7 +126,7 @@ class PriorSpec:
     Attributes:
         name: key in :attr:`Priors.values`.
         dim: flattened size per frame.
-        weight: ``λ_p`` of METHODS.md Eq. 2 (paper Tab. 9).
+        weight: ``λ_p`` of docs/methods.md#signrep-reconstruction (paper Tab. 9).
         scale: ``s_p`` of Eq. 2: the loss compares the head output with ``s_p · y``.
         kind: ``keypoints``, ``angles``, ``distances`` or ``activity``.
         description: what the entries are.
@@ -440,7 +442,7 @@ def hand_activity(
     window: int | None = ACTIVITY_WINDOW,
     threshold: float = ACTIVITY_THRESHOLD,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Signer activity per hand and frame (module docstring, METHODS.md §1.1).
+    """Signer activity per hand and frame (module docstring, docs/methods.md#signrep-priors).
 
     Returns:
         ``(N, 2)`` float32 (left, right; 1 = active) and ``(N, 2)`` validity.
@@ -596,7 +598,7 @@ def compute_priors(
     activity_window: int | None = ACTIVITY_WINDOW,
     activity_threshold: float = ACTIVITY_THRESHOLD,
 ) -> Priors:
-    """The sign priors of one sequence (module docstring; METHODS.md §1.1).
+    """The sign priors of one sequence (module docstring; docs/methods.md#signrep-priors).
 
     Args:
         seq: a MediaPipe Holistic sequence (``holistic_world``, ``holistic_world_noface``,

@@ -295,7 +295,7 @@ def dataset_bone_lengths(
     image_aspect: float = 1.0,
     progress: bool = True,
 ) -> tuple[BoneLengths, ItemReport]:
-    """Dataset medians of every bone over the rows of ``manifest`` (METHODS.md §1.1).
+    """Dataset medians of every bone over the rows of ``manifest`` (docs/methods.md#signrep-priors).
 
     Returns:
         the :class:`BoneLengths` (``source`` = the manifest) and an :class:`ItemReport`

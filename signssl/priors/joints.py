@@ -1,6 +1,6 @@
 """The prior skeleton: which Holistic joints the sign priors use, and their 3D frame.
 
-Sign priors (METHODS.md §1.1) are computed from one 3D skeleton of **61 points**
+Sign priors (docs/methods.md#signrep-priors) are computed from one 3D skeleton of **61 points**
 (:data:`SKELETON_POINTS`), the paper's count (21 + 21 + 19):
 
 =======  ==========================================================================
@@ -98,7 +98,7 @@ EXTENDED_POINTS: tuple[str, ...] = SKELETON_POINTS + tuple(VIRTUAL_POINTS)
 POINT_INDEX: dict[str, int] = {n: i for i, n in enumerate(EXTENDED_POINTS)}
 ROOT = POINT_INDEX["shoulder_mid"]
 
-MIN_CONF = 0.5  # METHODS.md §1.1: keypoints below this confidence are masked out
+MIN_CONF = 0.5  # docs/methods.md#signrep-priors: keypoints below this confidence are masked out
 
 
 def point(name: str) -> int:

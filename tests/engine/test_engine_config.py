@@ -162,7 +162,7 @@ def test_fine_tuning_settings_use_the_same_rules() -> None:
 
 
 def test_builtin_method_configs_hold_the_paper_setting() -> None:
-    """METHODS.md §2.4: pose_transformer_paper, batch 512, <= 64 frames, 200 epochs;
+    """docs/methods.md#ssl-slr-setting: pose_transformer_paper, batch 512, <= 64 frames, 200 epochs;
     SL-FPN with SGD at a fixed lr of 0.001; contrastive baselines with tau = 0.5."""
     assert set(METHODS) <= set(list_configs()["methods"])
     assert list_configs()["profiles"] == ["tiny"]

@@ -1,4 +1,7 @@
-"""Class probability distribution (METHODS.md §1.4): naive pair loops, grid maximality, I/O."""
+"""Class probability distribution: naive pair loops, grid maximality, I/O.
+
+See docs/methods.md#signrep-class-distribution.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recognition fine-tuning of a video encoder (METHODS.md §1.4, Eq. 13)."""
+"""Recognition fine-tuning of a video encoder (docs/methods.md#signrep-recognition, Eq. 13)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sliding windows and activity-weighted pooling (METHODS.md §1.4, Eq. 11-12)."""
+"""Sliding windows and activity-weighted pooling (docs/methods.md#signrep-retrieval)."""
 
 from __future__ import annotations
 

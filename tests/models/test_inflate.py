@@ -1,4 +1,7 @@
-"""Inflated patch embedding (METHODS.md §1.4): geometry, taps, the repeated-frame invariant."""
+"""Inflated patch embedding: geometry, taps, the repeated-frame invariant.
+
+See docs/methods.md#signrep-recognition.
+"""
 
 from __future__ import annotations
 

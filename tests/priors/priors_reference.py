@@ -1,9 +1,10 @@
 """Naive per-frame reference of the sign priors, and sequence builders (tests only).
 
-Written from the definitions in the module docstrings (METHODS.md §1.1), frame by frame
-and point by point with dictionaries keyed by joint name, in float64, so that it shares
-no code path with the vectorised implementation beyond the joint-list constants (the
-specification).  Angles come from ``arccos`` here, from cross/dot products there.
+Written from the definitions in the module docstrings (docs/methods.md#signrep-priors),
+frame by frame and point by point with dictionaries keyed by joint name, in float64, so
+that it shares no code path with the vectorised implementation beyond the joint-list
+constants (the specification).  Angles come from ``arccos`` here, from cross/dot products
+there.
 """
 
 from __future__ import annotations
