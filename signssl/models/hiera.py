@@ -1,4 +1,6 @@
-"""Video Hiera (Ryali et al. 2023): the SignRep encoder (METHODS.md §1.2), in plain torch.
+"""Video Hiera (Ryali et al. 2023): the SignRep encoder, in plain torch.
+
+See docs/methods.md#signrep-model.
 
 Input ``x``: a clip batch ``(B, 3, T, H, W)``, ``uint8`` (0-255) or float in [0, 1]; with
 ``normalize_input=True`` (default) the model divides ``uint8`` by 255 and applies the
@@ -60,21 +62,45 @@ must be a whole number of patch strides; unroll and reroll are index permutation
 once at construction instead of chains of views; MAE's multi-scale fusion heads and decoder
 are not part of the encoder.  Parameter names follow the official release, so its
 checkpoints load by name (:func:`load_hiera_checkpoint`).
+
+The layers are in :mod:`signssl.models.hiera_layers`, the token order (unroll, pooling,
+reroll bookkeeping) in :mod:`signssl.models.hiera_order` and the checkpoint loading in
+:mod:`signssl.models.hiera_checkpoint`; this module re-exports their names.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from signssl.errors import ConfigError, DataError
+from signssl.errors import ConfigError
+from signssl.models.hiera_checkpoint import (  # noqa: F401  (re-exported)
+    CheckpointReport,
+    load_hiera_checkpoint,
+    official_key,
+    read_state_dict,
+)
+from signssl.models.hiera_layers import (  # noqa: F401  (re-exported)
+    LN_EPS,
+    DropPath,
+    HieraBlock,
+    MaskUnitAttention,
+    Mlp,
+    PatchEmbed,
+    conv_out_size,
+)
+from signssl.models.hiera_layers import drop_path as drop_path  # noqa: F401  (re-exported)
+from signssl.models.hiera_order import (  # noqa: F401  (re-exported)
+    StageOrder,
+    pool_groups,
+    stage_orders,
+    unroll,
+    unroll_index,
+)
 from signssl.models.registry import register_model
 from signssl.models.video_encoder import (  # noqa: F401  (random_unit_mask: re-exported)
     Size3,
@@ -86,214 +112,6 @@ from signssl.models.video_encoder import div3 as _div
 from signssl.models.video_encoder import mul3 as _mul
 from signssl.models.video_encoder import prod as _prod
 from signssl.models.video_encoder import triple as _triple
-
-LN_EPS = 1e-6  # the LayerNorm epsilon of the reference implementation
-
-
-def conv_out_size(n: int, kernel: int, stride: int, padding: int) -> int:
-    """Output length of a convolution over ``n`` samples (no dilation)."""
-    return (n + 2 * padding - kernel) // stride + 1
-
-
-# ----------------------------------------------------------------------------- token order
-
-
-def unroll(x: Tensor, grid: Size3, schedule: Sequence[Size3]) -> Tensor:
-    """Reorder raster tokens so that stride groups and mask units are contiguous.
-
-    ``x (B, N, C)`` in raster order over ``grid = (T, H, W)``.  Each stride ``s`` of
-    ``schedule`` splits the current grid ``(T, H, W) -> (T/st, st, H/sh, sh, W/sw, sw)`` and
-    moves the offsets ``(st, sh, sw)`` in front of everything not yet unrolled, so after
-    ``k`` steps one clip reads ``(s_1, ..., s_k, T / prod st, H / prod sh, W / prod sw)``,
-    ``s_1`` being the offset inside the finest group.
-    """
-    B, N, C = x.shape
-    size = list(grid)
-    lead = B
-    x = x.reshape(B, *size, C)  # (B, N, C) -> (B, T, H, W, C)
-    for st in schedule:
-        size = [n // s for n, s in zip(size, st, strict=True)]
-        # (L, T, H, W, C) -> (L, T/st, st, H/sh, sh, W/sw, sw, C)
-        x = x.reshape(lead, size[0], st[0], size[1], st[1], size[2], st[2], C)
-        # -> (L, st, sh, sw, T/st, H/sh, W/sw, C): stride offsets join the leading axes
-        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)
-        lead *= _prod(st)
-        x = x.reshape(lead, *size, C)  # (L * st*sh*sw, T', H', W', C)
-    return x.reshape(B, N, C)  # (B, s_1, .., s_k, T', H', W', C) -> (B, N, C)
-
-
-def unroll_index(grid: Size3, schedule: Sequence[Size3]) -> Tensor:
-    """``(N,)`` long: the raster index of the token at each unrolled position."""
-    raster = torch.arange(_prod(grid)).view(1, -1, 1)  # (1, N, 1)
-    return unroll(raster, grid, schedule).view(-1)
-
-
-def pool_groups(x: Tensor, stride: int) -> Tensor:
-    """Max over the leading stride group of an unrolled sequence (a max-pool in the grid).
-
-    ``(B, N, C) -> (B, N / stride, C)``; ``stride`` = product of the pooling strides.
-    """
-    B, N, C = x.shape
-    return x.view(B, stride, N // stride, C).amax(dim=1)  # (B, s, N/s, C) -> (B, N/s, C)
-
-
-def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
-    """Stochastic depth: zero a residual branch per sample with probability ``p``, scale
-    the kept ones by ``1 / (1 - p)``.  ``x (B, ...)``."""
-    if p == 0.0 or not training:
-        return x
-    keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - p)  # (B, 1, ..)
-    return x * keep / (1.0 - p)
-
-
-# ----------------------------------------------------------------------------- layers
-
-
-class DropPath(nn.Module):
-    """Module form of :func:`drop_path`."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = float(p)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return drop_path(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-class Mlp(nn.Module):
-    """``Linear -> GELU -> Linear``."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class MaskUnitAttention(nn.Module):
-    """Multi-head attention inside mask units (windows) or over all tokens, with query pooling.
-
-    ``x (B, N, dim)`` in unrolled order, where the window index is the fastest axis:
-    token ``j * W + w`` is token ``j`` of window ``w`` (``W`` windows).  With
-    ``use_mask_unit_attn`` the ``W = N / (q_stride * window_size)`` windows attend separately,
-    otherwise ``W = 1`` (global).  ``q_stride > 1`` max-pools the queries over the leading
-    stride group of each window, so the output has ``N / q_stride`` tokens:
-    ``-> (B, N / q_stride, dim_out)``.  ``qkv`` outputs ``(3, heads, head_dim)`` features,
-    the reference layout.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        dim_out: int,
-        heads: int,
-        q_stride: int = 1,
-        window_size: int = 0,
-        use_mask_unit_attn: bool = False,
-    ) -> None:
-        super().__init__()
-        if dim_out % heads:
-            raise ConfigError(f"width {dim_out} is not divisible by {heads} heads")
-        self.dim_out, self.heads, self.head_dim = dim_out, heads, dim_out // heads
-        self.q_stride, self.window_size = q_stride, window_size
-        self.use_mask_unit_attn = use_mask_unit_attn
-        self.qkv = nn.Linear(dim, 3 * dim_out)
-        self.proj = nn.Linear(dim_out, dim_out)
-
-    def forward(self, x: Tensor) -> Tensor:
-        B, N, _ = x.shape
-        W = N // (self.q_stride * self.window_size) if self.use_mask_unit_attn else 1
-        h, hd = self.heads, self.head_dim
-        # (B, N, 3 * Do) -> (B, N/W, W, 3, h, hd) -> (3, B, h, W, N/W, hd)
-        qkv = self.qkv(x).reshape(B, N // W, W, 3, h, hd).permute(3, 0, 4, 2, 1, 5)
-        q, k, v = qkv.unbind(0)
-        if self.q_stride > 1:
-            # (B, h, W, N/W, hd) -> (B, h, W, q, N/(W q), hd) -> max over q
-            q = q.reshape(B, h, W, self.q_stride, -1, hd).amax(dim=3)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, W, Nq/W, hd)
-        out = out.transpose(1, 3).reshape(B, -1, self.dim_out)  # (B, Nq/W, W, h, hd) -> (B, Nq, Do)
-        return self.proj(out)
-
-    def extra_repr(self) -> str:
-        kind = f"window={self.window_size}" if self.use_mask_unit_attn else "global"
-        return f"heads={self.heads}, q_stride={self.q_stride}, {kind}"
-
-
-class HieraBlock(nn.Module):
-    """Pre-norm block; a width change adds ``proj`` and pools the residual like the queries.
-
-    ``(B, N, dim) -> (B, N / q_stride, dim_out)``.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        dim_out: int,
-        heads: int,
-        mlp_ratio: float,
-        drop_path: float,
-        q_stride: int,
-        window_size: int,
-        use_mask_unit_attn: bool,
-    ) -> None:
-        super().__init__()
-        self.dim, self.dim_out = dim, dim_out
-        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
-        self.attn = MaskUnitAttention(
-            dim, dim_out, heads, q_stride, window_size, use_mask_unit_attn
-        )
-        self.norm2 = nn.LayerNorm(dim_out, eps=LN_EPS)
-        self.mlp = Mlp(dim_out, int(dim_out * mlp_ratio))
-        self.drop_path = DropPath(drop_path)
-        if dim != dim_out:
-            self.proj = nn.Linear(dim, dim_out)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x_norm = self.norm1(x)
-        if self.dim != self.dim_out:
-            x = pool_groups(self.proj(x_norm), self.attn.q_stride)  # (B, N/q, Do)
-        x = x + self.drop_path(self.attn(x_norm))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
-
-
-class PatchEmbed(nn.Module):
-    """``Conv3d`` patch embedding; ``(B, 3, T, H, W) -> (B, T' * H' * W', D)`` raster order.
-
-    ``pixel_visible (B, 1, T, H, W)`` (``True`` = visible) zeroes hidden pixels first.
-    """
-
-    def __init__(self, in_chans: int, dim: int, kernel: Size3, stride: Size3, padding: Size3):
-        super().__init__()
-        self.proj = nn.Conv3d(in_chans, dim, kernel, stride, padding)
-
-    def forward(self, x: Tensor, pixel_visible: Tensor | None = None) -> Tensor:
-        if pixel_visible is not None:
-            x = x * pixel_visible.to(x.dtype)
-        x = self.proj(x)  # (B, D, T', H', W')
-        return x.flatten(2).transpose(1, 2)  # (B, D, T', H', W') -> (B, T'H'W', D)
-
-
-# ----------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class _StageOrder:
-    """Index bookkeeping of one pooling level ``k`` (after ``k`` query poolings).
-
-    ``unit_size``: tokens per mask unit per axis; ``perm (S,)``: for each position of the
-    within-unit raster order, the position in the unrolled stride order; ``local_t (S,)``:
-    the within-unit time of each unrolled stride position.
-    """
-
-    unit_size: Size3
-    perm: Tensor
-    local_t: Tensor
 
 
 class Hiera(VideoEncoder):
@@ -455,31 +273,11 @@ class Hiera(VideoEncoder):
 
     def _build_orders(self) -> None:
         """Unroll permutation and, per pooling level, the reroll / time bookkeeping."""
-        schedule = [self.q_stride] * (len(self.stages) - 1)
-        idx = unroll_index(self.token_grid, schedule)  # (N,)
+        idx, orders = stage_orders(
+            self.token_grid, self.q_stride, self.mask_unit_size, len(self.stages), self.q_pool
+        )
         self.register_buffer("unroll_idx", idx, persistent=False)
-        T, H, W = self.token_grid
-        coords = torch.stack(
-            torch.meshgrid(torch.arange(T), torch.arange(H), torch.arange(W), indexing="ij"), -1
-        ).view(-1, 3)[idx]  # (T, H, W, 3) -> (N, 3) raster -> unrolled
-        q = torch.tensor(self.q_stride)
-        U = self.num_mask_units
-        self._orders: list[_StageOrder] = []
-        for k in range(self.q_pool + 1):
-            n_k = coords.shape[0] // _prod(self.q_stride) ** k
-            c = coords[:n_k] // q**k  # (N_k, 3) coordinates after k poolings
-            unit = torch.tensor(self.mask_unit_size) // q**k  # tokens per unit per axis
-            local = c % unit  # (N_k, 3) position inside the unit
-            local_raster = (local[:, 0] * unit[1] + local[:, 1]) * unit[2] + local[:, 2]
-            S = n_k // U
-            first = local_raster.view(S, U)[:, 0]  # (S,) positions of unit 0
-            self._orders.append(
-                _StageOrder(
-                    (int(unit[0]), int(unit[1]), int(unit[2])),
-                    first.argsort(),
-                    local[:, 0].view(S, U)[:, 0].clone(),
-                )
-            )
+        self._orders: list[StageOrder] = orders
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:
@@ -630,111 +428,6 @@ class Hiera(VideoEncoder):
         )
 
 
-# ----------------------------------------------------------------------------- checkpoints
-
-
-@dataclass
-class CheckpointReport:
-    """What :func:`load_hiera_checkpoint` did.  ``mismatched``: (key, checkpoint shape,
-    model shape) of keys present in both with different shapes (not loaded)."""
-
-    loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
-
-
-#: wrappers under which a checkpoint file may hold its state dict (official: "model_state")
-_STATE_KEYS = ("model_state", "model", "state_dict")
-
-
-def official_key(key: str) -> str:
-    """Checkpoint key of the official Hiera release -> parameter name of :class:`Hiera`.
-
-    ==========================================  ===================================
-    official                                    here
-    ==========================================  ===================================
-    ``patch_embed.proj.{weight,bias}``          same (``Conv3d (D, 3, 3, 7, 7)``)
-    ``pos_embed_spatial`` / ``_temporal``       same (``(1, H'W', D)`` / ``(1, T', D)``)
-    ``blocks.N.norm1`` / ``norm2``              same
-    ``blocks.N.attn.qkv`` / ``attn.proj``       same (qkv features ``(3, heads, hd)``)
-    ``blocks.N.mlp.fc1`` / ``mlp.fc2``          same
-    ``blocks.N.proj`` (width change)            same
-    ``norm``                                    same (LayerNorm of the pooled mean)
-    ``head.projection``                         none: reported as unexpected
-    MAE-only: ``encoder_norm``, ``mask_token``,  none: reported as unexpected
-    ``multi_scale_fusion_heads.*``, ``decoder*``
-    ==========================================  ===================================
-
-    A ``module.`` prefix (DistributedDataParallel) is removed.
-    """
-    return key.removeprefix("module.")
-
-
-def read_state_dict(path: str | Path) -> dict[str, Any]:
-    """The state dict of a local ``.safetensors`` or ``torch.save`` file (unwrapped from
-    ``model_state`` / ``model`` / ``state_dict`` when nested)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            "checkpoint file not found; give the path of a local Hiera checkpoint", path
-        )
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: Any = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unreadable / not a checkpoint: say which file
-        raise DataError(
-            f"cannot read it as a checkpoint ({type(err).__name__}: {err}); expected a "
-            ".safetensors file or a torch.save file of tensors",
-            path,
-        ) from err
-    for key in _STATE_KEYS:
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict):
-        raise DataError(f"holds a {type(state).__name__}, not a state dict", path)
-    return state
-
-
-def load_hiera_checkpoint(model: Hiera, path: str | Path) -> CheckpointReport:
-    """Load the parameters of a local official-Hiera checkpoint whose shapes match.
-
-    ``path``: ``.safetensors`` or a ``torch.save`` file (``weights_only=True``; official files
-    hold ``{"model_state": state_dict, ...}``).  Keys are mapped by :func:`official_key`;
-    every checkpoint entry ends up in exactly one of ``loaded`` / ``unexpected`` /
-    ``mismatched``, and ``missing`` lists the model parameters left at their initial value.
-    Raises :class:`ConfigError` when no parameter matches (wrong file or wrong model size).
-    A 16-frame checkpoint loads into the 16-frame model; inflate afterwards
-    (:func:`signssl.models.inflate.inflate_patch_embed`).
-    """
-    state = read_state_dict(path)
-    own = model.state_dict()
-    report, to_load = CheckpointReport(), {}
-    for key, value in state.items():
-        name = official_key(str(key))
-        if not isinstance(value, Tensor) or name not in own:
-            report.unexpected.append(str(key))
-        elif tuple(value.shape) != tuple(own[name].shape):
-            report.mismatched.append((str(key), tuple(value.shape), tuple(own[name].shape)))
-        else:
-            to_load[name] = value
-            report.loaded.append(name)
-    if not to_load:
-        raise ConfigError(
-            f"no parameter of {path} matches the model ({len(state)} entries, "
-            f"{len(report.mismatched)} with the wrong shape); check that the file is a Hiera "
-            "checkpoint of the same size as the model"
-        )
-    report.missing = sorted(set(own) - set(to_load))
-    model.load_state_dict(to_load, strict=False)
-    return report
-
-
 # ----------------------------------------------------------------------------- sizes
 
 _KWARGS = set(inspect.signature(Hiera.__init__).parameters) - {"self"}
@@ -755,7 +448,7 @@ _HIERA_B_GEOMETRY: dict[str, Any] = dict(
 
 @register_model
 def hiera_base_16x224(**kwargs: Any) -> Hiera:
-    """Hiera-B video (METHODS.md §1.2): 16 x 224 x 224, embed 96, heads 1, stages
+    """Hiera-B video (docs/methods.md#signrep-model): 16 x 224 x 224, embed 96, heads 1, stages
     (2, 3, 16, 3), q_pool 2, q_stride (1, 2, 2), mask unit (1, 8, 8), patch (3, 7, 7) /
     (2, 4, 4) / (1, 3, 3), drop path 0.1; out dim 768, 51M parameters."""
     return _build(

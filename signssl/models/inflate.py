@@ -37,8 +37,10 @@ import torch
 from torch import Tensor, nn
 
 from signssl.errors import ConfigError
-from signssl.models.hiera import Hiera, Size3, conv_out_size
+from signssl.models.hiera import Hiera
+from signssl.models.hiera_layers import conv_out_size
 from signssl.models.video_cnn import VideoCNN
+from signssl.models.video_encoder import Size3
 
 
 def inflated_temporal_conv(kernel: int, stride: int, padding: int, factor: int) -> Size3:
