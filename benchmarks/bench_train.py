@@ -44,10 +44,10 @@ from timing import interleave, paired, ratio_line, spread
 from signssl.data import PoseDataset
 from signssl.engine.config import load_config
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader
-from signssl.engine.optim import build_optimizer, param_groups
 from signssl.engine.pretrain import _Collate, fit
 from signssl.methods import create_method
 from signssl.models import create_model
+from signssl.optim import build_optimizer, param_groups
 from signssl.synth import generate_dataset
 
 PIPELINE_TARGET, ENGINE_TARGET = 0.9, 0.9

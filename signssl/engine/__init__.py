@@ -20,7 +20,6 @@ from signssl.engine.config import (
     load_config,
     load_run_config,
 )
-from signssl.engine.optim import WarmupSchedule, param_groups
 
 _LAZY = {
     "PretrainModule": "signssl.engine.module",
@@ -33,7 +32,6 @@ _LAZY = {
 
 __all__ = [
     "PretrainConfig",
-    "WarmupSchedule",
     "apply_overrides",
     "export_model",
     "list_configs",
@@ -41,7 +39,6 @@ __all__ = [
     "load_model",
     "load_model_config",
     "load_run_config",
-    "param_groups",
     *_LAZY,
 ]
 

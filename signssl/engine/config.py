@@ -25,7 +25,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,7 @@ import yaml
 
 from signssl.engine.sources import parse_sources
 from signssl.errors import ConfigError
+from signssl.optim import check_optim_values
 from signssl.utils import atomic_write_text, read_yaml_file
 
 # ----------------------------------------------------------------------------- sections
@@ -366,56 +367,6 @@ def _finite_everywhere(value: Any, where: str) -> Any:
         for i, v in enumerate(value):
             _finite_everywhere(v, f"{where}[{i}]")
     return value
-
-
-#: optimiser setting -> (whether a value is allowed, the rule in words); any value must
-#: also be a finite number.  Shared by the pretraining config and the fine-tuning commands.
-OPTIM_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
-    "lr": (lambda v: v > 0, "> 0"),
-    "min_lr": (lambda v: v >= 0, ">= 0"),
-    "weight_decay": (lambda v: v >= 0, ">= 0"),
-    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "betas": (lambda v: 0 <= v < 1, "in [0, 1) (each of the two)"),
-    "eps": (lambda v: v > 0, "> 0"),
-    "warmup_epochs": (lambda v: v >= 0, ">= 0"),
-    "warmup_steps": (lambda v: v >= 0, ">= 0"),
-    "layer_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "grad_clip": (lambda v: v >= 0, ">= 0"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "head_lr_scale": (lambda v: v > 0, "> 0"),
-    "step_gamma": (lambda v: v > 0, "> 0"),
-    "lambda_cd": (lambda v: v >= 0, ">= 0"),
-}
-
-
-def check_optim_values(prefix: str = "", **values: float | Sequence[float] | None) -> None:
-    """:class:`ConfigError` for the first optimiser setting (a key of :data:`OPTIM_RULES`)
-    that is not a finite number within its rule; ``None`` values are skipped.
-
-    ``prefix`` names where the values come from: ``"optim."`` for a config (the message
-    says ``optim.lr``) or ``"--"`` for command-line options (``--weight-decay``).
-
-    >>> check_optim_values("--", lr=float("nan"))
-    Traceback (most recent call last):
-    signssl.errors.ConfigError: --lr must be a finite number > 0, got nan
-    """
-    for name, value in values.items():
-        if value is None:
-            continue
-        ok, rule = OPTIM_RULES[name]
-        items = value if isinstance(value, list | tuple) else (value,)
-        if all(_is_number(v) and math.isfinite(v) and ok(v) for v in items):
-            continue
-        key = f"--{name.replace('_', '-')}" if prefix == "--" else f"{prefix}{name}"
-        raise ConfigError(f"{key} must be a finite number {rule}, got {_show(value)}")
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _show(value: object) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def config_from_dict(tree: Mapping[str, Any], where: str = "config") -> PretrainConfig:

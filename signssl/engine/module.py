@@ -30,8 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from signssl.engine.loader import seed_all, step_seed
-from signssl.engine.optim import WarmupSchedule, build_optimizer, param_groups
 from signssl.errors import ConfigError
+from signssl.optim import WarmupSchedule, build_optimizer, param_groups
 
 
 def collapse_std(embedding: Tensor) -> Tensor:

@@ -44,8 +44,8 @@ from signssl.engine.config import PretrainConfig, TrainerConfig
 from signssl.engine.evaluation import DataSpec
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
 from signssl.engine.module import PretrainModule
-from signssl.engine.progress import StepProgress
 from signssl.errors import ConfigError, DataError
+from signssl.progress import StepProgress
 from signssl.utils import atomic_path, folder_lock, save_json, warn
 
 SUMMARY_FILE = "summary.json"

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from signssl.engine.config import check_optim_values
-from signssl.engine.progress import StepProgress
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import _batch_labels, _batch_list, dataset_label_names
 from signssl.eval.results import EvalResult, make_result
 from signssl.models.base import Encoder
+from signssl.optim import check_optim_values
+from signssl.progress import StepProgress
 
 
 class FinetuneModule(L.LightningModule):

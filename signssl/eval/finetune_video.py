@@ -85,7 +85,7 @@ class VideoFinetuneConfig:
         for name in ("frames", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        from signssl.engine.config import check_optim_values
+        from signssl.optim import check_optim_values
 
         check_optim_values(
             lr=self.lr, weight_decay=self.weight_decay, betas=self.betas,
@@ -228,7 +228,7 @@ def _loader(dataset: Any, batch_size: int, shuffle: bool, seed: int, workers: in
 def _optimizer(
     model: VideoClassifier, cfg: VideoFinetuneConfig, total_steps: int
 ) -> tuple[Any, Any]:
-    from signssl.engine.optim import WarmupSchedule, build_optimizer, param_groups
+    from signssl.optim import WarmupSchedule, build_optimizer, param_groups
 
     groups = param_groups(model, model.encoder, cfg.lr, cfg.weight_decay, cfg.layer_decay)
     opt = build_optimizer(groups, "adamw", cfg.lr, betas=cfg.betas)

@@ -116,7 +116,7 @@ def linear_probe(
     Returns:
         :class:`EvalResult` (``protocol="linear"``) with scores = logits ``(N, L)``.
     """
-    from signssl.engine.config import check_optim_values
+    from signssl.optim import check_optim_values
 
     if backend == "torch":
         check_optim_values(lr=lr, weight_decay=weight_decay)

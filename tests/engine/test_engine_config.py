@@ -149,8 +149,8 @@ def test_pretrain_cli_refuses_a_nan_learning_rate_before_reading_data(tmp_path: 
 
 
 def test_fine_tuning_settings_use_the_same_rules() -> None:
-    from signssl.engine.config import check_optim_values
     from signssl.eval.finetune_video import VideoFinetuneConfig
+    from signssl.optim import check_optim_values
 
     with pytest.raises(ConfigError, match=r"^--weight-decay must be a finite number >= 0, got -1"):
         check_optim_values("--", lr=0.1, weight_decay=-1.0)

@@ -10,8 +10,8 @@ from engine_toys import ToyEncoder, ToyMethod
 from torch import nn
 
 from signssl.engine.module import PretrainModule
-from signssl.engine.optim import WarmupSchedule, build_optimizer, layer_ids, param_groups
 from signssl.errors import ConfigError
+from signssl.optim import WarmupSchedule, build_optimizer, layer_ids, param_groups
 
 
 def hand_lr(step: int, base: float, total: int, warmup: int, min_lr: float) -> float:

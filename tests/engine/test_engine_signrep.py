@@ -20,7 +20,6 @@ from signssl.engine import load_config, load_model, load_run_config
 from signssl.engine.checkpoint import encoder_state_from_checkpoint, read_checkpoint
 from signssl.engine.evaluation import DataSpec, spec_of_run, split_features
 from signssl.engine.module import PretrainModule
-from signssl.engine.optim import layer_ids
 from signssl.engine.pretrain import (
     build_video_dataset,
     pretrain,
@@ -30,6 +29,7 @@ from signssl.engine.pretrain import (
 from signssl.errors import ConfigError
 from signssl.methods import create_method
 from signssl.models import create_model
+from signssl.optim import layer_ids
 
 FRAMES, SIZE = 16, 32
 #: hiera_test on 16 x 32 x 32 crops, 2 videos (4 crops) per batch, small heads

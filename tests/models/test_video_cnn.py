@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from signssl.engine import load_config, load_model
-from signssl.engine.optim import layer_ids
 from signssl.engine.pretrain import pretrain
 from signssl.errors import ConfigError
 from signssl.methods import create_method
 from signssl.models import create_model, list_models
 from signssl.models.video_cnn import VideoCNN
 from signssl.models.video_encoder import VideoEncoder
+from signssl.optim import layer_ids
 
 
 def build(name: str = "cnn_test", seed: int = 0, **kw: object) -> VideoCNN:

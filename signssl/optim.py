@@ -1,4 +1,5 @@
-"""Optimisers, parameter groups (weight decay, layer-wise lr decay) and lr schedules.
+"""Optimisers, parameter groups (weight decay, layer-wise lr decay), lr schedules and the
+checks of optimiser settings shared by pretraining and fine-tuning.
 
 The schedule is applied per optimiser step by ``torch.optim.lr_scheduler.LambdaLR``:
 each group's rate is ``group_lr * factor(step)`` where ``group_lr`` already holds the
@@ -8,13 +9,65 @@ layer-wise scale.  All pieces take scalars, not a config tree.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from signssl.errors import ConfigError
+
+# ----------------------------------------------------------------------------- settings
+
+#: optimiser setting -> (whether a value is allowed, the rule in words); any value must
+#: also be a finite number.  Shared by the pretraining config and the fine-tuning commands.
+OPTIM_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "lr": (lambda v: v > 0, "> 0"),
+    "min_lr": (lambda v: v >= 0, ">= 0"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "betas": (lambda v: 0 <= v < 1, "in [0, 1) (each of the two)"),
+    "eps": (lambda v: v > 0, "> 0"),
+    "warmup_epochs": (lambda v: v >= 0, ">= 0"),
+    "warmup_steps": (lambda v: v >= 0, ">= 0"),
+    "layer_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "grad_clip": (lambda v: v >= 0, ">= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "head_lr_scale": (lambda v: v > 0, "> 0"),
+    "step_gamma": (lambda v: v > 0, "> 0"),
+    "lambda_cd": (lambda v: v >= 0, ">= 0"),
+}
+
+
+def check_optim_values(prefix: str = "", **values: float | Sequence[float] | None) -> None:
+    """:class:`ConfigError` for the first optimiser setting (a key of :data:`OPTIM_RULES`)
+    that is not a finite number within its rule; ``None`` values are skipped.
+
+    ``prefix`` names where the values come from: ``"optim."`` for a config (the message
+    says ``optim.lr``) or ``"--"`` for command-line options (``--weight-decay``).
+
+    >>> check_optim_values("--", lr=float("nan"))
+    Traceback (most recent call last):
+    signssl.errors.ConfigError: --lr must be a finite number > 0, got nan
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        ok, rule = OPTIM_RULES[name]
+        items = value if isinstance(value, list | tuple) else (value,)
+        if all(_is_number(v) and math.isfinite(v) and ok(v) for v in items):
+            continue
+        key = f"--{name.replace('_', '-')}" if prefix == "--" else f"{prefix}{name}"
+        raise ConfigError(f"{key} must be a finite number {rule}, got {_show(value)}")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _show(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
 
 # ----------------------------------------------------------------------------- schedule
 
