@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -147,6 +148,27 @@ def json_float(value: Any, default: float = float("nan")) -> float:
 def json_floats(values: dict[str, Any]) -> dict[str, float]:
     """A ``{name: float}`` mapping read back from JSON, ``null`` as ``nan``."""
     return {k: json_float(v) for k, v in values.items()}
+
+
+@functools.cache
+def import_package(package: str) -> tuple[str, ...]:
+    """Import every module of ``package`` and of its sub-packages (names starting with
+    ``_`` left out), so that the registration decorators in them run (a new recipe,
+    encoder or loss file joins its registry without being listed); returns their names.
+    Once per package and process.
+    """
+    import importlib
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    names = tuple(
+        m.name
+        for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}.")
+        if not m.name.rpartition(".")[2].startswith("_")
+    )
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def seed_everything(seed: int) -> None:

@@ -1,39 +1,24 @@
 """Method registry: ``create_method(name, encoder, **kwargs)``.
 
 A recipe registers itself with ``@register_method("name")``; every module of the
-``signssl.methods`` package is imported on first use (:func:`import_package`), so a new
-recipe file needs no list to join.  Keyword arguments are primitive (numbers, strings,
-booleans), so a YAML config maps straight onto them; unknown names raise with the known
-ones.
+``signssl.methods`` package is imported on first use
+(:func:`signssl.utils.import_package`), so a new recipe file needs no list to join.
+Keyword arguments are primitive (numbers, strings, booleans), so a YAML config maps
+straight onto them; unknown names raise with the known ones.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from typing import Any
 
 from signssl.errors import ConfigError
 from signssl.methods.base import Method
 from signssl.models.base import Encoder
+from signssl.utils import import_package
 
 _METHODS: dict[str, type[Method]] = {}
-
-
-def import_package(package: str) -> list[str]:
-    """Import every module of ``package`` (not its sub-packages, not ``_private`` ones),
-    so that their registration decorators run; returns the module names."""
-    pkg = importlib.import_module(package)
-    names = [
-        f"{package}.{m.name}"
-        for m in pkgutil.iter_modules(pkg.__path__)
-        if not m.ispkg and not m.name.startswith("_")
-    ]
-    for name in names:
-        importlib.import_module(name)
-    return names
 
 
 def register_method(name: str) -> Callable[[type[Method]], type[Method]]:

@@ -44,6 +44,6 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 def _import_all() -> None:
     """Import every module of ``signssl.models`` (entrypoints register on import), so a
     new encoder file needs no list to join."""
-    from signssl.methods.registry import import_package
+    from signssl.utils import import_package
 
     import_package("signssl.models")
