@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from signssl.constants import IMAGENET_MEAN, IMAGENET_STD
 from signssl.data.loading import EMPTY, UNREADABLE, SampleError, read_sample
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.report import ItemReport
@@ -64,9 +65,6 @@ from signssl.pose.sequence import PoseSequence
 Sampling = Literal["random", "center", "uniform", "all"]
 OnError = Literal["raise", "skip"]
 SAMPLINGS: tuple[str, ...] = ("random", "center", "uniform", "all")
-#: ImageNet mean / std (RGB), the normalisation of SignRep's Hiera encoder
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 POSE_COLUMN = "pose_path"
 NO_POSE, POSE_MISMATCH = "no pose file", "pose does not match video"
 _POSE_TOLERANCE = 2  # frames a pose file may be shorter than its video

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from signssl.data.video import IMAGENET_MEAN, IMAGENET_STD
+from signssl.constants import IMAGENET_MEAN, IMAGENET_STD
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
 
