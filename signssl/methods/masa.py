@@ -2,8 +2,8 @@
 
 Per batch (the encoder is a :class:`~signssl.models.masa.MASAEncoder`)::
 
-    inp  = MASA-49 pipeline(batch)                            (§3.1, in the encoder)
-    m, w = motion residuals of inp with interval k             (§3.2)
+    inp  = MASA-49 pipeline(batch)                            (in the encoder)
+    m, w = motion residuals of inp with interval k
     M    = motion-aware mask (Alg. 1)            | masking="random": as many frames at random
     F    = encoder(visible frames of inp)                      (masked frames never enter)
     y    = decoder(F + mask tokens)                            (Eq. 2-3)

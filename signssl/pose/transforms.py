@@ -451,7 +451,8 @@ class BoundaryPermutation(BatchTransform):
     order and padded frames stay.  Whole frames move, so hands and body share the
     permutation.  Defaults ``b_s = n/3``, ``b_e = n/4`` (fractions of each sample's
     valid length, floored); ``b_s_frames`` / ``b_e_frames`` give absolute counts
-    instead (the boundary search of §2.3 permutes "the first b frames").
+    instead (the boundary search, docs/methods.md#boundary-search, permutes "the first
+    b frames").
     """
 
     def __init__(
@@ -519,7 +520,7 @@ def default_view_pipeline(
     spatial_strength: float = 1.0,
     signing_space: float = 0.0,
 ) -> Compose:
-    """The SSL-SLR view: boundary permutation (§2.2) then mild spatial noise.
+    """The SSL-SLR view: boundary permutation then mild spatial noise.
 
     ``boundary_permutation=False`` gives the "classical" whole-sequence augmentations
     of the paper's Table 1 comparison (rotation, noise, flip — set ``flip_p``).

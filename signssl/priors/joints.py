@@ -48,7 +48,7 @@ One consistent 3D frame (:func:`lift_holistic`)
     do; MediaPipe's normalised coordinates of a non-square video do not (pass
     ``image_aspect`` = width / height).
 
-Validity: a point is valid when its confidence is >= ``min_conf`` (0.5, §1.1) and, for
+Validity: a point is valid when its confidence is >= ``min_conf`` (0.5) and, for
 a hand point in the world frame, its hand's wrist (the origin of its shape) and the
 ``body_world`` wrist it hangs from are valid too.
 Joints the layout lacks are invalid (never an error); a layout without ``body``,

@@ -89,10 +89,10 @@ def test_inflate_updates_the_model_and_returns_its_rebuild_options() -> None:
 
 @pytest.mark.parametrize("factor", [2, 4])
 def test_repeated_frames_give_the_pretrained_tokens(factor: int) -> None:
-    """Invariant of §1.4: on a clip whose frames are each repeated ``factor`` times the
-    inflated model equals the original on the short clip: patch tokens (all of them, border
-    tokens included, since the padding frames line up), final tokens and pooled embedding,
-    with and without a mask."""
+    """The invariant of docs/methods.md#signrep-recognition: on a clip whose frames are
+    each repeated ``factor`` times the inflated model equals the original on the short clip:
+    patch tokens (all of them, border tokens included, since the padding frames line up),
+    final tokens and pooled embedding, with and without a mask."""
     model = build()
     x = torch.rand(2, 3, 16, 32, 32, generator=torch.Generator().manual_seed(0))
     mask = model.random_mask(2, 0.5, torch.Generator().manual_seed(1))
