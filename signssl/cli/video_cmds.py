@@ -14,7 +14,7 @@ from rich.table import Table
 from signssl.cli.parts import PART_HELP, read_part
 from signssl.data.parts import part_path
 from signssl.extract import REPORT_NAME, extract_poses
-from signssl.io.video import probe_video
+from signssl.io.video_probe import probe_video
 from signssl.utils import json_ready
 
 out = Console(highlight=False)

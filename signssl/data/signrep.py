@@ -72,7 +72,8 @@ from signssl.data.video import (
     align_pose_frames,
 )
 from signssl.errors import ConfigError, SignSSLError
-from signssl.io.video import frames_to_tensor, read_frames
+from signssl.io.video import read_frames
+from signssl.io.video_frames import frames_to_tensor
 from signssl.pose.sequence import PoseSequence
 
 #: manifest column of the synthetic sets naming the video of a pose row

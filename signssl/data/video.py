@@ -47,18 +47,16 @@ from signssl.data.loading import EMPTY, UNREADABLE, SampleError, read_sample
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError, SignSSLError
-from signssl.io.video import (
+from signssl.io.video import iter_windows, read_frames
+from signssl.io.video_frames import (
     VideoClip,
     VideoSize,
-    count_frames,
     frames_to_tensor,
-    iter_windows,
     output_size,
-    probe_video,
-    read_frames,
     resample_indices,
     uniform_indices,
 )
+from signssl.io.video_probe import count_frames, probe_video
 from signssl.pose.layouts import Layout, get_layout
 from signssl.pose.sequence import PoseSequence
 

@@ -14,7 +14,8 @@ import numpy as np
 from signssl.errors import ConfigError, DataError, MissingExtraError, SignSSLError
 from signssl.extract.estimator import EstimatorFactory, PoseEstimator, check_output
 from signssl.io import write_pose
-from signssl.io.video import iter_frames, probe_video
+from signssl.io.video import iter_frames
+from signssl.io.video_probe import probe_video
 from signssl.pose.sequence import PoseSequence
 from signssl.utils import die_with_parent
 

@@ -91,7 +91,7 @@ def check_declared_size(path: Path, max_bytes: int) -> None:
 def check_video(path: Path) -> None:
     """Refuse a video that cannot be opened or has fewer packets than its header announces
     (422): demuxing only, no decoding."""
-    from signssl.io.video import probe_video
+    from signssl.io.video_probe import probe_video
 
     try:
         probe_video(path, count=True)

@@ -93,7 +93,7 @@ def save_video(frames: np.ndarray, path: str | Path, fps: float = 30.0) -> Path:
         with atomic_path(p) as tmp:
             np.save(tmp, frames)
         return p
-    from signssl.io.video import write_video
+    from signssl.io.video_write import write_video
 
     return write_video(p, frames, fps)
 
