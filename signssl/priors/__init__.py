@@ -4,8 +4,9 @@
   3D frame (:func:`lift_holistic`);
 * :mod:`.bones` - kinematic tree, standard bone lengths (:func:`standard_bone_lengths`,
   :class:`BoneLengths`) and re-lengthening (:func:`rebuild`);
-* :mod:`.compute` - the seven prior families (:func:`compute_priors`,
-  :class:`Priors`, :data:`PRIOR_SPECS`);
+* :mod:`.compute` - the seven prior families (:func:`compute_priors`, :class:`Priors`),
+  with :mod:`.specs` (:data:`PRIOR_SPECS`, the joint lists) and :mod:`.families` (the
+  per-prior computations);
 * :mod:`.dataset` - whole manifests (:func:`precompute_priors`,
   :func:`dataset_bone_lengths`), used by ``signssl priors`` and ``signssl bone-lengths``.
 """
@@ -19,7 +20,11 @@ from signssl.priors.bones import (
     rebuild,
     standard_bone_lengths,
 )
-from signssl.priors.compute import (
+from signssl.priors.compute import Priors, compute_priors, compute_priors_batch
+from signssl.priors.dataset import PriorsReport, dataset_bone_lengths, precompute_priors
+from signssl.priors.families import hand_activity
+from signssl.priors.joints import SKELETON_POINTS, UPPER_BODY_19, Lifted, lift_holistic
+from signssl.priors.specs import (
     BODY_ANGLES,
     FINGERTIP_TARGETS,
     FINGERTIPS,
@@ -28,14 +33,8 @@ from signssl.priors.compute import (
     INTERACTION_TARGETS,
     PRIOR_NAMES,
     PRIOR_SPECS,
-    Priors,
     PriorSpec,
-    compute_priors,
-    compute_priors_batch,
-    hand_activity,
 )
-from signssl.priors.dataset import PriorsReport, dataset_bone_lengths, precompute_priors
-from signssl.priors.joints import SKELETON_POINTS, UPPER_BODY_19, Lifted, lift_holistic
 
 __all__ = [
     "BODY_ANGLES",

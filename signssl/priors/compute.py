@@ -89,11 +89,15 @@ Example::
     >>> pri.values["hand_kp_left"].shape, pri.valid["activity"].dtype   # doctest: +SKIP
     ((64, 63), dtype('bool'))
     >>> pri.save("clip.priors.npz")                           # doctest: +SKIP
+
+The table and the joint lists are in :mod:`signssl.priors.specs`, the per-prior
+computations (angles, distances, activity, the per-frame families) in
+:mod:`signssl.priors.families`; this module batches sequences and stores the results, and
+re-exports the public names of both.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,409 +105,31 @@ from pathlib import Path
 import numpy as np
 
 from signssl.errors import ConfigError, DataError
-from signssl.pose.layouts import HAND_BONES
 from signssl.pose.sequence import PoseSequence
-from signssl.priors.bones import BoneLengths, as_bone_lengths, rebuild
-from signssl.priors.joints import (
-    HAND0,
-    HANDS,
-    MIN_CONF,
-    POINT_INDEX,
-    Lifted,
-    extend,
-    lift_holistic,
-    point,
+from signssl.priors.bones import BoneLengths, as_bone_lengths
+from signssl.priors.families import (  # noqa: F401  (public names re-exported)
+    ACTIVITY_THRESHOLD,
+    ACTIVITY_WINDOW,
+    REFERENCE_SHOULDER_WIDTH,
+    _frame_families,
+    hand_activity,
+    pair_distances,
+    vector_angles,
+    window_sums,
+)
+from signssl.priors.joints import MIN_CONF, Lifted, lift_holistic
+from signssl.priors.specs import (  # noqa: F401  (public names re-exported)
+    BODY_ANGLES,
+    FINGERTIP_TARGETS,
+    FINGERTIPS,
+    HAND_ANGLES,
+    INTERACTION_SOURCES,
+    INTERACTION_TARGETS,
+    PRIOR_NAMES,
+    PRIOR_SPECS,
+    PriorSpec,
 )
 from signssl.utils import atomic_savez
-
-# ----------------------------------------------------------------------------- specs
-
-
-@dataclass(frozen=True)
-class PriorSpec:
-    """One prior family member.
-
-    Attributes:
-        name: key in :attr:`Priors.values`.
-        dim: flattened size per frame.
-        weight: ``λ_p`` of docs/methods.md#signrep-reconstruction (paper Tab. 9).
-        scale: ``s_p`` of Eq. 2: the loss compares the head output with ``s_p · y``.
-        kind: ``keypoints``, ``angles``, ``distances`` or ``activity``.
-        description: what the entries are.
-    """
-
-    name: str
-    dim: int
-    weight: float
-    scale: float
-    kind: str
-    description: str
-
-
-_SPEC_TABLE = (
-    ("hand_kp_left", 63, 10.0, 2.0, "keypoints", "21 left-hand points x xyz, wrist = origin"),
-    ("hand_kp_right", 63, 10.0, 2.0, "keypoints", "21 right-hand points x xyz, wrist = origin"),
-    ("body_kp", 183, 10.0, 1.0, "keypoints", "61 skeleton points x xyz, shoulder_mid = origin"),
-    ("hand_angles_left", 82, 10.0, 1.0, "angles", "41 left-hand angles x (sin, cos)"),
-    ("hand_angles_right", 82, 10.0, 1.0, "angles", "41 right-hand angles x (sin, cos)"),
-    ("body_angles", 44, 10.0, 1.0, "angles", "22 body angles x (sin, cos)"),
-    ("fingertip_dist_left", 55, 20.0, 4.0, "distances", "5 left tips x 11 left-hand points"),
-    ("fingertip_dist_right", 55, 20.0, 4.0, "distances", "5 right tips x 11 right-hand points"),
-    ("interaction_dist", 264, 20.0, 1.0, "distances", "12 hand points x 22 targets"),
-    ("activity", 2, 0.2, 1.0, "activity", "left, right: 1 = active"),
-)  # fmt: skip
-
-#: name -> :class:`PriorSpec`, in storage order
-PRIOR_SPECS: dict[str, PriorSpec] = {row[0]: PriorSpec(*row) for row in _SPEC_TABLE}
-PRIOR_NAMES: tuple[str, ...] = tuple(PRIOR_SPECS)
-
-# ----------------------------------------------------------------------------- joint lists
-
-FINGERTIPS: tuple[str, ...] = (
-    "thumb_tip", "index_finger_tip", "middle_finger_tip", "ring_finger_tip", "pinky_tip",
-)  # fmt: skip
-#: the 11 points each fingertip is measured to (the tip itself included: distance 0)
-FINGERTIP_TARGETS: tuple[str, ...] = (
-    "wrist", "thumb_mcp", "index_finger_mcp", "middle_finger_mcp", "ring_finger_mcp",
-    "pinky_mcp",
-) + FINGERTIPS  # fmt: skip
-
-#: 12 sources of the interaction distances: wrist + 5 tips of the left, then right hand
-INTERACTION_SOURCES: tuple[str, ...] = tuple(
-    f"{h}_hand.{j}" for h in HANDS for j in ("wrist",) + FINGERTIPS
-)
-#: 22 targets, written for a source on hand ``{this}``; ``{other}`` is the other hand
-INTERACTION_TARGETS: tuple[str, ...] = (
-    # face (7)
-    "body.nose", "body.left_eye", "body.right_eye", "body.left_ear", "body.right_ear",
-    "body.mouth_left", "body.mouth_right",
-    # body (5)
-    "body.left_shoulder", "body.right_shoulder", "shoulder_mid", "stomach",
-    "body.{other}_elbow",
-    # the other hand (10)
-    "{other}_hand.wrist", "{other}_hand.thumb_tip", "{other}_hand.index_finger_tip",
-    "{other}_hand.middle_finger_tip", "{other}_hand.ring_finger_tip",
-    "{other}_hand.pinky_tip", "{other}_hand.index_finger_mcp",
-    "{other}_hand.middle_finger_mcp", "{other}_hand.ring_finger_mcp", "{other}_hand.pinky_mcp",
-)  # fmt: skip
-
-
-def _hand_angle_list() -> tuple[tuple[str, tuple[str, str, str, str]], ...]:
-    """Every pair of hand bones (:data:`signssl.pose.layouts.HAND_BONES`, 23 bones:
-    4 per finger + the 3-bone knuckle bar) that share a joint, both vectors leaving the
-    shared joint (39), plus thumb opposition and palm arch (2): 41 angles."""
-    out = []
-    for i, a in enumerate(HAND_BONES):
-        for b in HAND_BONES[i + 1 :]:
-            shared = set(a) & set(b)
-            if shared:
-                j = shared.pop()
-                ea, eb = a[0] if a[1] == j else a[1], b[0] if b[1] == j else b[1]
-                out.append((f"{j}:{ea}|{eb}", (j, ea, j, eb)))
-    out.append(("thumb_opposition", ("thumb_cmc", "thumb_mcp", "index_finger_mcp", "pinky_mcp")))
-    out.append(
-        ("palm_arch", ("index_finger_mcp", "middle_finger_mcp", "ring_finger_mcp", "pinky_mcp"))
-    )
-    return tuple(out)
-
-
-#: ``(name, (a, b, c, d))``: the angle between hand vectors ``a→b`` and ``c→d``
-HAND_ANGLES: tuple[tuple[str, tuple[str, str, str, str]], ...] = _hand_angle_list()
-
-
-def _body_angle_list() -> tuple[tuple[str, tuple[str, str, str, str]], ...]:
-    out = []
-    for s, o in (("left", "right"), ("right", "left")):
-        sh, el, wr, hip = (f"body.{s}_{j}" for j in ("shoulder", "elbow", "wrist", "hip"))
-        hand = f"{s}_hand"
-        out += [
-            (f"{s}_arm_vs_shoulder_line", (sh, f"body.{o}_shoulder", sh, el)),
-            (f"{s}_arm_vs_torso", (sh, hip, sh, el)),
-            (f"{s}_elbow", (el, sh, el, wr)),
-            (f"{s}_wrist_flexion", (wr, el, f"{hand}.wrist", f"{hand}.middle_finger_mcp")),
-            (f"{s}_hand_roll", (el, wr, f"{hand}.index_finger_mcp", f"{hand}.pinky_mcp")),
-            (
-                f"{s}_forearm_vs_shoulder_line",
-                (el, wr, "body.left_shoulder", "body.right_shoulder"),
-            ),
-            (f"{s}_shrug", ("shoulder_mid", sh, "shoulder_mid", "body.nose")),
-        ]
-    ls, rs, lh, rh = "body.left_shoulder", "body.right_shoulder", "body.left_hip", "body.right_hip"
-    out += [
-        ("torso_twist", (ls, rs, lh, rh)),
-        ("head_lean", ("shoulder_mid", "body.nose", "shoulder_mid", "hip_mid")),
-        ("head_roll", ("body.left_eye", "body.right_eye", ls, rs)),
-        ("head_yaw", ("body.left_ear", "body.right_ear", ls, rs)),
-        ("head_tilt", ("eye_mid", "mouth_mid", "hip_mid", "shoulder_mid")),
-        (
-            "mouth_vs_eyes",
-            ("body.mouth_left", "body.mouth_right", "body.left_eye", "body.right_eye"),
-        ),
-        ("upper_arms", (ls, "body.left_elbow", rs, "body.right_elbow")),
-        (
-            "forearms",
-            ("body.left_elbow", "body.left_wrist", "body.right_elbow", "body.right_wrist"),
-        ),
-    ]
-    return tuple(out)
-
-
-#: ``(name, (a, b, c, d))`` over the extended points: 7 per arm + 8 torso/head = 22
-BODY_ANGLES: tuple[tuple[str, tuple[str, str, str, str]], ...] = _body_angle_list()
-
-#: normalised units of the activity rule (module docstring)
-REFERENCE_SHOULDER_WIDTH = 0.3
-ACTIVITY_THRESHOLD = 0.26
-ACTIVITY_WINDOW = 16
-
-
-@dataclass(frozen=True)
-class _Index:
-    """Point-index arrays of every family (built once); hands in :data:`HANDS` order.
-
-    The 104 angles (41 + 41 + 22: left hand, right hand, body) use ``V`` distinct vectors
-    ``vec_from → vec_to``; angle ``i`` is between vectors ``ang_u[i]`` and ``ang_w[i]``
-    times ``ang_sign[i]`` (-1 when one of them is used reversed: that flips the cosine
-    and leaves the sine, |u × w|, unchanged).
-    """
-
-    vec_from: np.ndarray  # (V,)
-    vec_to: np.ndarray  # (V,)
-    ang_u: np.ndarray  # (104,)
-    ang_w: np.ndarray  # (104,)
-    ang_sign: np.ndarray  # (104,) float32, +-1
-    tips: np.ndarray  # (10,): left then right fingertips
-    tip_targets: np.ndarray  # (10, 11)
-    sources: np.ndarray  # (12,)
-    targets: np.ndarray  # (12, 22)
-
-
-@functools.lru_cache(maxsize=1)
-def _index() -> _Index:
-    def hand_idx(h: str, names: tuple[str, ...]) -> list[int]:
-        return [point(f"{h}_hand.{n}") for n in names]
-
-    targets = []
-    for src in INTERACTION_SOURCES:
-        this = src.split("_hand.")[0]
-        other = "right" if this == "left" else "left"
-        targets.append([point(t.format(other=other)) for t in INTERACTION_TARGETS])
-    quads = [hand_idx(h, q) for h in HANDS for _, q in HAND_ANGLES]
-    quads += [[point(n) for n in q] for _, q in BODY_ANGLES]
-    vectors: dict[tuple[int, int], int] = {}  # (from, to) with from < to -> vector index
-
-    def vector(a: int, b: int) -> tuple[int, float]:
-        key = (min(a, b), max(a, b))
-        return vectors.setdefault(key, len(vectors)), 1.0 if a < b else -1.0
-
-    u, w, sign = [], [], []
-    for a, b, c, d in quads:
-        (iu, su), (iw, sw) = vector(a, b), vector(c, d)
-        u.append(iu)
-        w.append(iw)
-        sign.append(su * sw)
-    ends = np.array(list(vectors))  # (V, 2)
-    return _Index(
-        vec_from=ends[:, 0],
-        vec_to=ends[:, 1],
-        ang_u=np.array(u),
-        ang_w=np.array(w),
-        ang_sign=np.array(sign, np.float32),
-        tips=np.array([i for h in HANDS for i in hand_idx(h, FINGERTIPS)]),
-        tip_targets=np.array([hand_idx(h, FINGERTIP_TARGETS) for h in HANDS for _ in FINGERTIPS]),
-        sources=np.array([point(n) for n in INTERACTION_SOURCES]),
-        targets=np.array(targets),
-    )
-
-
-# ----------------------------------------------------------------------------- families
-
-
-def _coords_first(points: np.ndarray) -> np.ndarray:
-    """``(T, P, 3)`` -> contiguous ``(3, T, P)``: per-coordinate arithmetic on whole planes."""
-    return np.ascontiguousarray(points.transpose(2, 0, 1))  # (T, P, 3) -> (3, T, P)
-
-
-def vector_angles(
-    points: np.ndarray,
-    valid: np.ndarray,
-    vec_from: np.ndarray,
-    vec_to: np.ndarray,
-    ang_u: np.ndarray,
-    ang_w: np.ndarray,
-    ang_sign: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``[sin, cos]`` of the angles between pairs of vectors.
-
-    Vector ``k`` runs from point ``vec_from[k]`` to ``vec_to[k]``; angle ``i`` is between
-    vectors ``u = ang_u[i]`` and ``w = ang_w[i]``, the cosine multiplied by
-    ``ang_sign[i]`` (±1, for a vector used reversed).  ``sin = |u×w| / r``,
-    ``cos = u·w / r`` with ``r = sqrt(|u×w|² + (u·w)²) = |u||w|``.
-
-    Args:
-        points: ``(T, P, 3)``; valid: ``(T, P)``; vec_from, vec_to: ``(V,)`` point
-            indices; ang_u, ang_w: ``(N,)`` vector indices; ang_sign: ``(N,)`` or None.
-    Returns:
-        ``(T, 2N)`` interleaved ``sin_0, cos_0, sin_1, …`` and its ``(T, 2N)`` validity
-        (all points valid and both vectors non-zero).
-    """
-    x = _coords_first(points)  # (3, T, P)
-    vec = x[:, :, vec_to] - x[:, :, vec_from]  # (3, T, V)
-    vec_ok = valid[:, vec_to] & valid[:, vec_from]  # (T, V)
-    u, w = vec[:, :, ang_u], vec[:, :, ang_w]  # (3, T, N) each
-    cx = u[1] * w[2] - u[2] * w[1]
-    cy = u[2] * w[0] - u[0] * w[2]
-    cz = u[0] * w[1] - u[1] * w[0]
-    sin = np.sqrt(cx * cx + cy * cy + cz * cz)  # (T, N) = |u x w|
-    cos = u[0] * w[0] + u[1] * w[1] + u[2] * w[2]  # (T, N) = u . w
-    r = np.sqrt(sin * sin + cos * cos)  # (T, N) = |u| |w|
-    ok = vec_ok[:, ang_u] & vec_ok[:, ang_w] & (r > 0)  # (T, N)
-    inv = np.divide(1.0, r, out=np.zeros_like(r), where=ok)  # 0 where invalid
-    T, N = ok.shape
-    out = np.empty((T, N, 2), np.float32)
-    out[..., 0] = sin * inv
-    out[..., 1] = cos * inv if ang_sign is None else cos * inv * ang_sign
-    return (
-        out.reshape(T, 2 * N),  # (T, N, 2) -> (T, 2N)
-        np.repeat(ok, 2, axis=1),  # (T, N) -> (T, 2N)
-    )
-
-
-def pair_distances(
-    points: np.ndarray, valid: np.ndarray, src: np.ndarray, dst: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Euclidean distances from ``src[i]`` to each ``dst[i, k]``.
-
-    Args:
-        points: ``(T, P, 3)``; valid: ``(T, P)``; src: ``(S,)``; dst: ``(S, D)`` or ``(D,)``
-            (the same targets for every source).
-    Returns:
-        ``(T, S*D)`` distances (row-major: source, then target; 0 where invalid) and
-        their validity.
-    """
-    if dst.ndim == 1:
-        dst = np.broadcast_to(dst, (src.size, dst.size))
-    x = _coords_first(points)  # (3, T, P)
-    d = np.zeros((points.shape[0],) + dst.shape, np.float32)  # (T, S, D)
-    for plane in x:  # x, y, z planes (T, P): squared differences accumulated in place
-        diff = plane[:, dst]  # (T, P) -> (T, S, D)
-        diff -= plane[:, src][:, :, None]  # minus the source, (T, S, 1)
-        diff *= diff
-        d += diff
-    np.sqrt(d, out=d)
-    ok = valid[:, dst] & valid[:, src][:, :, None]  # (T, S, D)
-    d *= ok
-    T = d.shape[0]
-    return d.reshape(T, dst.size), ok.reshape(T, dst.size)  # (T, S, D) -> (T, S*D)
-
-
-def window_sums(x: np.ndarray, window: int | None, bounds: np.ndarray) -> np.ndarray:
-    """Sum of ``x`` ``(N, K)`` over the centred window of each frame.
-
-    The window of frame ``t`` is ``[t - window//2, t - window//2 + window)`` clipped to
-    its own sequence (``bounds`` ``(n + 1,)``: first frame of each sequence, then N);
-    ``window=None`` sums over the whole sequence.  Accumulates in float64 (prefix sums
-    lose precision in float32).  Returns ``(N, K)`` float64.
-    """
-    N = x.shape[0]
-    c = np.empty((N + 1,) + x.shape[1:], np.float64)
-    c[0] = 0
-    np.cumsum(x, axis=0, out=c[1:])  # (N, K) -> (N + 1, K) prefix sums: c[i] = sum x[:i]
-    if bounds.size == 2 and window is not None:
-        # one sequence: c[clip(t - half)] = cp[t], c[clip(t - half + window)] = cp[t + window]
-        # with cp[k] = c[clip(k - half, 0, N)], built by slicing (no gathers)
-        half = window // 2
-        cp = np.empty((N + window,) + x.shape[1:], np.float64)
-        cp[:half] = 0
-        cp[half : half + N + 1] = c[: window + N - half]
-        cp[half + N + 1 :] = c[N]
-        return cp[window : window + N] - cp[:N]
-    lengths = np.diff(bounds)  # (n,)
-    start = np.repeat(bounds[:-1], lengths)  # (N,) first frame of each frame's sequence
-    end = np.repeat(bounds[1:], lengths)  # (N,) one past its last frame
-    if window is None:
-        lo, hi = start, end
-    else:
-        t = np.arange(N) - window // 2
-        lo, hi = np.clip(t, start, end), np.clip(t + window, start, end)
-    return c[hi] - c[lo]
-
-
-# reference height of the activity rule: the mean of stomach (= mean of the shoulders and
-# hips), left hip and right hip, as weights on the four real points
-_REFERENCE = np.array(
-    [POINT_INDEX[f"body.{n}"] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
-)
-_REFERENCE_WEIGHTS = np.array([1 / 12, 1 / 12, 1 / 12 + 1 / 3, 1 / 12 + 1 / 3], np.float32)
-
-
-def hand_activity(
-    lifted: Lifted,
-    window: int | None = ACTIVITY_WINDOW,
-    threshold: float = ACTIVITY_THRESHOLD,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Signer activity per hand and frame (module docstring, docs/methods.md#signrep-priors).
-
-    Returns:
-        ``(N, 2)`` float32 (left, right; 1 = active) and ``(N, 2)`` validity.
-    """
-    if window is not None and window < 1:
-        raise ConfigError(f"activity window must be >= 1 frame (or None), got {window}")
-    N, seg, bounds = lifted.num_frames, lifted.segment, lifted.bounds
-    h0 = HAND0["left"]
-    xy = lifted.image_points[:, h0 : h0 + 42, :2]  # (N, 42, 2), both hands
-    valid = lifted.image_valid[:, h0 : h0 + 42]  # (N, 42)
-    m = valid.astype(np.float32)
-    # centre each point on its mean position in its sequence, so that the windowed
-    # moments keep their precision
-    if bounds.size == 2:
-        mean = (xy * m[..., None]).sum(0) / np.maximum(m.sum(0), 1)[:, None]  # (42, 2)
-    else:
-        count = np.add.reduceat(m, bounds[:-1], axis=0)  # (n, 42)
-        total = np.add.reduceat(xy * m[..., None], bounds[:-1], axis=0)  # (n, 42, 2)
-        mean = (total / np.maximum(count, 1)[..., None])[seg]  # (N, 42, 2)
-    xc = (xy - mean) * m[..., None]  # (N, 42, 2), 0 where invalid
-    sq = xc[..., 0] * xc[..., 0] + xc[..., 1] * xc[..., 1]  # (N, 42) squared distance
-    hand_frame = valid.reshape(N, 2, 21).any(-1).astype(np.float32)  # (N, 2)
-    n_pts = np.maximum(m.reshape(N, 2, 21).sum(-1), 1)  # (N, 2)
-    hand_y = (xy[..., 1] * m).reshape(N, 2, 21).sum(-1) / n_pts  # (N, 2) mean image y
-    ref_ok = lifted.image_present[:, _REFERENCE].all(-1)  # (N,)
-    ref_y = lifted.image_points[:, _REFERENCE, 1] @ _REFERENCE_WEIGHTS  # (N, 4) -> (N,)
-    # one prefix-sum pass over every windowed quantity: (N, 42 + 84 + 42 + 2 + 2 + 1 + 1)
-    cols = np.concatenate(
-        [
-            m,
-            xc.reshape(N, 84),  # (N, 42, 2) -> (N, 84)
-            sq,
-            hand_frame,
-            hand_y * hand_frame,
-            ref_ok[:, None],
-            (ref_y * ref_ok)[:, None],
-        ],
-        axis=1,
-    )
-    win = window_sums(cols, window, bounds)  # (N, 174) float64
-    n = win[:, :42]  # (N, 42) valid frames of each point in the window
-    s1 = win[:, 42:126]  # (N, 84) sums of x and y
-    s2 = win[:, 126:168]  # (N, 42) sums of x² + y²
-    n_hand, sum_hand_y = win[:, 168:170], win[:, 170:172]  # (N, 2)
-    n_ref, sum_ref_y = win[:, 172], win[:, 173]  # (N,)
-    s1 = s1 * s1
-    s1sq = s1.reshape(N, 42, 2).sum(-1)  # (N, 84) -> (N, 42, 2) -> (N, 42): sx² + sy²
-    nn = np.maximum(n, 1)
-    var = np.maximum((s2 - s1sq / nn) / nn, 0.0)  # (N, 42): var(x) + var(y)
-    std = np.sqrt(var) * (n > 0)
-    n_seen = (n > 0).reshape(N, 2, 21).sum(-1)  # (N, 2) points seen in the window
-    spread = std.reshape(N, 2, 21).sum(-1) * 21 / np.maximum(n_seen, 1)  # (N, 2)
-    unit = REFERENCE_SHOULDER_WIDTH / lifted.image_shoulder_width[seg]  # (N,), nan = unknown
-    known = np.isfinite(unit)
-    spread = np.where(known[:, None], spread * np.where(known, unit, 0)[:, None], np.inf)
-    low = sum_hand_y / np.maximum(n_hand, 1) > (sum_ref_y / np.maximum(n_ref, 1))[:, None]
-    unseen = n_hand == 0  # (N, 2)
-    inactive = unseen | (low & (spread < threshold))
-    ok = unseen | ((n_ref > 0) & known)[:, None]
-    return np.where(ok & ~inactive, np.float32(1), np.float32(0)), ok
-
 
 # ----------------------------------------------------------------------------- priors
 
@@ -720,50 +346,3 @@ def _families(
         lifted, activity_window, activity_threshold
     )
     return values, valid
-
-
-def _frame_families(
-    points: np.ndarray, point_ok: np.ndarray, lengths: np.ndarray
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The per-frame families (all but the activity) of ``(N, 61, 3)`` lifted points."""
-    idx = _index()
-    pts, val = extend(points, point_ok)  # (N, 66, 3), (N, 66)
-    body, body_ok, hand, hand_ok = rebuild(pts, val, lengths)  # (N, 61, 3) x2, (N, 61) x2
-    N, h0 = points.shape[0], HAND0["left"]
-    values: dict[str, np.ndarray] = {}
-    valid: dict[str, np.ndarray] = {}
-    # keypoints: hand-local (both hands at once), then the whole rebuilt skeleton
-    kp = (hand[:, h0:] * hand_ok[:, h0:, None]).reshape(N, 126)  # (N, 42, 3) -> (N, 126)
-    kp_ok = np.repeat(hand_ok[:, h0:], 3, axis=1)  # (N, 42) -> (N, 126), as (N, 42, 3)
-    _split(values, valid, ("hand_kp_left", "hand_kp_right"), kp, kp_ok)
-    values["body_kp"] = (body * body_ok[..., None]).reshape(N, 183)  # (N, 61, 3) -> (N, 183)
-    valid["body_kp"] = np.repeat(body_ok, 3, axis=1)
-    # angles (one pass over 41 + 41 + 22)
-    ang, ang_ok = vector_angles(
-        pts, val, idx.vec_from, idx.vec_to, idx.ang_u, idx.ang_w, idx.ang_sign
-    )
-    _split(values, valid, ("hand_angles_left", "hand_angles_right", "body_angles"), ang, ang_ok)
-    # distances on the rebuilt skeleton
-    tip, tip_ok = pair_distances(hand, hand_ok, idx.tips, idx.tip_targets)  # (N, 110)
-    _split(values, valid, ("fingertip_dist_left", "fingertip_dist_right"), tip, tip_ok)
-    rebuilt, rebuilt_ok = extend(body, body_ok)  # + virtual points on the rebuilt skeleton
-    values["interaction_dist"], valid["interaction_dist"] = pair_distances(
-        rebuilt, rebuilt_ok, idx.sources, idx.targets
-    )
-    return values, valid
-
-
-def _split(
-    values: dict[str, np.ndarray],
-    valid: dict[str, np.ndarray],
-    names: tuple[str, ...],
-    v: np.ndarray,
-    ok: np.ndarray,
-) -> None:
-    """Cut ``(T, Σ dim)`` columns into the named priors (views)."""
-    start = 0
-    for n in names:
-        d = PRIOR_SPECS[n].dim
-        values[n], valid[n] = v[:, start : start + d], ok[:, start : start + d]
-        start += d
-    assert start == v.shape[1], (names, v.shape)

@@ -37,12 +37,8 @@ from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.pose.sequence import PoseSequence
 from signssl.priors.bones import BoneLengthAccumulator, BoneLengths, as_bone_lengths
-from signssl.priors.compute import (
-    ACTIVITY_THRESHOLD,
-    ACTIVITY_WINDOW,
-    compute_priors,
-    compute_priors_batch,
-)
+from signssl.priors.compute import compute_priors, compute_priors_batch
+from signssl.priors.families import ACTIVITY_THRESHOLD, ACTIVITY_WINDOW
 from signssl.priors.joints import MIN_CONF
 from signssl.utils import (
     LOCK_FILE,
