@@ -31,3 +31,13 @@ def test_help_renders(path: list[str]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert f"Usage: signssl {' '.join(path)}" in " ".join(result.output.split())
+
+
+def test_pretrain_help_lists_every_registered_method() -> None:
+    from signssl.methods import list_methods
+
+    result = CliRunner().invoke(app, ["pretrain", "--help"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for name in list_methods():
+        assert name in text, name

@@ -54,6 +54,14 @@ DataOpt = Annotated[
 
 
 
+def _method_help() -> str:
+    """``--method`` help: the registered recipes (:func:`signssl.methods.list_methods`)."""
+    from signssl.methods import list_methods
+
+    *rest, last = list_methods()
+    return f"{', '.join(rest)} or {last}." if rest else f"{last}."
+
+
 def _overrides(
     sets: list[str] | None,
     max_epochs: int | None = None,
@@ -86,7 +94,7 @@ def pretrain_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
     method: Annotated[
         str | None,
-        typer.Option("--method", "-m", help="sl_fpn, simclr, moco, simsiam, byol, masa, signrep or mae."),
+        typer.Option("--method", "-m", help=_method_help()),
     ] = None,
     options: DataOpt = None,
     config: ConfigOpt = None,
