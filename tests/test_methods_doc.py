@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "methods.md"
-CITING = ("signssl", "tests", "benchmarks", "docs", "examples", "README.md")
+CITING = ("signssl", "tests", "benchmarks", "docs", "examples", "README.md", "CONTRIBUTING.md")
 SUFFIXES = {".py", ".yaml", ".yml", ".md", ".toml"}
 
 CITATION = re.compile(r"docs/methods\.md#([A-Za-z0-9_-]+)")
