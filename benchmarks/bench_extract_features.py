@@ -84,8 +84,8 @@ def make_video(path: Path, clip: np.ndarray, minutes: float) -> tuple[Path, int]
 def make_run(work: Path, model: str) -> Path:
     import torch
 
-    from signssl.engine.checkpoint import export_model
     from signssl.models import create_model
+    from signssl.store.model import export_model
 
     torch.manual_seed(0)
     enc = create_model(model)
@@ -107,8 +107,8 @@ def child(work: Path, video: Path, batch_size: int, threads: int | None) -> None
     import torch
 
     from signssl.data import Manifest, ManifestRow
-    from signssl.engine.checkpoint import load_model
     from signssl.eval.extract import extract_run_features
+    from signssl.store.model import load_model
 
     if threads:
         torch.set_num_threads(threads)

@@ -8,9 +8,10 @@ __all__ = ["PoseSequence", "get_layout", "list_layouts", "load_model", "__versio
 
 
 def __getattr__(name: str):
-    """``signssl.load_model`` without importing the engine at ``import signssl``."""
+    """``signssl.load_model`` (:func:`signssl.store.load_model`); lazy: ``import signssl``
+    stays free of torch."""
     if name == "load_model":
-        from signssl.engine.checkpoint import load_model
+        from signssl.store import load_model
 
         return load_model
     raise AttributeError(f"module 'signssl' has no attribute {name!r}")

@@ -106,7 +106,7 @@ def _random_init_model(baseline: str | None, model: str | None, config: str | No
     """``(model name, model kwargs, DataSpec)`` of the encoder that `pretrain --config CONFIG
     --method METHOD --set ...` builds, for --baseline random-init."""
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import spec_from_config
+    from signssl.store.spec import spec_from_config
 
     if (baseline or "").strip().lower().replace("_", "-") != "random-init":
         raise ConfigError("--config, --method and --set choose the model of --baseline random-init; "

@@ -24,7 +24,7 @@ def export(
     `signssl.load_model(DIR)` and every `--checkpoint` option read the folder and check
     the hash before loading.
     """
-    from signssl.engine.export import export_run
+    from signssl.store.export import export_run
 
     result = export_run(run, out, force=force, best=best)
     verb = "replaced" if result.replaced else "wrote"

@@ -3,7 +3,7 @@ downstream, and official Hiera weights as a model export.
 
 Thin: options are parsed here; the work is done by :mod:`signssl.eval.extract`,
 :mod:`signssl.eval.class_distribution`, :mod:`signssl.eval.finetune_video` and
-:func:`signssl.engine.checkpoint.import_hiera`.
+:func:`signssl.store.model.import_hiera`.
 """
 
 from __future__ import annotations
@@ -209,9 +209,9 @@ def import_hiera(
     class-distribution and finetune-video, and `pretrain --set model.init=OUT` (SignRep
     from a pixel-MAE Hiera-B, as in the paper).  Nothing is downloaded.
     """
-    from signssl.engine.checkpoint import IMPORT_REPORT
-    from signssl.engine.checkpoint import import_hiera as run_import
     from signssl.engine.config import parse_override
+    from signssl.store.model import IMPORT_REPORT
+    from signssl.store.model import import_hiera as run_import
 
     kwargs = {}
     for item in kwarg:

@@ -1,18 +1,18 @@
-"""Training engine: configs, the Lightning module, checkpoints and the pretrain entry point.
+"""Training engine: configs, the Lightning module and the pretrain entry point.
 
->>> from signssl.engine import load_config, pretrain, load_model   # doctest: +SKIP
+>>> from signssl.engine import load_config, pretrain   # doctest: +SKIP
+>>> from signssl.store import load_model
 >>> cfg = load_config("sl_fpn", "tiny", ["trainer.max_epochs=2"])
 >>> result = pretrain(cfg, "data/manifest.csv", "runs/slfpn")
 >>> encoder = load_model("runs/slfpn")
 
-Configuration and checkpoint loading import neither Lightning nor the training code
-(``load_model`` rebuilds an encoder from ``model.safetensors`` + ``config.json``); the
-names that need Lightning (``pretrain``, ``fit``, ``PretrainModule`` ...) load on first use.
+Configuration imports neither Lightning nor the training code; the names that need
+Lightning (``pretrain``, ``fit``, ``PretrainModule`` ...) load on first use.  Trained
+models are written and read by :mod:`signssl.store`, below the engine.
 """
 
 from typing import Any
 
-from signssl.engine.checkpoint import export_model, load_model, load_model_config
 from signssl.engine.config import (
     PretrainConfig,
     apply_overrides,
@@ -33,11 +33,8 @@ _LAZY = {
 __all__ = [
     "PretrainConfig",
     "apply_overrides",
-    "export_model",
     "list_configs",
     "load_config",
-    "load_model",
-    "load_model_config",
     "load_run_config",
     *_LAZY,
 ]

@@ -89,11 +89,12 @@ def run_demo(
 ) -> DemoResult:
     """Run the demonstration into ``out_dir`` (see the module docstring)."""
     from signssl.data import Manifest
-    from signssl.engine.checkpoint import load_model
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import DataSpec, ensure_splits, frozen_eval, split_features
+    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain, read_summary
     from signssl.models.baselines import get_baseline
+    from signssl.store.model import load_model
+    from signssl.store.spec import DataSpec
     from signssl.synth import generate_dataset
 
     say = log or (lambda _msg: None)

@@ -3,7 +3,7 @@
 :func:`pretrain` builds everything from a :class:`~signssl.engine.config.PretrainConfig`
 and a manifest; :func:`fit` trains an already built method on an already built dataset
 (what tests and benchmarks use).  Both write the run directory described in
-:mod:`signssl.engine.checkpoint`.
+:mod:`signssl.store.model`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from signssl.distributed import launched_as_rank_zero
-from signssl.engine.checkpoint import (
+from signssl.engine.config import PretrainConfig, TrainerConfig
+from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
+from signssl.engine.module import PretrainModule
+from signssl.errors import ConfigError, DataError
+from signssl.progress import StepProgress
+from signssl.store.model import (
     CHECKPOINT_DIR,
     LAST_CKPT,
     MODEL_DIR,
@@ -40,12 +45,7 @@ from signssl.engine.checkpoint import (
     load_model_config,
     read_checkpoint,
 )
-from signssl.engine.config import PretrainConfig, TrainerConfig
-from signssl.engine.evaluation import DataSpec
-from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
-from signssl.engine.module import PretrainModule
-from signssl.errors import ConfigError, DataError
-from signssl.progress import StepProgress
+from signssl.store.spec import DataSpec
 from signssl.utils import atomic_path, folder_lock, save_json, warn
 
 SUMMARY_FILE = "summary.json"

@@ -250,16 +250,12 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     import torch
 
     from signssl.data import Manifest
-    from signssl.engine.checkpoint import load_model
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import (
-        ensure_splits,
-        frozen_eval,
-        spec_from_config,
-        split_features,
-    )
+    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
     from signssl.models.baselines import get_baseline
+    from signssl.store.model import load_model
+    from signssl.store.spec import spec_from_config
 
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
@@ -322,8 +318,9 @@ def dtw_metrics(manifest: Any, data_spec: Any) -> dict[str, float]:
     """``retrieval/<metric>`` of the DTW baseline (:func:`signssl.eval.dtw.dtw_retrieval_eval`):
     the train clips are the dictionary, the test clips the queries, read as pose clips
     (a video study's pose files with the default pose reading)."""
-    from signssl.engine.evaluation import DataSpec, split_dataset
+    from signssl.engine.evaluation import split_dataset
     from signssl.eval.dtw import dtw_retrieval_eval
+    from signssl.store.spec import DataSpec
 
     pose = data_spec if data_spec.modality == "pose" else DataSpec()
     classes = manifest.labels()

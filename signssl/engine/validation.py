@@ -25,8 +25,9 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from signssl.engine.evaluation import DataSpec, frozen_eval, split_features
+from signssl.engine.evaluation import frozen_eval, split_features
 from signssl.errors import ConfigError
+from signssl.store.spec import DataSpec
 
 BEST_DIR = "best"
 #: the metric that picks the best encoder (higher is better)
@@ -156,7 +157,7 @@ class RetrievalValidation(Callback):
             export_extras(pl_module.method, self.best_dir)
 
     def _export(self, encoder: Any, metrics: dict[str, float]) -> None:
-        from signssl.engine.checkpoint import export_model
+        from signssl.store.model import export_model
 
         meta = dict(self.export)
         name, kwargs = meta.pop("name"), meta.pop("kwargs", {})

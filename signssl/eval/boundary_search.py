@@ -221,11 +221,12 @@ def boundary_search(
         reference: also train the no-permutation reference with the same seeds.
     """
     from signssl.data import Manifest
-    from signssl.engine.checkpoint import load_model
     from signssl.engine.config import config_from_dict, deep_merge
-    from signssl.engine.evaluation import DataSpec, ensure_splits, frozen_eval, split_features
+    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain
     from signssl.methods import method_options
+    from signssl.store.model import load_model
+    from signssl.store.spec import DataSpec
 
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1 run per candidate, got {seeds}")

@@ -114,7 +114,7 @@ class ClipInput:
     @classmethod
     def of_run(cls, checkpoint: str | Path, encoder: Encoder) -> ClipInput:
         """The input recorded with an exported run (``spec_of_run``)."""
-        from signssl.engine.evaluation import spec_of_run
+        from signssl.store.model import spec_of_run
 
         spec = spec_of_run(checkpoint)
         if spec.modality == "video":
@@ -137,7 +137,7 @@ class ClipInput:
 
 def run_modality(checkpoint: str | Path) -> str:
     """``"video"`` or ``"pose"``: the modality recorded with an exported run."""
-    from signssl.engine.checkpoint import load_model_config
+    from signssl.store.model import load_model_config
 
     return "video" if load_model_config(checkpoint).get("modality") == "video" else "pose"
 
@@ -377,7 +377,7 @@ def run_features(
     progress: bool = True,
 ) -> tuple[Features, ItemReport]:
     """Pooled window features of a manifest's rows (one ``split`` or all) with a run."""
-    from signssl.engine.checkpoint import load_model
+    from signssl.store.model import load_model
 
     m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
     rows = m.filter(split=split) if split is not None else m
@@ -482,7 +482,7 @@ def output_name(manifest: Manifest, row: ManifestRow) -> str:
 def _settings(
     checkpoint: str, encoder: Encoder, window: int, stride: int, clip_input: ClipInput
 ) -> dict[str, Any]:
-    from signssl.engine.checkpoint import load_model_config
+    from signssl.store.model import load_model_config
 
     return {
         "checkpoint": checkpoint,
@@ -673,7 +673,7 @@ def extract_run_features(
 ) -> ExtractionReport:
     """``signssl extract-features``: a run's encoder over a manifest (module docstring);
     ``part``: only these rows of the manifest (``--part I/N``, :mod:`signssl.data.parts`)."""
-    from signssl.engine.checkpoint import load_model
+    from signssl.store.model import load_model
 
     m = Manifest.read(manifest)
     rows = Manifest(select_part(m.rows, part), m.root, m.source)

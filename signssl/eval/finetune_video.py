@@ -414,16 +414,15 @@ def run_finetune_video(
 
     Writes ``OUT/metrics.json`` (test metrics, per-epoch history, settings, skipped clips)
     and ``OUT/model/`` (the fine-tuned, inflated encoder, rebuilt by
-    :func:`signssl.engine.checkpoint.load_model`, + ``classifier_head.safetensors``; its
+    :func:`signssl.store.model.load_model`, + ``classifier_head.safetensors``; its
     ``config.json`` lists the classes).
     """
     from safetensors.torch import save_file
 
     from signssl.data import Manifest
     from signssl.data.signrep import require_video_manifest
-    from signssl.engine.checkpoint import export_model, load_model, load_model_config
-    from signssl.engine.evaluation import spec_of_run
     from signssl.eval.class_distribution import load_class_distribution
+    from signssl.store.model import export_model, load_model, load_model_config, spec_of_run
     from signssl.utils import atomic_path, save_json
 
     cfg = config or VideoFinetuneConfig()

@@ -78,7 +78,7 @@ class EncoderSpec:
 
     def _fill_input_defaults(self) -> None:
         if self.checkpoint is not None:
-            from signssl.engine.checkpoint import load_model_config
+            from signssl.store.model import load_model_config
 
             cfg = load_model_config(self.checkpoint)
             defaults = {k: cfg.get(k, BASELINE_INPUT[k]) for k in BASELINE_INPUT}
@@ -98,7 +98,7 @@ class EncoderSpec:
     def build(self, seed: int | None = None) -> Encoder:
         """A fresh encoder (random-init uses ``seed``, default ``self.seed``)."""
         if self.checkpoint is not None:
-            from signssl.engine.checkpoint import load_model
+            from signssl.store.model import load_model
 
             return load_model(self.checkpoint)
         from signssl.models.baselines import get_baseline

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from signssl.engine.checkpoint import (
+from signssl.engine.config import load_config
+from signssl.engine.pretrain import SafeCheckpointIO
+from signssl.errors import DataError
+from signssl.models import create_model
+from signssl.store.model import (
     ENCODER_PREFIX,
     export_model,
     load_model,
@@ -17,10 +21,6 @@ from signssl.engine.checkpoint import (
     read_checkpoint,
     weights_of,
 )
-from signssl.engine.config import load_config
-from signssl.engine.pretrain import SafeCheckpointIO
-from signssl.errors import DataError
-from signssl.models import create_model
 
 KWARGS = {"layout": "masa49", "in_dims": 2, "max_frames": 16, "pos_embed": "learned"}
 
@@ -52,7 +52,7 @@ def test_loading_a_model_imports_no_training_code() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import signssl.engine.checkpoint as c; "
+    code = ("import sys; import signssl.store.model as c; "
             "print(sorted(m for m in ('lightning', 'signssl.methods', 'signssl.engine.pretrain') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -212,7 +212,7 @@ def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path, pro
     from typer.testing import CliRunner
 
     from signssl.cli.main import app
-    from signssl.engine.evaluation import spec_of_run
+    from signssl.store.model import spec_of_run
 
     src = _mae_checkpoint(tmp_path / "mae_hiera.pth")
     out = tmp_path / "imported"
@@ -247,8 +247,8 @@ def test_import_hiera_cli_writes_a_model_every_command_reads(tmp_path: Path, pro
 
 
 def test_import_hiera_errors(tmp_path: Path) -> None:
-    from signssl.engine.checkpoint import import_hiera
     from signssl.errors import ConfigError
+    from signssl.store.model import import_hiera
 
     _mae_checkpoint(tmp_path / "mae.pth")
     with pytest.raises(DataError, match=r"2 parameters .* not in the file .*norm"):
@@ -263,10 +263,10 @@ def test_import_hiera_errors(tmp_path: Path) -> None:
 
 
 def test_spec_of_run_reads_whether_empty_edge_frames_are_dropped(tmp_path: Path) -> None:
-    from signssl.engine.checkpoint import export_model
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import spec_from_config, spec_of_run
     from signssl.models import create_model
+    from signssl.store.model import export_model, spec_of_run
+    from signssl.store.spec import spec_from_config
 
     enc = create_model("pose_transformer_test", layout="masa49", in_dims=2)
     export_model(enc, tmp_path / "kept", "pose_transformer_test", {}, layout="masa49", dims=2,
@@ -281,10 +281,10 @@ def test_spec_of_run_reads_whether_empty_edge_frames_are_dropped(tmp_path: Path)
 
 
 def test_every_reader_of_a_model_keeps_its_empty_frame_rule(tmp_path: Path) -> None:
-    from signssl.engine.checkpoint import export_model
     from signssl.eval.extract import ClipInput
     from signssl.eval.pipeline import EncoderSpec
     from signssl.models import create_model
+    from signssl.store.model import export_model
 
     enc = create_model("pose_transformer_test", layout="masa49", in_dims=2)
     export_model(enc, tmp_path / "kept", "pose_transformer_test", {}, layout="masa49", dims=2,

@@ -12,9 +12,8 @@ from engine_toys import write_pose_manifest
 from typer.testing import CliRunner
 
 from signssl.cli.main import app, main
-from signssl.engine import load_model
-from signssl.engine.checkpoint import weights_of
 from signssl.engine.pretrain import read_summary
+from signssl.store.model import load_model, weights_of
 
 runner = CliRunner()
 TINY = ["--config", "tiny", "--set", "data.batch_size=8", "--set", "trainer.checkpoint_every_n_steps=1",

@@ -12,7 +12,6 @@ import yaml
 from engine_toys import ToyDataset, ToyEncoder, ToyMethod, toy_config
 from lightning.pytorch.callbacks import Callback
 
-from signssl.engine.checkpoint import weights_of
 from signssl.engine.config import load_run_config
 from signssl.engine.module import collapse_std
 from signssl.engine.pretrain import (
@@ -23,6 +22,7 @@ from signssl.engine.pretrain import (
     warmup_warning,
 )
 from signssl.errors import ConfigError
+from signssl.store.model import weights_of
 
 EXPORT = {"name": "toy", "kwargs": {}}
 

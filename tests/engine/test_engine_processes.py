@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signssl.engine.checkpoint import weights_of
+from signssl.store.model import weights_of
 
 SCRIPT = Path(__file__).with_name("engine_run_script.py")
 

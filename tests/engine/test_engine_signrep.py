@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 from signssl.cli.main import app
 from signssl.data import Manifest
 from signssl.data.signrep import video_manifest
-from signssl.engine import load_config, load_model, load_run_config
-from signssl.engine.checkpoint import encoder_state_from_checkpoint, read_checkpoint
-from signssl.engine.evaluation import DataSpec, spec_of_run, split_features
+from signssl.engine import load_config, load_run_config
+from signssl.engine.evaluation import split_features
 from signssl.engine.module import PretrainModule
 from signssl.engine.pretrain import (
     build_video_dataset,
@@ -30,6 +29,13 @@ from signssl.errors import ConfigError
 from signssl.methods import create_method
 from signssl.models import create_model
 from signssl.optim import layer_ids
+from signssl.store.model import (
+    encoder_state_from_checkpoint,
+    load_model,
+    read_checkpoint,
+    spec_of_run,
+)
+from signssl.store.spec import DataSpec
 
 FRAMES, SIZE = 16, 32
 #: hiera_test on 16 x 32 x 32 crops, 2 videos (4 crops) per batch, small heads

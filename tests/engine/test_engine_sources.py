@@ -15,11 +15,11 @@ from test_engine_fit import Crash
 from typer.testing import CliRunner
 
 from signssl.cli.main import app, main
-from signssl.engine.checkpoint import weights_of
 from signssl.engine.config import load_config
 from signssl.engine.pretrain import pretrain, read_summary
 from signssl.engine.sources import SourceSpec, parse_source, source_probabilities
 from signssl.errors import ConfigError
+from signssl.store.model import weights_of
 
 SYNTH = {"classes": 4, "signers": 2, "frames": 16, "seed": 1}
 

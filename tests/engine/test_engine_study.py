@@ -97,7 +97,7 @@ def test_variant_starts_from_another_variants_encoder(tmp_path: Path, monkeypatc
     """``init``: the second stage runs after the first (listed first here, to show the
     order is the dependency's, not the spec's) and starts from its exported weights."""
     import signssl.engine.pretrain as pretrain_module
-    from signssl.engine.checkpoint import load_model
+    from signssl.store.model import load_model
 
     starts: dict[str, dict] = {}
     build = pretrain_module.build_encoder

@@ -105,8 +105,8 @@ def export_video_run(run_dir: Any, seed: int = 0) -> Any:
     ``RUN/model`` folder."""
     from pathlib import Path
 
-    from signssl.engine.checkpoint import export_model
     from signssl.models import create_model
+    from signssl.store.model import export_model
 
     torch.manual_seed(seed)
     enc = create_model("hiera_test")

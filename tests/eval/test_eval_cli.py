@@ -160,7 +160,7 @@ def test_retrieve_says_what_is_wrong_with_the_query_and_what_to_run(
 
 
 def test_checkpoint_encoder(tmp_path, capsys, dataset_csv, tiny_model) -> None:
-    from signssl.engine.checkpoint import export_model
+    from signssl.store.model import export_model
 
     torch.manual_seed(0)
     enc = TinyEncoder(out_dim=6)

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from eval_toys import run_cli
 
-from signssl.engine import load_model
-from signssl.engine.checkpoint import load_model_config
 from signssl.engine.config import load_config
 from signssl.engine.pretrain import pretrain
 from signssl.eval.features import Features
 from signssl.eval.pipeline import EncoderSpec
+from signssl.store.model import load_model, load_model_config
 from signssl.synth import generate_dataset
 
 

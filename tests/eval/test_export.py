@@ -12,8 +12,8 @@ import torch
 from eval_toys import run_cli
 from safetensors.torch import load_file
 
-from signssl.engine.checkpoint import load_model, resolve_model_files
 from signssl.errors import DataError
+from signssl.store.model import load_model, resolve_model_files
 
 FLOAT_METRICS = ("top1_per_instance", "top1_per_class", "top5_per_instance", "mrr", "dcg",
                  "recall@1", "recall@5", "n_queries", "n_dictionary")
@@ -152,7 +152,7 @@ def test_bad_runs_are_one_line_errors(
 
 
 def test_unfinished_run_names_its_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
-    from signssl.engine.export import export_run
+    from signssl.store.export import export_run
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -165,7 +165,7 @@ def test_unfinished_run_names_its_checkpoint(trained: tuple[Path, Path], tmp_pat
 def test_card_lists_validation_metrics_and_data_sources(trained: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 
-    from signssl.engine.export import export_run
+    from signssl.store.export import export_run
 
     run = tmp_path / "run"
     shutil.copytree(trained[1], run)

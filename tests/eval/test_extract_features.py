@@ -15,7 +15,6 @@ from eval_toys import export_video_run, run_cli
 
 from signssl.data import Manifest, ManifestRow, PoseDataset
 from signssl.data.signrep import video_manifest
-from signssl.engine.checkpoint import export_model, load_model
 from signssl.eval.class_distribution import class_distribution, load_class_distribution
 from signssl.eval.extract import extract_run_features, output_name, run_features
 from signssl.eval.features import Features
@@ -29,6 +28,7 @@ from signssl.eval.windows import (
 from signssl.io import video as video_io
 from signssl.models import create_model
 from signssl.models.sign_decoder import SignDecoder
+from signssl.store.model import export_model, load_model
 from signssl.synth import generate_dataset
 
 

@@ -14,7 +14,6 @@ from eval_toys import export_video_run, run_cli
 from signssl.data import Manifest
 from signssl.data.signrep import require_video_manifest
 from signssl.data.video import VideoDataset
-from signssl.engine.checkpoint import load_model
 from signssl.errors import ConfigError, DataError
 from signssl.eval.class_distribution import ClassDistribution, save_class_distribution
 from signssl.eval.finetune_video import (
@@ -25,6 +24,7 @@ from signssl.eval.finetune_video import (
     recognition_loss,
 )
 from signssl.models import create_model
+from signssl.store.model import load_model
 from signssl.synth import generate_dataset
 
 

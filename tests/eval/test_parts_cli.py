@@ -116,8 +116,8 @@ def pose_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported ``pose_transformer_test`` encoder (random weights)."""
     import torch
 
-    from signssl.engine.checkpoint import export_model
     from signssl.models import create_model
+    from signssl.store.model import export_model
 
     run = tmp_path_factory.mktemp("pose_run")
     torch.manual_seed(0)

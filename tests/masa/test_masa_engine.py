@@ -10,13 +10,13 @@ import yaml
 from masa_helpers import synthetic_clip
 
 from signssl.data import Manifest, ManifestRow, PoseDataset, collate_poses
-from signssl.engine.checkpoint import load_model
 from signssl.engine.config import load_config
 from signssl.engine.pretrain import pretrain
 from signssl.io import write_pose
 from signssl.models.masa import MASAEncoder
 from signssl.pose.layouts import get_layout
 from signssl.pose.sequence import PoseSequence
+from signssl.store.model import load_model
 
 
 @pytest.mark.slow

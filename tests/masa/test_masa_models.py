@@ -8,10 +8,10 @@ import pytest
 import torch
 from masa_helpers import synthetic_batch
 
-from signssl.engine.checkpoint import export_model, load_model
 from signssl.errors import ConfigError, DataError, LayoutError
 from signssl.models import create_model, list_models
 from signssl.models.masa import MASADecoder, MASAEncoder
+from signssl.store.model import export_model, load_model
 
 SIZES = list_models("masa_")
 

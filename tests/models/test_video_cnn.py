@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signssl.engine import load_config, load_model
+from signssl.engine import load_config
 from signssl.engine.pretrain import pretrain
 from signssl.errors import ConfigError
 from signssl.methods import create_method
@@ -17,6 +17,7 @@ from signssl.models import create_model, list_models
 from signssl.models.video_cnn import VideoCNN
 from signssl.models.video_encoder import VideoEncoder
 from signssl.optim import layer_ids
+from signssl.store.model import load_model
 
 
 def build(name: str = "cnn_test", seed: int = 0, **kw: object) -> VideoCNN:

@@ -9,7 +9,7 @@ Folder layout (the Hugging Face hub layout: the files sit at the top level)::
       README.md           model card: YAML front matter (library_name, tags, license) and
                           the model, recipe, input, training data, metrics and hash
 
-:func:`signssl.engine.checkpoint.load_model` reads ``DIR`` (and every ``--checkpoint``
+:func:`signssl.store.model.load_model` reads ``DIR`` (and every ``--checkpoint``
 option) and checks the recorded sha256 before loading the weights.
 """
 
@@ -28,7 +28,8 @@ from typing import Any
 
 from safetensors import safe_open
 
-from signssl.engine.checkpoint import (
+from signssl.errors import ConfigError, DataError
+from signssl.store.model import (
     CONFIG_FILE,
     MODEL_DIR,
     WEIGHTS_FILE,
@@ -37,7 +38,6 @@ from signssl.engine.checkpoint import (
     load_model_config,
     resolve_model_files,
 )
-from signssl.errors import ConfigError, DataError
 from signssl.utils import read_json_file, read_yaml_file, save_json
 
 CARD_FILE = "README.md"

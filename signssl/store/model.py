@@ -32,7 +32,8 @@ from torch import nn
 
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.models.base import Encoder
-from signssl.utils import atomic_path, read_json_file, save_json
+from signssl.store.spec import DataSpec, spec_of_config
+from signssl.utils import atomic_path, read_json_file, read_yaml_file, save_json
 
 if TYPE_CHECKING:
     from signssl.models.hiera import CheckpointReport
@@ -129,6 +130,11 @@ def load_model_config(path: str | Path) -> dict[str, Any]:
         return _ckpt_model_config(path)
     _, config_path = resolve_model_files(path)
     return _read_model_config(config_path)
+
+
+def spec_of_run(path: str | Path) -> DataSpec:
+    """How the model at ``path`` (as :func:`load_model` takes it) reads clips."""
+    return spec_of_config(load_model_config(path))
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Encoder:
@@ -318,37 +324,52 @@ def _ckpt_encoder_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _ckpt_model_config(path: Path) -> dict[str, Any]:
-    """Model name/kwargs of a run's checkpoint, from ``RUN/config.yaml``."""
-    from signssl.engine.config import load_run_config
+    """Model name/kwargs of a run's checkpoint, from the resolved ``RUN/config.yaml`` that
+    pretraining writes (a key it lacks takes the :class:`~signssl.store.spec.DataSpec`
+    default, which is the configuration's default too)."""
+    from signssl.methods.registry import method_modality  # lazy: loading a model imports no recipe
+    from signssl.models import create_model
 
     run_dir = path.parent.parent
     if not (run_dir / "config.yaml").is_file():
         raise DataError("a .ckpt is only readable inside its run directory (RUN/checkpoints/)", path)
-    cfg = load_run_config(run_dir)
-    from signssl.methods.registry import method_modality
-
-    if method_modality(cfg.method.name) == "video":
-        from signssl.models import create_model
-
-        size = getattr(create_model(cfg.model.name, **cfg.model.kwargs), "input_size", None)
+    tree = read_yaml_file(run_dir / "config.yaml", ConfigError)
+    method, model, data = (_section(tree, key, run_dir) for key in ("method", "model", "data"))
+    if not isinstance(model.get("name"), str) or not isinstance(method.get("name"), str):
+        raise ConfigError(f"{run_dir / 'config.yaml'}: model.name and method.name must be set")
+    name, kwargs = model["name"], dict(model.get("kwargs") or {})
+    default = DataSpec()
+    if method_modality(method["name"]) == "video":
+        video = _section(data, "video", run_dir)
+        size = getattr(create_model(name, **kwargs), "input_size", None)
         return {
-            "name": cfg.model.name,
-            "kwargs": dict(cfg.model.kwargs),
+            "name": name,
+            "kwargs": kwargs,
             "modality": "video",
             "input_size": None if size is None else list(size),
-            "frame_step": cfg.data.video.frame_step,
-            "fps": cfg.data.video.fps,
-            "method": cfg.method.name,
+            "frame_step": video.get("frame_step", default.frame_step),
+            "fps": video.get("fps", default.fps),
+            "method": method["name"],
         }
     return {
-        "name": cfg.model.name,
-        "kwargs": dict(cfg.model.kwargs),
-        "layout": cfg.data.layout,
-        "dims": cfg.data.dims,
-        "normalize": cfg.data.normalize,
-        "trim_empty": cfg.data.trim_empty,
-        "max_frames": cfg.data.max_frames,
+        "name": name,
+        "kwargs": kwargs,
+        "layout": data.get("layout", default.layout),
+        "dims": data.get("dims", default.dims),
+        "normalize": data.get("normalize", default.normalize),
+        "trim_empty": data.get("trim_empty", default.trim_empty),
+        "max_frames": data.get("max_frames", default.max_frames),
     }
+
+
+def _section(tree: Any, key: str, run_dir: Path) -> dict[str, Any]:
+    """``tree[key]`` as a mapping (``{}`` when absent)."""
+    value = tree.get(key) if isinstance(tree, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{run_dir / 'config.yaml'}: {key} must be a mapping, not {value!r}")
+    return value
 
 
 def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
