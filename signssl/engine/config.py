@@ -4,10 +4,18 @@ A configuration is a tree of five sections (``method``, ``model``, ``data``, ``o
 ``trainer``), each a dataclass below.  Built-in files live in ``signssl/configs/``: one
 per method with the paper's settings (METHODS.md §2.4) and *profiles* such as ``tiny``
 (a small CPU setting) that are overlaid on the method's file.
+A method file holds its own part of each profile under ``profiles:`` (e.g. the tiny
+profile's head sizes)::
+
+    method: {name: simclr, kwargs: {proj_dim: 128}}
+    ...
+    profiles:
+      tiny: {method: {kwargs: {proj_dim: 64}}}
 
 Resolution order (later wins)::
 
-    configs/<method>.yaml  <-  profile or user YAML  <-  --set key=value ...
+    configs/<method>.yaml  <-  profile (configs/<profile>.yaml, then the method file's
+                               profiles.<profile>) or user YAML  <-  --set key=value ...
 
 Only the composition root (:mod:`signssl.engine.pretrain`, the CLI) reads this tree;
 methods, models and losses receive primitive keyword arguments (``method.kwargs``,
@@ -458,7 +466,7 @@ def resolve_tree(
             f"no method given: pass --method ({', '.join(list_configs()['methods'])}) "
             "or name it in the config as method.name"
         )
-    base = read_yaml(_method_file(name))
+    base, _ = _method_tree(name)
     tree = deep_merge(base, overlay)
     tree.setdefault("method", {})["name"] = name  # --method wins over the file
     return apply_overrides(tree, overrides)
@@ -489,21 +497,37 @@ def _method_file(name: str) -> Path:
     return path
 
 
+def _method_tree(name: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A built-in method file without its ``profiles:`` section, and that section (profile
+    name -> overlay); a profile name not in :data:`PROFILES` raises naming the known ones."""
+    path = _method_file(name)
+    tree = read_yaml(path)
+    profiles = tree.pop("profiles", None) or {}
+    if not isinstance(profiles, dict) or any(
+        p not in PROFILES or not isinstance(v, dict | None) for p, v in profiles.items()
+    ):
+        raise ConfigError(
+            f"{path}: 'profiles' must map profile names ({', '.join(PROFILES)}) to config "
+            f"overlays, got {profiles!r}"
+        )
+    return tree, {p: v or {} for p, v in profiles.items()}
+
+
 def _read_overlay(config: str | Path, method: str | None) -> dict[str, Any]:
-    """A profile overlay (``tiny``), a built-in method file, or a user YAML file."""
+    """A profile overlay (``tiny``, then the method file's part of it), a built-in method
+    file, or a user YAML file."""
     text = str(config)
     if text in PROFILES:
         data = read_yaml(builtin_config_path(text))
-        per_method = data.pop("methods", {}) or {}
-        if method is not None and method in per_method:
-            section = per_method[method]
-            own = (section.get("model") or {}).get("name")
-            if own is not None and own != (data.get("model") or {}).get("name"):
-                data.pop("model", None)  # another model: the profile's model kwargs do not apply
-            data = deep_merge(data, section)
-        return data
+        if method is None:
+            return data
+        section = _method_tree(method)[1].get(text, {})
+        own = (section.get("model") or {}).get("name")
+        if own is not None and own != (data.get("model") or {}).get("name"):
+            data.pop("model", None)  # another model: the profile's model kwargs do not apply
+        return deep_merge(data, section)
     if text in list_configs()["methods"]:
-        return read_yaml(builtin_config_path(text))
+        return _method_tree(text)[0]
     path = Path(config)
     if path.suffix.lower() not in (".yaml", ".yml") and not path.is_file():
         configs = list_configs()

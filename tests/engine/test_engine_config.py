@@ -192,14 +192,60 @@ def test_builtin_configs_are_accepted_by_the_recipes() -> None:
             assert cfg.model.name in list_models()
 
 
-def test_tiny_profile_overlays_method_file_and_per_method_section() -> None:
+def test_tiny_profile_overlays_method_file_and_its_own_section() -> None:
     paper, tiny = load_config("moco"), load_config("moco", "tiny")
     raw = yaml.safe_load(builtin_config_path("tiny").read_text())
+    own = yaml.safe_load(builtin_config_path("moco").read_text())["profiles"]["tiny"]
+    assert "methods" not in raw  # the profile file holds no per-method part
     assert tiny.model.name == raw["model"]["name"] != paper.model.name
     assert tiny.data.batch_size == raw["data"]["batch_size"]
-    assert tiny.method.kwargs["queue_size"] == raw["methods"]["moco"]["method"]["kwargs"]["queue_size"]
+    assert tiny.method.kwargs["queue_size"] == own["method"]["kwargs"]["queue_size"]
+    assert tiny.method.kwargs["queue_size"] != paper.method.kwargs["queue_size"]
     assert tiny.method.kwargs["temperature"] == paper.method.kwargs["temperature"]  # kept
     assert tiny.data.layout == paper.data.layout  # not in the overlay: kept
+
+
+def test_every_registered_method_has_a_file_with_tiny_sizes() -> None:
+    """``--method NAME --config tiny`` works for every recipe, at the sizes its file
+    declares (a recipe without them would build its paper-sized heads on the tiny
+    encoder)."""
+    from signssl.methods import list_methods
+
+    assert sorted(list_methods()) == list_configs()["methods"]
+    for method in list_methods():
+        raw = yaml.safe_load(builtin_config_path(method).read_text())
+        assert raw["method"]["name"] == method
+        assert "tiny" in (raw.get("profiles") or {}), f"{method}.yaml has no profiles: tiny:"
+
+
+def test_a_new_method_file_brings_its_own_profile_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import signssl.engine.config as config
+
+    root = tmp_path / "configs"
+    shutil.copytree(builtin_config_path("tiny").parent, root)
+    monkeypatch.setattr(config, "builtin_config_path", lambda name: root / f"{name}.yaml")
+    (root / "toy.yaml").write_text(
+        "method: {name: toy, kwargs: {width: 4096, depth: 3}}\n"
+        "model: {name: pose_transformer_paper, kwargs: {layout: masa49}}\n"
+        "profiles:\n  tiny: {method: {kwargs: {width: 8}}, trainer: {max_epochs: 2}}\n"
+    )
+    assert "toy" in list_configs()["methods"]
+    tiny_file = yaml.safe_load((root / "tiny.yaml").read_text())
+    tiny = load_config("toy", "tiny")
+    assert tiny.method.kwargs == {"width": 8, "depth": 3}
+    assert tiny.trainer.max_epochs == 2  # the method's section wins over the profile file
+    assert tiny.model.name == tiny_file["model"]["name"]
+    assert tiny.model.kwargs == tiny_file["model"]["kwargs"]
+    assert load_config("toy").method.kwargs == {"width": 4096, "depth": 3}
+    as_overlay = load_config("simclr", "toy")  # a method file as --config: no profiles key
+    assert as_overlay.method.name == "simclr" and as_overlay.method.kwargs["width"] == 4096
+    (root / "toy.yaml").write_text("method: {name: toy}\nprofiles: {tniy: {}}\n")
+    with pytest.raises(ConfigError, match=r"toy.yaml: 'profiles' must map profile names \(tiny\)"):
+        load_config("toy", "tiny")
 
 
 def test_set_wins_over_profile_and_yaml_file(tmp_path: Path) -> None:

@@ -189,16 +189,6 @@ def test_a_few_steps_reduce_the_loss(semantic_alignment: bool) -> None:
     assert losses[-1] < 0.5 * losses[0]
 
 
-# the per-method section proposed for configs/tiny.yaml (``methods: masa:``)
-TINY_SECTION = """
-model:
-  name: masa_tiny
-  kwargs: {layout: masa49, in_dims: 2, max_frames: 32}
-method:
-  kwargs: {decoder_depth: 1, proj_dim: 64, queue_size: 256}
-"""
-
-
 def test_builtin_config_and_tiny_overlay(tmp_path: Path) -> None:
     cfg = load_config("masa")
     assert cfg.method.name == "masa" and cfg.model.name == "masa_paper"
@@ -212,15 +202,14 @@ def test_builtin_config_and_tiny_overlay(tmp_path: Path) -> None:
     assert cfg.trainer.max_epochs == 400 and cfg.method.kwargs["lambda_s_ramp"] == 0.25
     assert cfg.data.layout == cfg.model.kwargs["layout"] == "masa49"
     assert cfg.data.normalize == "none"  # the encoder normalises its input itself
-    section = yaml.safe_load(TINY_SECTION)
-    tiny_file = yaml.safe_load(builtin_config_path("tiny").read_text())
-    if "masa" in (tiny_file.get("methods") or {}):
-        section = tiny_file["methods"]["masa"]
-    overlay = {k: v for k, v in tiny_file.items() if k != "methods"}
+    section = yaml.safe_load(builtin_config_path("masa").read_text())["profiles"]["tiny"]
+    overlay = {k: v for k, v in yaml.safe_load(builtin_config_path("tiny").read_text()).items()
+               if k != "model"}  # masa's own model replaces the profile's  # fmt: skip
     user = tmp_path / "masa_tiny.yaml"
     user.write_text(yaml.safe_dump(deep_merge(overlay, section)))
     small = load_config("masa", user)
     assert small.model.name == "masa_tiny" and small.data.max_frames == 32
+    assert small == load_config("masa", "tiny")  # what --config tiny resolves to
     enc = create_model(small.model.name, **small.model.kwargs)
     create_method("masa", enc, **small.method.kwargs)
 
