@@ -54,11 +54,14 @@ def mae(**kw: Any) -> MAE:
     return m
 
 
-def pair_batch(N: int = 3, K: int = 2, seed: int = 0) -> dict[str, Any]:
-    """Random crops and priors in the layout of collate_pairs."""
+def pair_batch(
+    N: int = 3, K: int = 2, seed: int = 0, size: tuple[int, int, int] = (T, SIZE, SIZE)
+) -> dict[str, Any]:
+    """Random crops of ``size`` ``(T, H, W)`` and priors in the layout of collate_pairs."""
+    frames, H, W = size
     g = torch.Generator().manual_seed(seed)
     batch: dict[str, Any] = {
-        "video": torch.randint(0, 256, (N, K, T, 3, SIZE, SIZE), generator=g, dtype=torch.uint8),
+        "video": torch.randint(0, 256, (N, K, frames, 3, H, W), generator=g, dtype=torch.uint8),
         "priors": {},
         "priors_valid": {},
         "activity": torch.randint(0, 2, (N, K, 2), generator=g).float(),
@@ -67,8 +70,8 @@ def pair_batch(N: int = 3, K: int = 2, seed: int = 0) -> dict[str, Any]:
     }
     for name in FRAME_PRIORS:
         dim = PRIOR_SPECS[name].dim
-        batch["priors"][name] = 0.3 * torch.randn(N, K, T, dim, generator=g)
-        batch["priors_valid"][name] = torch.rand(N, K, T, dim, generator=g) > 0.2
+        batch["priors"][name] = 0.3 * torch.randn(N, K, frames, dim, generator=g)
+        batch["priors_valid"][name] = torch.rand(N, K, frames, dim, generator=g) > 0.2
     return batch
 
 
