@@ -24,8 +24,8 @@ import torch
 from signssl.data import Manifest
 from signssl.data.collate import collate_poses
 from signssl.engine.config import load_config
-from signssl.engine.evaluation import ensure_splits, split_dataset
 from signssl.eval import extract_features, retrieval_eval
+from signssl.eval.frozen import ensure_splits, split_dataset
 from signssl.methods import create_method
 from signssl.models import create_model
 from signssl.store.spec import spec_from_config

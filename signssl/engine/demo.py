@@ -90,8 +90,8 @@ def run_demo(
     """Run the demonstration into ``out_dir`` (see the module docstring)."""
     from signssl.data import Manifest
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain, read_summary
+    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
     from signssl.models.baselines import get_baseline
     from signssl.store.model import load_model
     from signssl.store.spec import DataSpec

@@ -734,7 +734,7 @@ def pretrain_video(
     Builds the Hiera encoder first (the crops take its input size), the method, then the
     pair dataset (priors only when the method needs them).  ``out/model/config.json``
     records ``modality: video``, ``input_size`` ``[T, H, W]``, ``frame_step`` and ``fps``,
-    so evaluation embeds video manifests with it (:mod:`signssl.engine.evaluation`).
+    so evaluation embeds video manifests with it (:mod:`signssl.eval.frozen`).
     """
     from signssl.data.signrep import collate_pairs
     from signssl.methods import create_method

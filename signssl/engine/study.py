@@ -251,8 +251,8 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
 
     from signssl.data import Manifest
     from signssl.engine.config import load_config
-    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
+    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
     from signssl.models.baselines import get_baseline
     from signssl.store.model import load_model
     from signssl.store.spec import spec_from_config
@@ -318,8 +318,8 @@ def dtw_metrics(manifest: Any, data_spec: Any) -> dict[str, float]:
     """``retrieval/<metric>`` of the DTW baseline (:func:`signssl.eval.dtw.dtw_retrieval_eval`):
     the train clips are the dictionary, the test clips the queries, read as pose clips
     (a video study's pose files with the default pose reading)."""
-    from signssl.engine.evaluation import split_dataset
     from signssl.eval.dtw import dtw_retrieval_eval
+    from signssl.eval.frozen import split_dataset
     from signssl.store.spec import DataSpec
 
     pose = data_spec if data_spec.modality == "pose" else DataSpec()
@@ -337,8 +337,8 @@ def finetune_metrics(
     """``finetune/<metric>``: ``encoder`` (changed in place) + a linear head trained with the
     labels of the training split (``MASA_FINETUNE`` updated by ``settings``),
     scored on the test split."""
-    from signssl.engine.evaluation import split_dataset
     from signssl.eval.finetune import finetune_eval
+    from signssl.eval.frozen import split_dataset
     from signssl.recipes import MASA_FINETUNE
 
     classes = manifest.labels()

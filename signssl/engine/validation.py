@@ -5,7 +5,7 @@ steps (and after the last one): frozen features (eval mode, no augmentation, no 
 the manifest's ``train`` split form the dictionary, those of the query split
 (``trainer.val_split``; by default ``val`` when the manifest has such rows, else
 ``test``) are the queries, scored with the retrieval protocol of
-:func:`signssl.engine.evaluation.frozen_eval` (ASL Citizen: DCG, MRR, Recall@k, top-k).
+:func:`signssl.eval.frozen.frozen_eval` (ASL Citizen: DCG, MRR, Recall@k, top-k).
 The metrics are logged as ``val/<metric>`` (e.g. ``val/mrr``, ``val/top1_per_instance``)
 at that step.  Whenever the MRR beats every earlier validation of the run (ties keep the
 earlier encoder), the encoder is exported to ``RUN/best/`` exactly like ``RUN/model/``
@@ -25,8 +25,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from signssl.engine.evaluation import frozen_eval, split_features
 from signssl.errors import ConfigError
+from signssl.eval.frozen import frozen_eval, split_features
 from signssl.store.spec import DataSpec
 
 BEST_DIR = "best"

@@ -214,7 +214,7 @@ def boundary_search(
         max_b: largest ``b`` tried (default ``reference_frames // 2``).
         reference_frames: clip length ``b`` refers to (default ``cfg.data.max_frames``).
         metric: the accuracy compared between candidates (a key of
-            :func:`signssl.engine.evaluation.frozen_eval`).
+            :func:`signssl.eval.frozen.frozen_eval`).
         seeds: runs per candidate, with seeds ``cfg.trainer.seed + 0 .. seeds - 1``
             (pretraining and linear probe); candidates are compared by their mean.  The
             paper uses 5.
@@ -222,8 +222,8 @@ def boundary_search(
     """
     from signssl.data import Manifest
     from signssl.engine.config import config_from_dict, deep_merge
-    from signssl.engine.evaluation import ensure_splits, frozen_eval, split_features
     from signssl.engine.pretrain import pretrain
+    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
     from signssl.methods import method_options
     from signssl.store.model import load_model
     from signssl.store.spec import DataSpec

@@ -17,7 +17,6 @@ from signssl.cli.main import app
 from signssl.data import Manifest
 from signssl.data.signrep import video_manifest
 from signssl.engine import load_config, load_run_config
-from signssl.engine.evaluation import split_features
 from signssl.engine.module import PretrainModule
 from signssl.engine.pretrain import (
     build_video_dataset,
@@ -26,6 +25,7 @@ from signssl.engine.pretrain import (
     read_summary,
 )
 from signssl.errors import ConfigError
+from signssl.eval.frozen import split_features
 from signssl.methods import create_method
 from signssl.models import create_model
 from signssl.optim import layer_ids

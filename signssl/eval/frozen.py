@@ -1,4 +1,4 @@
-"""Glue between a pretraining run and the evaluation suite (``signssl.eval``).
+"""Frozen-feature evaluation of an encoder on the splits of a manifest.
 
 :func:`split_features` embeds the ``train`` and ``test`` splits of a manifest with an
 encoder, reading the clips the way the encoder was trained (layout, dims,
@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch.utils.data import DataLoader
+
+from signssl.data import PoseDataset, check_split_names, signer_independent_split
+from signssl.data.signrep import require_video_manifest
+from signssl.data.video import VideoDataset, collate_videos
 from signssl.errors import DataError
+from signssl.eval.features import extract_features
+from signssl.eval.linear_probe import linear_probe
+from signssl.eval.retrieval import retrieval_eval
 from signssl.models.base import Encoder
 from signssl.store.spec import DataSpec
 
@@ -28,8 +36,6 @@ def ensure_splits(manifest: Any, test_fraction: float = 0.25, seed: int = 0) -> 
     """The manifest itself when it has ``train`` and ``test`` rows, else a
     signer-independent split of it (signers never shared between train and test).
     Unknown split names (``tset``) are an error rather than silently re-split."""
-    from signssl.data import check_split_names, signer_independent_split
-
     check_split_names(manifest, (), "evaluation")
     splits = {row.split for row in manifest.rows}
     if {"train", "test"} <= splits:
@@ -50,8 +56,6 @@ def split_features(
     Labels use the class list of the whole manifest, so both splits share indices.
     ``splits`` names the two splits (e.g. ``("train", "val")`` for validation).
     """
-    from signssl.eval import extract_features
-
     classes = manifest.labels()
     if spec.modality == "video":
         train, test = (
@@ -75,8 +79,6 @@ def split_dataset(
 ) -> Any:
     """The pose clips of one split, read as ``spec`` says (bad clips skipped and counted by
     the scan; an empty split raises :class:`DataError`)."""
-    from signssl.data import PoseDataset
-
     ds = PoseDataset(
         manifest,
         layout=spec.layout,
@@ -128,12 +130,6 @@ def video_features(
     progress: bool = False,
 ) -> Any:
     """Features of the videos of one split (module docstring: centre clip, plain resize)."""
-    from torch.utils.data import DataLoader
-
-    from signssl.data.signrep import require_video_manifest
-    from signssl.data.video import VideoDataset, collate_videos
-    from signssl.eval import extract_features
-
     size = getattr(encoder, "input_size", None)
     if size is None and (spec.clip_len is None or spec.frame_size is None):
         raise DataError(
@@ -171,8 +167,6 @@ def frozen_eval(
     (DCG, MRR, Recall@k, top-k); ``linear``: logistic regression on the training
     features, scored on the test features (top-k per instance / per class).
     """
-    from signssl.eval import linear_probe, retrieval_eval
-
     metrics: dict[str, float] = {}
     for protocol in protocols:
         if protocol == "retrieval":
