@@ -230,7 +230,7 @@ def boundary_search_cmd(
     """Find how many start/end frames to permute (SSL-SLR Algorithm 1): pretrain + linear eval per b
     and seed, against the no-permutation reference."""
     from signssl.engine.config import load_config
-    from signssl.eval.boundary_search import boundary_search
+    from signssl.studies.boundary_search import boundary_search
 
     cfg = load_config(method, config, _overrides(sets, max_epochs, progress=progress))
     result = boundary_search(
@@ -266,7 +266,7 @@ def demo_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
 ) -> None:
     """Synthetic vocabulary -> pretrain SL-FPN (and baselines) -> retrieval + linear probe report."""
-    from signssl.engine.demo import run_demo
+    from signssl.studies.demo import run_demo
 
     result = run_demo(out_dir, quick=quick, all_methods=all_methods, seed=seed, progress=progress,
                       log=lambda msg: out.print(escape(msg)))
@@ -301,7 +301,7 @@ def study_cmd(
     ] = True,
 ) -> None:
     """Variants x seeds on synthetic (or given) data: mean ± 95 % CI table and collapse curves."""
-    from signssl.engine.study import format_table, load_spec, run_study, table_columns
+    from signssl.studies.study import format_table, load_spec, run_study, table_columns
 
     spec = load_spec(spec_path)
     summary = run_study(spec, out_dir, jobs=jobs, threads=threads, progress=progress,

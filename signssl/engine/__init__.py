@@ -27,7 +27,6 @@ _LAZY = {
     "PretrainResult": "signssl.engine.pretrain",
     "fit": "signssl.engine.pretrain",
     "pretrain": "signssl.engine.pretrain",
-    "run_demo": "signssl.engine.demo",
 }
 
 __all__ = [

@@ -10,7 +10,7 @@ import torch
 from engine_toys import write_pose_manifest
 
 from signssl.errors import ConfigError
-from signssl.eval.boundary_search import (
+from signssl.studies.boundary_search import (
     BoundaryPoint,
     SeedRun,
     boundary_kwargs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from signssl.engine.demo import DemoSize, run_demo
+from signssl.studies.demo import DemoSize, run_demo
 
 
 def test_demo_pretrains_evaluates_and_reports(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from scipy import stats
 
-from signssl.engine.demo import DemoRow, _figures, embedding_title
-from signssl.engine.study import result_path, spec_from_dict, summarize_study, write_study_report
 from signssl.eval.features import Features
+from signssl.studies.demo import DemoRow, _figures, embedding_title
+from signssl.studies.study import result_path, spec_from_dict, summarize_study, write_study_report
 from signssl.utils import save_json
 
 

@@ -7,9 +7,9 @@ import json
 import math
 from pathlib import Path
 
-from signssl.engine.demo import DemoRow, DemoSize, load_demo_results, write_demo_report
-from signssl.engine.study import result_path, spec_from_dict, summarize_study, write_study_report
-from signssl.eval.boundary_search import BoundaryPoint, SeedRun
+from signssl.studies.boundary_search import BoundaryPoint, SeedRun
+from signssl.studies.demo import DemoRow, DemoSize, load_demo_results, write_demo_report
+from signssl.studies.study import result_path, spec_from_dict, summarize_study, write_study_report
 from signssl.utils import save_json
 
 NAN = float("nan")

@@ -173,8 +173,8 @@ def test_dtw_is_listed_but_is_not_an_encoder() -> None:
 
 
 def test_study_dtw_variant_reports_retrieval_only(tmp_path: Path, monkeypatch) -> None:
-    from signssl.engine import study
-    from signssl.engine.study import format_table, run_study, spec_from_dict
+    from signssl.studies import study
+    from signssl.studies.study import format_table, run_study, spec_from_dict
 
     monkeypatch.setattr(study, "plot_metric_summary", lambda names, metrics, seeds, path, **_: (path, "no bars"))
 

@@ -160,8 +160,8 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
     import matplotlib.pyplot as plt
 
     from signssl.engine.pretrain import read_run_metrics
-    from signssl.engine.study import plot_metric_summary
     from signssl.eval.plots import plot_embedding_map
+    from signssl.studies.study import plot_metric_summary
     from signssl.utils import atomic_path
 
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,7 @@ def write_demo_report(
     seconds: float,
 ) -> Path:
     """``OUT/results.json`` and ``OUT/report.md`` (a table and the figures)."""
-    from signssl.engine.study import metric_intervals
+    from signssl.studies.study import metric_intervals
 
     save_json(out / "results.json", {
         "size": size.__dict__,
