@@ -31,14 +31,17 @@ from torch.utils.data import Dataset
 
 from signssl.distributed import launched_as_rank_zero
 from signssl.engine.config import PretrainConfig, TrainerConfig
+from signssl.engine.datasets import build_dataset, read_manifest, sources_for_pretraining
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_sampler_for, seed_all
 from signssl.engine.module import PretrainModule
+from signssl.engine.validation import BEST_DIR, RetrievalValidation
 from signssl.errors import ConfigError, DataError
 from signssl.progress import StepProgress
 from signssl.store.model import (
     CHECKPOINT_DIR,
     LAST_CKPT,
     MODEL_DIR,
+    export_extras,
     export_model,
     last_checkpoint,
     load_model,
@@ -444,14 +447,6 @@ def fit(
         return result
 
 
-def export_extras(method: Any, model_dir: Path) -> None:
-    """Method-specific files next to the exported encoder (``method.export_extras``;
-    SignRep writes its activity head for weighted retrieval)."""
-    hook = getattr(method, "export_extras", None)
-    if callable(hook):
-        hook(model_dir)
-
-
 @contextlib.contextmanager
 def _keep_torch_flags() -> Iterator[None]:
     """Restore ``torch.use_deterministic_algorithms`` as it was (library code running in
@@ -521,48 +516,6 @@ def check_encoder_matches_data(encoder: nn.Module, cfg: PretrainConfig) -> None:
         )
 
 
-def build_dataset(
-    cfg: PretrainConfig, data: str | Path | Any, progress: bool = True
-) -> tuple[Dataset, int]:
-    """``PoseDataset`` over a manifest (path or ``Manifest``) and the number of clips skipped.
-
-    With ``data.on_error: skip`` every clip is read once up front (``scan``): unreadable
-    ones are left out and counted, so the epoch length is exact.
-    """
-    from signssl.data import Manifest, PoseDataset, select_split
-    from signssl.data.shards import is_shard_dir
-
-    if not isinstance(data, Manifest) and is_shard_dir(data):  # `signssl shard` output
-        from signssl.engine.sources import shard_dataset
-
-        return shard_dataset(cfg, data), 0
-    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
-    d = cfg.data
-    split = select_split(manifest, d.split, "pretraining (data.split)")  # None: every row
-    dataset = PoseDataset(
-        manifest,
-        layout=d.layout,
-        dims=d.dims,
-        normalize=d.normalize,
-        split=split,
-        on_error=d.on_error,
-        cache=d.cache,
-        trim_empty=d.trim_empty,
-    )
-    skipped = 0
-    if d.on_error == "skip":
-        skipped = dataset.scan(progress=progress).num_problems
-    return dataset, skipped
-
-
-def _read_manifest(path: Path) -> Any:
-    from signssl.data import Manifest
-
-    if not path.is_file():
-        raise DataError("manifest not found: pass a CSV made by `signssl manifest` or `synth`", path)
-    return Manifest.read(path)
-
-
 def pretrain(
     cfg: PretrainConfig,
     data: str | Path | Any,
@@ -608,8 +561,6 @@ def _pretrain(
     show = cfg.trainer.progress_bar if progress is None else progress
     mixed = None
     if cfg.data.sources:  # several sources mixed by weight (signssl.engine.sources)
-        from signssl.engine.sources import sources_for_pretraining
-
         video = method_modality(cfg.method.name) == "video"
         cfg, mixed = sources_for_pretraining(cfg, data, video, progress=show)
         data = mixed.first_manifest()  # validation queries (trainer.val_every_n_steps)
@@ -658,12 +609,11 @@ def validation_callbacks(
 ) -> list[Callback]:
     """``[RetrievalValidation]`` when ``trainer.val_every_n_steps > 0``, else ``[]``."""
     from signssl.data import Manifest
-    from signssl.engine.validation import BEST_DIR, RetrievalValidation
 
     every = cfg.trainer.val_every_n_steps
     if every <= 0:
         return []
-    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
+    manifest = data if isinstance(data, Manifest) else read_manifest(Path(data))
     return [
         RetrievalValidation(
             manifest, spec, every, out / BEST_DIR, export, split=cfg.trainer.val_split
@@ -690,7 +640,7 @@ def build_video_dataset(
     from signssl.data import Manifest, select_split
     from signssl.data.signrep import PairClipDataset, require_video_manifest
 
-    manifest = data if isinstance(data, Manifest) else _read_manifest(Path(data))
+    manifest = data if isinstance(data, Manifest) else read_manifest(Path(data))
     manifest = require_video_manifest(manifest, data if not isinstance(data, Manifest) else None)
     d, v = cfg.data, cfg.data.video
     T, H, W = (int(n) for n in encoder.input_size)  # type: ignore[union-attr]

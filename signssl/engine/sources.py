@@ -23,14 +23,15 @@ layout, dims and normalisation.  Synthetic arguments: ``classes`` (50), ``signer
 (:class:`~signssl.synth.stream.SyntheticPoseDataset`).  Labels are ignored.
 
 A path that is a shard folder (``signssl shard``, holding ``shards.json``) is read as
-its manifest would be (:func:`shard_dataset`), here and as the one ``--data``.
+its manifest would be (:func:`signssl.engine.datasets.shard_dataset`), here and as the
+one ``--data``.  This module parses sources; :mod:`signssl.engine.datasets` builds them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,19 +182,6 @@ def source_probabilities(specs: Sequence[SourceSpec], sizes: Sequence[int | None
     return [w / total for w in weights]
 
 
-@dataclass
-class MixedSources:
-    """What :func:`build_mixed_dataset` made: the dataset, skipped clips and a description."""
-
-    dataset: Any
-    skipped: int
-    specs: list[SourceSpec]
-    described: list[dict[str, Any]] = field(default_factory=list)
-
-    def first_manifest(self) -> str | None:
-        return next((s.path for s in self.specs if not s.is_synthetic), None)
-
-
 def resolved_specs(cfg: Any) -> list[SourceSpec]:
     """``cfg.data.sources`` parsed, synthetic defaults filled in (``frames`` =
     ``data.max_frames``, ``seed`` = 0): what ``RUN/config.yaml`` records."""
@@ -205,86 +193,3 @@ def resolved_specs(cfg: Any) -> list[SourceSpec]:
             s = SourceSpec(synthetic=args, weight=s.weight)
         out.append(s)
     return out
-
-
-def shard_dataset(cfg: Any, path: str | Path) -> Any:
-    """A shard folder (``signssl shard``) as a pretraining source: its ``data.split``
-    shards (every shard when they carry no split), checked against ``data.layout``,
-    ``dims``, ``normalize`` and ``trim_empty``; read in the streaming order of
-    :meth:`~signssl.data.shards.ShardDataset.epoch_order` seeded by ``trainer.seed``.
-
-    Raises:
-        ConfigError: shards written with other options.  DataError: no shard of the split.
-    """
-    from signssl.data.shards import ShardDataset, ShardIndex
-
-    d = cfg.data
-    splits = {s.split for s in ShardIndex.read(path).shards if s.split}
-    dataset = ShardDataset(path, split=d.split if d.split and splits else None, seed=cfg.trainer.seed)
-    dataset.check_options(d.layout, d.dims, d.normalize, d.trim_empty)
-    return dataset
-
-
-def build_mixed_dataset(cfg: Any, progress: bool = True) -> MixedSources:
-    """A :class:`~signssl.data.mixed.MixedDataset` over ``cfg.data.sources``.
-
-    Raises:
-        ConfigError: a bad item, or only synthetic sources and no ``data.samples_per_epoch``.
-        DataError: a missing manifest, or one without usable clips.
-    """
-    from signssl.data.mixed import MixedDataset
-    from signssl.engine.pretrain import build_dataset
-    from signssl.errors import DataError
-    from signssl.synth.stream import SyntheticPoseDataset
-
-    d = cfg.data
-    specs = resolved_specs(cfg)
-    datasets: list[Any] = []
-    sizes: list[int | None] = []
-    skipped = 0
-    for spec in specs:
-        if spec.is_synthetic:
-            datasets.append(SyntheticPoseDataset(**(spec.synthetic or {}), layout=d.layout, dims=d.dims,
-                                                 normalize=d.normalize))
-            sizes.append(None)
-            continue
-        dataset, bad = build_dataset(cfg, spec.path, progress=progress)
-        if len(dataset) == 0:
-            raise DataError(f"no usable clips in this data source ({dataset.report().summary()})", spec.path)
-        datasets.append(dataset)
-        sizes.append(len(dataset))
-        skipped += bad
-    per_epoch = d.samples_per_epoch or sum(n for n in sizes if n is not None)
-    if per_epoch < 1:
-        raise ConfigError("every data source is synthetic: set data.samples_per_epoch (draws per epoch)")
-    probs = source_probabilities(specs, sizes)
-    described = [
-        {**spec.to_dict(), "probability": round(p, 6), **({} if n is None else {"clips": n})}
-        for spec, n, p in zip(specs, sizes, probs, strict=True)
-    ]
-    mixed = MixedDataset(datasets, probs, per_epoch, seed=cfg.trainer.seed)
-    return MixedSources(mixed, skipped, specs, described)
-
-
-def sources_for_pretraining(
-    cfg: Any, data: Any, video: bool, progress: bool = True
-) -> tuple[Any, MixedSources]:
-    """``(cfg with the resolved sources, MixedSources)`` for :func:`~signssl.engine.pretrain.pretrain`.
-
-    Raises:
-        ConfigError: a manifest passed besides ``data.sources``, a video method, or
-            retrieval validation without a manifest source.
-    """
-    from dataclasses import replace
-
-    if data is not None:
-        raise ConfigError("give the data once: either data.sources or one manifest, not both")
-    if video:
-        raise ConfigError(f"data.sources mixes pose sources; method '{cfg.method.name}' reads video: "
-                          "pass one video manifest instead")
-    specs = resolved_specs(cfg)
-    if cfg.trainer.val_every_n_steps > 0 and all(s.is_synthetic for s in specs):
-        raise ConfigError("trainer.val_every_n_steps needs a manifest among data.sources (its held-out "
-                          "clips are the queries); set it to 0")
-    cfg = replace(cfg, data=replace(cfg.data, sources=[s.to_dict() for s in specs]))
-    return cfg, build_mixed_dataset(cfg, progress=progress)

@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import Callback
 
 from signssl.errors import ConfigError
 from signssl.eval.frozen import frozen_eval, split_features
+from signssl.store.model import export_extras, export_model
 from signssl.store.spec import DataSpec
 
 BEST_DIR = "best"
@@ -152,13 +153,9 @@ class RetrievalValidation(Callback):
         if score is not None and (self.best is None or score > self.best):
             self.best, self.best_step = float(score), step
             self._export(encoder, metrics)
-            from signssl.engine.pretrain import export_extras
-
             export_extras(pl_module.method, self.best_dir)
 
     def _export(self, encoder: Any, metrics: dict[str, float]) -> None:
-        from signssl.store.model import export_model
-
         meta = dict(self.export)
         name, kwargs = meta.pop("name"), meta.pop("kwargs", {})
         export_model(

@@ -87,6 +87,14 @@ def export_model(
     return out_dir
 
 
+def export_extras(method: Any, model_dir: Path) -> None:
+    """Method-specific files next to the exported encoder (``method.export_extras``;
+    SignRep writes its activity head for weighted retrieval)."""
+    hook = getattr(method, "export_extras", None)
+    if callable(hook):
+        hook(model_dir)
+
+
 # ----------------------------------------------------------------------------- load
 
 

@@ -103,7 +103,7 @@ def test_select_split(tmp_path: Path) -> None:
 
 def test_pretrain_refuses_misspelt_splits(tmp_path: Path) -> None:
     from signssl.engine.config import load_config
-    from signssl.engine.pretrain import build_dataset
+    from signssl.engine.datasets import build_dataset
 
     p = _csv(tmp_path, "a.pose,a,,trian,,\nc.pose,a,,tset,,\n")
     cfg = load_config("sl_fpn", "tiny")

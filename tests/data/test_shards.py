@@ -204,8 +204,8 @@ def test_buffer_0_draws_the_folder_runs_order(shards: Path) -> None:
 
 def test_pretraining_reads_a_shard_folder_in_its_streaming_order(shards: Path) -> None:
     from signssl.engine.config import load_config
+    from signssl.engine.datasets import build_dataset
     from signssl.engine.loader import MixedBatchSampler, batch_sampler_for
-    from signssl.engine.pretrain import build_dataset
 
     cfg = load_config("simclr", "tiny", ["data.batch_size=4", "trainer.seed=3"])
     ds, skipped = build_dataset(cfg, shards)
