@@ -5,10 +5,10 @@
 A recipe is a :class:`signssl.methods.Method` subclass registered under a name: it gets
 the encoder and the shared view options (boundary permutation, spatial noise, mirror,
 ...), builds its heads and returns its loss from ``training_loss``.  The one here is
-VICReg-style: two views, a projector, an invariance term plus the library's variance
-and covariance losses (docs/methods.md#signrep-variance-covariance).  Once registered,
-the training engine, ``create_method`` and the exported model treat it like a built-in
-recipe.  Prints the run's summary as JSON.
+Barlow Twins (Zbontar et al. 2021), with its loss written out below: the
+cross-correlation of two views' projections is pulled toward the identity matrix.  Once
+registered, the training engine, ``create_method`` and the exported model treat it like
+a built-in recipe (docs/methods.md lists those).  Prints the run's summary as JSON.
 """
 
 from __future__ import annotations
@@ -18,40 +18,44 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch.nn.functional as F
 from torch import Tensor
 
 import signssl
 from signssl.engine import load_config
 from signssl.engine.pretrain import pretrain
-from signssl.losses.variance_covariance import covariance_loss, variance_loss
 from signssl.methods import Method, list_methods, register_method
 from signssl.models.heads import MLPHead
 from signssl.synth import generate_dataset
 
 
-@register_method("vicreg_example")
-class VICRegExample(Method):
-    """``L = w_inv MSE(z1, z2) + w_var (L_var(z1) + L_var(z2)) / 2 + w_cov (L_cov(z1) +
-    L_cov(z2))`` on the projections ``z = g(f(view))`` of two views of each clip."""
+def barlow_twins_loss(z1: Tensor, z2: Tensor, off_weight: float) -> tuple[Tensor, Tensor]:
+    """``Σ_i (1 − C_ii)² + w Σ_{i≠j} C_ij²`` with ``C`` the ``(D, D)`` cross-correlation of
+    the batch-standardised ``z1``, ``z2`` ``(B, D)``; also returns the diagonal term."""
+    z1 = (z1 - z1.mean(0)) / (z1.std(0) + 1e-6)  # (B, D), each column standardised
+    z2 = (z2 - z2.mean(0)) / (z2.std(0) + 1e-6)
+    c = z1.T @ z2 / z1.shape[0]  # (D, D)
+    on = (1 - c.diagonal()).pow(2).sum()
+    off = c.pow(2).sum() - c.diagonal().pow(2).sum()
+    return on + off_weight * off, on
 
-    def __init__(self, encoder, proj_dim: int = 64, inv_weight: float = 25.0,
-                 var_weight: float = 25.0, cov_weight: float = 1.0, **view_options) -> None:
+
+@register_method("barlow_example")
+class BarlowTwinsExample(Method):
+    """Two views of each clip, one projector, :func:`barlow_twins_loss`."""
+
+    def __init__(self, encoder, proj_dim: int = 64, off_weight: float = 5e-3,
+                 **view_options) -> None:
         super().__init__(encoder, **view_options)
         self.projector = MLPHead([encoder.out_dim, 2 * proj_dim, proj_dim])
-        self.weights = (inv_weight, var_weight, cov_weight)
+        self.off_weight = off_weight
 
     def training_loss(self, batch) -> dict[str, Tensor]:
         x = self.prepare(batch)
         h1, h2 = self.encode([self.augment(x), self.augment(x)])  # 2 x (B, D)
         z1, z2 = self.projector(h1), self.projector(h2)  # 2 x (B, proj_dim)
-        inv = F.mse_loss(z1, z2)
-        var = (variance_loss(z1) + variance_loss(z2)) / 2
-        cov = covariance_loss(z1) + covariance_loss(z2)
-        w_inv, w_var, w_cov = self.weights
-        loss = w_inv * inv + w_var * var + w_cov * cov
+        loss, on_diagonal = barlow_twins_loss(z1, z2, self.off_weight)
         return {"loss": loss, "embedding": z1.detach(), "features": h1.detach(),
-                "invariance": inv.detach(), "variance": var.detach(), "covariance": cov.detach()}
+                "on_diagonal": on_diagonal.detach()}
 
 
 def main() -> None:
@@ -66,13 +70,13 @@ def main() -> None:
     # the tiny pose setting of a built-in recipe, with this recipe and its options instead
     cfg = load_config("simclr", "tiny", [f"trainer.max_steps={args.steps}",
                                          "trainer.max_epochs=1000", "data.batch_size=8"])
-    cfg.method.name = "vicreg_example"
+    cfg.method.name = "barlow_example"
     cfg.method.kwargs = {"proj_dim": 32, "flip_p": 0.5}
     run = pretrain(cfg, manifest, out / "run", progress=False)
 
     encoder = signssl.load_model(out / "run")
     result = {
-        "registered": "vicreg_example" in list_methods(),
+        "registered": "barlow_example" in list_methods(),
         "steps": run.global_step,
         "final_loss": run.final_loss,
         "collapse_std": run.collapse_std,
