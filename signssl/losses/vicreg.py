@@ -1,5 +1,5 @@
 """VICReg loss (Bardes, Ponce & LeCun, ICLR 2022, Eq. 1-6): invariance, variance and
-covariance of the expander outputs of two views.
+covariance of the expander outputs of two views (docs/methods.md#vicreg).
 
 For two batches ``Z, Z'`` of ``B`` expander vectors of width ``D``::
 

@@ -1,7 +1,7 @@
-"""VICReg (Bardes, Ponce & LeCun, ICLR 2022): two views through one encoder and expander;
-invariance + variance + covariance of the expander outputs (:mod:`signssl.losses.vicreg`),
-no negatives, no predictor, no momentum target.  ``embedding`` is the expander output of
-the first view.
+"""VICReg (Bardes, Ponce & LeCun, ICLR 2022; docs/methods.md#vicreg): two views through
+one encoder and expander; invariance + variance + covariance of the expander outputs
+(:mod:`signssl.losses.vicreg`), no negatives, no predictor, no momentum target.
+``embedding`` is the expander output of the first view.
 """
 
 from __future__ import annotations
