@@ -340,7 +340,7 @@ def make_embedder(
     head, else ``"avg"``; ``"weighted"`` without a head raises :class:`ConfigError`
     naming the missing file.
     """
-    from signssl.eval.windows import activity_head_files
+    from signssl.models.activity_head import activity_head_files
 
     scorer = None if checkpoint is None else load_activity_head(checkpoint, encoder)
     if pooling is None:

@@ -58,6 +58,7 @@ from signssl.losses.style_adversarial import (
 from signssl.losses.variance_covariance import covariance_loss, variance_loss
 from signssl.methods.registry import register_method
 from signssl.methods.video_base import VideoMethod, crop_major
+from signssl.models.activity_head import ActivityHead, save_activity_head
 from signssl.models.base import Encoder
 from signssl.models.sign_decoder import SignDecoder
 from signssl.models.style_discriminator import StyleDiscriminator, gram_style
@@ -186,8 +187,6 @@ class SignRep(VideoMethod):
     def export_extras(self, model_dir: Any) -> None:
         """Write the activity head (decoder latent + activity MLP) next to the exported
         encoder, for activity-weighted retrieval (Eq. 11-12, ``signssl.eval.windows``)."""
-        from signssl.eval.windows import ActivityHead, save_activity_head
-
         save_activity_head(ActivityHead.from_decoder(self.decoder), model_dir)
 
     def auxiliary_optimizer(self) -> dict[str, Any] | None:

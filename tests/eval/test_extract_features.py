@@ -19,14 +19,10 @@ from signssl.eval.class_distribution import class_distribution, load_class_distr
 from signssl.eval.extract import extract_run_features, output_name, run_features
 from signssl.eval.features import Features
 from signssl.eval.retrieval import retrieval_eval
-from signssl.eval.windows import (
-    ActivityHead,
-    WindowEmbedder,
-    load_activity_head,
-    save_activity_head,
-)
+from signssl.eval.windows import WindowEmbedder, load_activity_head
 from signssl.io import video as video_io
 from signssl.models import create_model
+from signssl.models.activity_head import ActivityHead, save_activity_head
 from signssl.models.sign_decoder import SignDecoder
 from signssl.store.model import export_model, load_model
 from signssl.synth import generate_dataset

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 
 from signssl.errors import ConfigError, DataError
 from signssl.eval.windows import (
-    ActivityHead,
     ActivityScorer,
     WindowEmbedder,
     embed_windows,
@@ -20,11 +19,11 @@ from signssl.eval.windows import (
     load_activity_head,
     num_windows,
     pool_windows,
-    save_activity_head,
     sliding_windows,
     window_index,
 )
 from signssl.models import create_model
+from signssl.models.activity_head import ActivityHead, save_activity_head
 from signssl.models.sign_decoder import SignDecoder
 
 
