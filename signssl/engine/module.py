@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from signssl.engine.loader import seed_all, step_seed
 from signssl.errors import ConfigError
+from signssl.methods.base import normalized_std
 from signssl.optim import WarmupSchedule, build_optimizer, param_groups
 
 
@@ -38,8 +39,6 @@ def collapse_std(embedding: Tensor) -> Tensor:
     """Collapse monitor (docs/methods.md#sl-fpn, SimSiam protocol): std over the batch of the
     L2-normalised ``(B, D)`` embedding, averaged over dimensions
     (:func:`signssl.methods.base.normalized_std`)."""
-    from signssl.methods.base import normalized_std
-
     return normalized_std(embedding)
 
 

@@ -29,6 +29,8 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from torch import nn
 from torch.utils.data import Dataset
 
+from signssl.data import Manifest, collate_poses, select_split
+from signssl.data.signrep import PairClipDataset, collate_pairs, require_video_manifest
 from signssl.distributed import launched_as_rank_zero
 from signssl.engine.config import PretrainConfig, TrainerConfig
 from signssl.engine.datasets import build_dataset, read_manifest, sources_for_pretraining
@@ -36,6 +38,9 @@ from signssl.engine.loader import EpochBatchSampler, ResumableLoader, batch_samp
 from signssl.engine.module import PretrainModule
 from signssl.engine.validation import BEST_DIR, RetrievalValidation
 from signssl.errors import ConfigError, DataError
+from signssl.methods import create_method
+from signssl.methods.registry import method_modality
+from signssl.models import create_model
 from signssl.progress import StepProgress
 from signssl.store.model import (
     CHECKPOINT_DIR,
@@ -484,8 +489,6 @@ def build_encoder(cfg: PretrainConfig) -> tuple[nn.Module, str, dict[str, Any]]:
 
     Returns ``(encoder, registered name, kwargs)`` — what the export records.
     """
-    from signssl.models import create_model
-
     if cfg.model.init:
         saved = load_model_config(cfg.model.init)
         encoder = load_model(cfg.model.init).train()
@@ -553,9 +556,6 @@ def _pretrain(
     progress: bool | None,
     callbacks: Sequence[Callback],
 ) -> PretrainResult:
-    from signssl.methods import create_method
-    from signssl.methods.registry import method_modality
-
     check_run_dir(out, resume)
     seed_all(cfg.trainer.seed)
     show = cfg.trainer.progress_bar if progress is None else progress
@@ -608,8 +608,6 @@ def validation_callbacks(
     cfg: PretrainConfig, data: str | Path | Any, spec: DataSpec, out: Path, export: dict[str, Any]
 ) -> list[Callback]:
     """``[RetrievalValidation]`` when ``trainer.val_every_n_steps > 0``, else ``[]``."""
-    from signssl.data import Manifest
-
     every = cfg.trainer.val_every_n_steps
     if every <= 0:
         return []
@@ -637,9 +635,6 @@ def build_video_dataset(
     Crops have the encoder's ``num_frames`` (``data.video.clip_len`` must agree) and are
     resized to ``data.video.size`` (square) or, by default, the encoder's input size.
     """
-    from signssl.data import Manifest, select_split
-    from signssl.data.signrep import PairClipDataset, require_video_manifest
-
     manifest = data if isinstance(data, Manifest) else read_manifest(Path(data))
     manifest = require_video_manifest(manifest, data if not isinstance(data, Manifest) else None)
     d, v = cfg.data, cfg.data.video
@@ -686,9 +681,6 @@ def pretrain_video(
     records ``modality: video``, ``input_size`` ``[T, H, W]``, ``frame_step`` and ``fps``,
     so evaluation embeds video manifests with it (:mod:`signssl.eval.frozen`).
     """
-    from signssl.data.signrep import collate_pairs
-    from signssl.methods import create_method
-
     encoder, name, kwargs = build_encoder(cfg)
     if not hasattr(encoder, "input_size"):
         raise ConfigError(
@@ -743,8 +735,6 @@ class _Collate:
         self.max_frames = max_frames
 
     def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
-        from signssl.data import collate_poses
-
         return collate_poses(samples, max_frames=self.max_frames)
 
 

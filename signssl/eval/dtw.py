@@ -40,8 +40,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from signssl.data import pose_loader
 from signssl.errors import ConfigError, DataError
+from signssl.eval.features import dataset_label_names
 from signssl.eval.results import EvalResult, make_result
+from signssl.pose.streams import StreamFeatures
+from signssl.utils import progress_bar
 
 #: per-frame stream groups compared by default (:class:`signssl.pose.streams.StreamFeatures`)
 DEFAULT_STREAMS: tuple[str, ...] = ("body", "hand_shape", "hand_angles")
@@ -123,8 +127,6 @@ def dtw_distance_matrix(
         the distances (module docstring) as float64.  Queries of one length are compared
         together with chunks of entries sorted by length and padded.
     """
-    from signssl.utils import progress_bar
-
     if band is not None and band < 0:
         raise ConfigError(f"band must be >= 0 (a fraction of the longer clip), got {band}")
     arrays = [np.asarray(s) for s in (*queries, *entries)]
@@ -205,11 +207,6 @@ def clip_sequences(dataset: Any, streams: Sequence[str] = DEFAULT_STREAMS, max_f
     read them (:func:`signssl.data.collate_poses`).  The layout is the dataset's
     (``dataset.layout``) or the clips' own.
     """
-    from signssl.data import pose_loader
-    from signssl.eval.features import dataset_label_names
-    from signssl.pose.streams import StreamFeatures
-    from signssl.utils import progress_bar
-
     if len(dataset) == 0:
         raise DataError("no clip to compare (empty dataset, or every clip was skipped)")
     layout = getattr(dataset, "layout", None) or dataset[0]["pose"].layout

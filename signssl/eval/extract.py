@@ -43,9 +43,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from signssl.data import PoseDataset
+from signssl.data.loading import UNREADABLE, SampleError
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.parts import WHOLE, part_path, select_part
 from signssl.data.report import ItemReport
+from signssl.data.signrep import require_video_manifest
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import Features
 from signssl.eval.windows import (
@@ -56,13 +59,18 @@ from signssl.eval.windows import (
     load_activity_head,
     video_window_batch,
 )
+from signssl.io import video as video_io
+from signssl.io.video import probe_video
+from signssl.models.activity_head import activity_head_files
 from signssl.models.base import Encoder
+from signssl.store.model import load_model, load_model_config, spec_of_run
 from signssl.utils import (
     LOCK_FILE,
     atomic_path,
     atomic_write_text,
     folder_lock,
     json_ready,
+    progress_bar,
     save_json,
 )
 
@@ -114,8 +122,6 @@ class ClipInput:
     @classmethod
     def of_run(cls, checkpoint: str | Path, encoder: Encoder) -> ClipInput:
         """The input recorded with an exported run (``spec_of_run``)."""
-        from signssl.store.model import spec_of_run
-
         spec = spec_of_run(checkpoint)
         if spec.modality == "video":
             return cls.for_video(encoder, spec.frame_size, spec.frame_step, spec.fps)
@@ -137,8 +143,6 @@ class ClipInput:
 
 def run_modality(checkpoint: str | Path) -> str:
     """``"video"`` or ``"pose"``: the modality recorded with an exported run."""
-    from signssl.store.model import load_model_config
-
     return "video" if load_model_config(checkpoint).get("modality") == "video" else "pose"
 
 
@@ -191,12 +195,8 @@ class WindowReader:
         self.poses: Any = None
         self._last_pose: tuple[int, Any] | None = None  # (row, PoseSequence): read once per row
         if clip_input.modality == "video":
-            from signssl.data.signrep import require_video_manifest
-
             self.manifest = require_video_manifest(manifest)
         else:
-            from signssl.data import PoseDataset
-
             self.manifest = manifest
             self.poses = PoseDataset(
                 manifest,
@@ -221,8 +221,6 @@ class WindowReader:
     def fps(self, row_index: int) -> float:
         """Frame rate of the frames the windows are cut from."""
         if self.input.modality == "video":
-            from signssl.io.video import probe_video
-
             return float(self.input.fps or probe_video(self.path(row_index)).fps)
         return float(self._pose(row_index).fps or 0.0)
 
@@ -245,9 +243,6 @@ class WindowReader:
         return iter_window_batches(x, self.window, self.stride, self.batch_size, conf)
 
     def _video_batches(self, row_index: int) -> Iterator[Any]:
-        from signssl.data.loading import UNREADABLE, SampleError
-        from signssl.io import video as video_io
-
         path, row = self.path(row_index), self.row(row_index)
         if not path.is_file():
             raise SampleError(
@@ -289,8 +284,6 @@ def pooled_features(
     ``Features.info["pooling"]`` records the pooling, window, stride and
     :class:`~signssl.eval.windows.PoolingStats` (weighted-pooling fall-backs).
     """
-    from signssl.utils import progress_bar
-
     report = ItemReport()
     vectors: list[np.ndarray] = []
     labels: list[str] = []
@@ -340,8 +333,6 @@ def make_embedder(
     head, else ``"avg"``; ``"weighted"`` without a head raises :class:`ConfigError`
     naming the missing file.
     """
-    from signssl.models.activity_head import activity_head_files
-
     scorer = None if checkpoint is None else load_activity_head(checkpoint, encoder)
     if pooling is None:
         pooling = "weighted" if scorer is not None else "avg"
@@ -377,8 +368,6 @@ def run_features(
     progress: bool = True,
 ) -> tuple[Features, ItemReport]:
     """Pooled window features of a manifest's rows (one ``split`` or all) with a run."""
-    from signssl.store.model import load_model
-
     m = manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
     rows = m.filter(split=split) if split is not None else m
     if len(rows) == 0:
@@ -482,8 +471,6 @@ def output_name(manifest: Manifest, row: ManifestRow) -> str:
 def _settings(
     checkpoint: str, encoder: Encoder, window: int, stride: int, clip_input: ClipInput
 ) -> dict[str, Any]:
-    from signssl.store.model import load_model_config
-
     return {
         "checkpoint": checkpoint,
         "model": load_model_config(checkpoint).get("name"),
@@ -569,8 +556,6 @@ def _extract_window_features(
     progress: bool,
     part: tuple[int, int] = WHOLE,
 ) -> ExtractionReport:
-    from signssl.utils import progress_bar
-
     if settings is not None:
         _check_settings(out, settings)
         save_json(out / SETTINGS_FILE, settings)
@@ -673,8 +658,6 @@ def extract_run_features(
 ) -> ExtractionReport:
     """``signssl extract-features``: a run's encoder over a manifest (module docstring);
     ``part``: only these rows of the manifest (``--part I/N``, :mod:`signssl.data.parts`)."""
-    from signssl.store.model import load_model
-
     m = Manifest.read(manifest)
     rows = Manifest(select_part(m.rows, part), m.root, m.source)
     rows = rows.filter(split=split) if split is not None else rows

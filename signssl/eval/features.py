@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from signssl.data import pose_loader
 from signssl.errors import ConfigError, DataError
 from signssl.models.base import Encoder
-from signssl.utils import atomic_savez
+from signssl.utils import atomic_savez, progress_bar
 
 
 @dataclass
@@ -192,8 +193,6 @@ def extract_features(
     Returns:
         :class:`Features` in iteration order (the dataset's order when not shuffled).
     """
-    from signssl.utils import progress_bar
-
     if not isinstance(encoder, Encoder):
         raise ConfigError(f"expected a signssl Encoder, got {type(encoder).__name__}")
     if label_names is None:
@@ -204,8 +203,6 @@ def extract_features(
     if isinstance(dataset_or_loader, torch.utils.data.Dataset) and not isinstance(
         dataset_or_loader, torch.utils.data.IterableDataset
     ):
-        from signssl.data import pose_loader
-
         loader = pose_loader(dataset_or_loader, batch_size=batch_size, max_frames=max_frames)
     else:
         loader = dataset_or_loader

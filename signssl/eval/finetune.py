@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from signssl.data import pose_loader
 from signssl.errors import ConfigError, DataError
 from signssl.eval.features import _batch_labels, _batch_list, dataset_label_names
 from signssl.eval.results import EvalResult, make_result
@@ -149,8 +150,6 @@ def _loader(
     crop: str = "uniform",
 ) -> Any:
     if isinstance(data, torch.utils.data.Dataset):
-        from signssl.data import pose_loader
-
         return pose_loader(data, batch_size=batch_size, shuffle=shuffle, seed=seed,
                            max_frames=max_frames, crop=crop)  # type: ignore[arg-type]
     return data

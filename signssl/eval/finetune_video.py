@@ -42,10 +42,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from signssl.data import Manifest
+from signssl.data.signrep import VideoAugment, require_video_manifest
+from signssl.data.video import VideoDataset, collate_videos
 from signssl.errors import ConfigError, DataError
+from signssl.eval.class_distribution import load_class_distribution
 from signssl.eval.results import EvalResult, make_result
 from signssl.losses.class_distribution_kl import class_distribution_kl_loss, smoothed_cross_entropy
 from signssl.models.base import Encoder
+from signssl.models.hiera import Hiera
+from signssl.models.inflate import inflate_cnn_stem, inflate_patch_embed
+from signssl.models.video_cnn import VideoCNN
+from signssl.optim import WarmupSchedule, build_optimizer, check_optim_values, param_groups
+from signssl.store.model import export_model, load_model, load_model_config, spec_of_run
+from signssl.utils import atomic_path, progress_bar, save_json
 
 HEAD_FILE = "classifier_head.safetensors"
 Augment = Callable[[Tensor], Tensor]
@@ -85,7 +95,6 @@ class VideoFinetuneConfig:
         for name in ("frames", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        from signssl.optim import check_optim_values
 
         check_optim_values(
             lr=self.lr, weight_decay=self.weight_decay, betas=self.betas,
@@ -116,10 +125,6 @@ def inflate_for_frames(encoder: Encoder, frames: int) -> dict[str, Any]:
     Returns the constructor overrides that rebuild it (``{}`` when ``frames`` already is
     its clip length).  ``frames`` must be a whole multiple of the encoder's clip length.
     """
-    from signssl.models.hiera import Hiera
-    from signssl.models.inflate import inflate_cnn_stem, inflate_patch_embed
-    from signssl.models.video_cnn import VideoCNN
-
     size = getattr(encoder, "input_size", None)
     if size is None:
         raise ConfigError(f"{type(encoder).__name__} is not a video encoder with a clip length")
@@ -212,8 +217,6 @@ def _clips(batch: dict[str, Any], device: torch.device, augment: Augment | None)
 def _loader(dataset: Any, batch_size: int, shuffle: bool, seed: int, workers: int) -> Any:
     from torch.utils.data import DataLoader
 
-    from signssl.data.video import collate_videos
-
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
@@ -228,8 +231,6 @@ def _loader(dataset: Any, batch_size: int, shuffle: bool, seed: int, workers: in
 def _optimizer(
     model: VideoClassifier, cfg: VideoFinetuneConfig, total_steps: int
 ) -> tuple[Any, Any]:
-    from signssl.optim import WarmupSchedule, build_optimizer, param_groups
-
     groups = param_groups(model, model.encoder, cfg.lr, cfg.weight_decay, cfg.layer_decay)
     opt = build_optimizer(groups, "adamw", cfg.lr, betas=cfg.betas)
     schedule = WarmupSchedule(total_steps=total_steps, warmup_steps=cfg.warmup_steps)
@@ -260,8 +261,6 @@ def finetune_video(
         augment: training-batch hook (module docstring).
         device: default CUDA when available, else CPU.
     """
-    from signssl.utils import progress_bar
-
     cfg = config or VideoFinetuneConfig()
     classes = [str(c) for c in (classes if classes is not None else train_data.classes)]
     dev = (
@@ -378,8 +377,6 @@ def _video_dataset(
     sampling: str,
     seed: int,
 ) -> Any:
-    from signssl.data.video import VideoDataset
-
     ds = VideoDataset(
         manifest,
         clip_len=frames,
@@ -419,12 +416,6 @@ def run_finetune_video(
     """
     from safetensors.torch import save_file
 
-    from signssl.data import Manifest
-    from signssl.data.signrep import require_video_manifest
-    from signssl.eval.class_distribution import load_class_distribution
-    from signssl.store.model import export_model, load_model, load_model_config, spec_of_run
-    from signssl.utils import atomic_path, save_json
-
     cfg = config or VideoFinetuneConfig()
     m = require_video_manifest(Manifest.read(manifest), manifest)
     splits = {r.split for r in m.rows}
@@ -453,8 +444,6 @@ def run_finetune_video(
     )
     hook = None
     if augment:
-        from signssl.data.signrep import VideoAugment
-
         hook = VideoAugment(size)
     res = finetune_video(encoder, train_ds, test_ds, classes, cfg, dist, hook, device, progress)
     out = Path(out_dir)

@@ -19,6 +19,7 @@ from torch import nn
 from signssl.errors import ConfigError
 from signssl.eval.features import Features
 from signssl.eval.results import EvalResult, make_result
+from signssl.optim import check_optim_values
 
 
 def standardize(train: np.ndarray, *others: np.ndarray, eps: float = 1e-6) -> list[np.ndarray]:
@@ -116,8 +117,6 @@ def linear_probe(
     Returns:
         :class:`EvalResult` (``protocol="linear"``) with scores = logits ``(N, L)``.
     """
-    from signssl.optim import check_optim_values
-
     if backend == "torch":
         check_optim_values(lr=lr, weight_decay=weight_decay)
     train = train.require_labeled("linear-probe training set")

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from signssl.data.parts import WHOLE, order_parts, part_bounds
+from signssl.data import Manifest
+from signssl.data.parts import WHOLE, order_parts, part_bounds, select_part
 from signssl.errors import DataError
 from signssl.eval.features import Features
+from signssl.eval.pipeline import embed_manifest
 
 PART_KEY = "part"
 
@@ -78,10 +80,6 @@ def embed_part(spec: Any, manifest: str | Path, part: tuple[int, int], split: st
     """``signssl embed --out --part I/N``: features of part ``part`` of the manifest's rows
     (rows of ``split`` among them), with the part record in ``info``; the report is
     ``None`` for a part with no such row (it writes an empty file, merged as nothing)."""
-    from signssl.data import Manifest
-    from signssl.data.parts import select_part
-    from signssl.eval.pipeline import embed_manifest
-
     m = Manifest.read(manifest)
     rows = select_part(m.rows, part)
     record = part_info(part, len(m))

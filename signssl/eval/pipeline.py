@@ -28,10 +28,26 @@ from typing import Any
 
 import numpy as np
 
+from signssl.data import Manifest, PoseDataset, check_split_names
+from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
 from signssl.errors import ConfigError, DataError
+from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
+from signssl.eval.extract import (
+    ClipInput,
+    WindowReader,
+    make_embedder,
+    pooled_features,
+    run_modality,
+)
 from signssl.eval.features import Features, extract_features
+from signssl.eval.fusion import ClassScores
+from signssl.eval.metrics import summarize_runs
 from signssl.eval.plots import PoseLookup
+from signssl.eval.report import write_report
+from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
 from signssl.models.base import Encoder
+from signssl.models.baselines import get_baseline, list_baselines
+from signssl.store.model import load_model, load_model_config
 
 BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64,
                   "trim_empty": True}
@@ -64,8 +80,6 @@ class EncoderSpec:
         if self.checkpoint is not None:
             self.checkpoint = str(Path(self.checkpoint).expanduser().resolve())
         if self.baseline is not None:
-            from signssl.models.baselines import list_baselines
-
             key = self.baseline.strip().lower().replace("_", "-")
             if key not in list_baselines():
                 raise ConfigError(f"unknown baseline '{self.baseline}'; known: {', '.join(list_baselines())}")
@@ -78,8 +92,6 @@ class EncoderSpec:
 
     def _fill_input_defaults(self) -> None:
         if self.checkpoint is not None:
-            from signssl.store.model import load_model_config
-
             cfg = load_model_config(self.checkpoint)
             defaults = {k: cfg.get(k, BASELINE_INPUT[k]) for k in BASELINE_INPUT}
         else:
@@ -98,10 +110,7 @@ class EncoderSpec:
     def build(self, seed: int | None = None) -> Encoder:
         """A fresh encoder (random-init uses ``seed``, default ``self.seed``)."""
         if self.checkpoint is not None:
-            from signssl.store.model import load_model
-
             return load_model(self.checkpoint)
-        from signssl.models.baselines import get_baseline
 
         assert self.baseline is not None
         if self.baseline == "random-init":
@@ -130,8 +139,6 @@ class EncoderSpec:
 def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
                  progress: bool = True) -> tuple[Any, Any]:
     """``(PoseDataset, ItemReport)``: every sample read once, bad ones skipped and counted."""
-    from signssl.data import PoseDataset
-
     ds = PoseDataset(
         manifest, layout=spec.layout, dims=spec.dims, normalize=spec.normalize,  # type: ignore[arg-type]
         split=split, on_error="skip", cache=True, source_layout=spec.source_layout,
@@ -159,8 +166,6 @@ def reads_video(spec: EncoderSpec, encoder: Encoder) -> bool:
     """Whether the encoder takes RGB clips: a run recorded as video, or a training-free
     encoder with an ``input_size`` (random-init Hiera)."""
     if spec.checkpoint is not None:
-        from signssl.eval.extract import run_modality
-
         return run_modality(spec.checkpoint) == "video"
     return getattr(encoder, "input_size", None) is not None
 
@@ -170,8 +175,6 @@ def check_query(query: Path, video: bool) -> None:
     from videos (``video``) or from poses: missing, a manifest instead of one query, a video
     for a pose dictionary (with the command that extracts its poses), or poses for a video
     dictionary.  Features files are checked by their loader, not here."""
-    from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
-
     if not query.exists():
         raise DataError("query does not exist; check the path (and the current directory)", query)
     suffix = query.suffix.lower()
@@ -235,8 +238,6 @@ def pose_lookup(*datasets: Any) -> PoseLookup:
 # ----------------------------------------------------------------------------- splits
 
 def _read(manifest: Any) -> Any:
-    from signssl.data import Manifest
-
     return manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
 
 
@@ -247,8 +248,6 @@ def choose_splits(data: Any, test_data: Any | None, train_split: str,
     ``test_manifest`` is ``None`` when the manifest has no split column (leave-one-out or
     hold-out, decided by the protocol).
     """
-    from signssl.data import check_split_names
-
     m = _read(data)
     splits = {r.split for r in m if r.split}
     check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
@@ -333,7 +332,6 @@ def save_class_scores(out_dir: str | Path, protocol: str, runs: Any, written: di
     knn, finetune), the input of late fusion (``signssl fuse``)."""
     if protocol not in ("linear", "knn", "finetune"):
         return
-    from signssl.eval.fusion import ClassScores
 
     written["scores"] = ClassScores.from_result(runs.result).save(Path(out_dir) / "scores.npz")
 
@@ -367,9 +365,6 @@ def run_evaluation(
     video encoders always use them (``pooling=None``: weighted with an activity head, else
     avg) and are fine-tuned by ``signssl finetune-video``, not here.
     """
-    from signssl.eval.report import write_report
-    from signssl.eval.runner import PROTOCOLS, evaluate_features, evaluate_finetune
-
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     if seeds < 1:
@@ -431,11 +426,6 @@ def _run_dtw(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_dat
     """:func:`run_evaluation` of the DTW baseline (:mod:`signssl.eval.dtw`): dictionary =
     train clips, queries = test clips (leave-one-out without a split), read as the other
     pose baselines read them.  Deterministic, so one run whatever ``--seeds``."""
-    from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
-    from signssl.eval.metrics import summarize_runs
-    from signssl.eval.report import write_report
-    from signssl.eval.runner import EvalRuns
-
     use = "use `signssl evaluate retrieval --baseline dtw`"
     if protocol != "retrieval":
         raise ConfigError(f"the dtw baseline compares sequences and has no embedding for "
@@ -511,13 +501,6 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     when the run has one, else avg.  Returns
     ``(Features, ItemReport of skipped rows, PoseDataset or None)``.
     """
-    from signssl.eval.extract import (
-        ClipInput,
-        WindowReader,
-        make_embedder,
-        pooled_features,
-    )
-
     m = _read(manifest)
     rows = m.filter(split=split) if split is not None else m
     if len(rows) == 0:
@@ -544,9 +527,6 @@ def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any,
                   options: dict[str, Any], plots_on: bool, progress: bool, projection: str,
                   pooling: str | None, window: int | None, stride: int) -> EvaluationOutput:
     """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
-    from signssl.eval.report import write_report
-    from signssl.eval.runner import evaluate_features
-
     classes = sorted(set(_read(train_m).labels()) | set(_read(test_m).labels() if test_m else []))
     train_f, train_rep, train_poses = windowed_features(
         spec, encoder, train_m, tr_split, pooling, window, stride, batch_size, progress, classes)

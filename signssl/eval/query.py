@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from signssl.data import Manifest, ManifestRow
 from signssl.eval.features import Features
 from signssl.eval.pipeline import (
     EncoderSpec,
@@ -49,8 +50,6 @@ class QueryEncoder:
             DataError: the query is missing, of the wrong kind for this encoder (a video
                 for a pose encoder or poses for a video encoder), or unreadable.
         """
-        from signssl.data import Manifest, ManifestRow
-
         check_query(query, video=self.video)
         one = Manifest([ManifestRow(str(query.resolve()))])
         if self.pooling:  # windows pooled as in the dictionary

@@ -25,8 +25,11 @@ import torch
 
 from signssl.errors import ConfigError
 from signssl.eval.features import Features, dataset_label_names
+from signssl.eval.knn import choose_k, knn_eval
+from signssl.eval.linear_probe import linear_probe
 from signssl.eval.metrics import summarize_runs
 from signssl.eval.results import EvalResult
+from signssl.eval.retrieval import retrieval_eval
 from signssl.eval.splits import stratified_fraction, stratified_split
 from signssl.models.base import Encoder
 
@@ -110,10 +113,6 @@ def evaluate_features(
         holdout: test share per class when ``test`` is None (0 forces leave-one-out).
         **kwargs: passed to the protocol (e.g. ``k``, ``aggregate``, ``backend``).
     """
-    from signssl.eval.knn import choose_k, knn_eval
-    from signssl.eval.linear_probe import linear_probe
-    from signssl.eval.retrieval import retrieval_eval
-
     if protocol not in ("retrieval", "knn", "linear"):
         raise ConfigError(f"unknown frozen-feature protocol {protocol!r}; known: retrieval, knn, linear")
     if not seeds:
@@ -181,7 +180,7 @@ def evaluate_finetune(
     """
     from torch.utils.data import Subset
 
-    from signssl.eval.finetune import finetune_eval
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
 
     if not seeds:
         raise ConfigError("give at least one seed")

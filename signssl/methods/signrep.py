@@ -62,6 +62,7 @@ from signssl.models.activity_head import ActivityHead, save_activity_head
 from signssl.models.base import Encoder
 from signssl.models.sign_decoder import SignDecoder
 from signssl.models.style_discriminator import StyleDiscriminator, gram_style
+from signssl.priors import PRIOR_SPECS
 
 ACTIVITY = "activity"
 
@@ -71,8 +72,6 @@ def prior_settings(
 ) -> tuple[dict[str, int], dict[str, float], dict[str, float]]:
     """``(per-frame dims, weights λ_p, scales s_p)`` of the chosen priors (activity included
     in the weights and scales, not in the dims: it is the decoder's clip-level head)."""
-    from signssl.priors import PRIOR_SPECS
-
     chosen = list(PRIOR_SPECS) if names is None else list(names)
     unknown = sorted(set(chosen) - set(PRIOR_SPECS))
     if unknown or not chosen:

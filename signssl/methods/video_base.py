@@ -22,9 +22,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from signssl.data.signrep import VideoAugment
 from signssl.errors import ConfigError
 from signssl.methods.base import Method
 from signssl.models.base import Encoder
+from signssl.models.video_encoder import VideoEncoder
 
 
 class VideoMethod(Method):
@@ -56,9 +58,6 @@ class VideoMethod(Method):
         seed: int = 0,
         **pose_options: Any,
     ) -> None:
-        from signssl.data.signrep import VideoAugment
-        from signssl.models.video_encoder import VideoEncoder
-
         if pose_options:
             raise ConfigError(
                 f"{type(self).__name__} trains on video: the pose view options "

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
+from signssl.models.registry import create_model
 from signssl.pose.layouts import HAND_21, Layout, get_layout
 from signssl.pose.streams import finger_angle_quads, finger_angles, vector_angle  # noqa: F401
 
@@ -194,8 +195,6 @@ class RawHandAngles(_PoseBaseline):
 
 def random_init(model: str, seed: int = 0, **kwargs: Any) -> Encoder:
     """A registered encoder with freshly initialised (untrained) weights, seeded."""
-    from signssl.models.registry import create_model
-
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

@@ -29,6 +29,7 @@ from typing import Any
 from safetensors import safe_open
 
 from signssl.errors import ConfigError, DataError
+from signssl.pose import get_layout
 from signssl.store.model import (
     CONFIG_FILE,
     MODEL_DIR,
@@ -240,8 +241,6 @@ def _input_section(config: dict[str, Any]) -> str:
 
 
 def _joints(layout: Any) -> str:
-    from signssl.pose import get_layout
-
     try:
         return f" ({get_layout(str(layout)).num_joints} joints)"
     except Exception:  # a custom layout file that is not here: name it only

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -31,12 +31,11 @@ from safetensors.torch import load_model as st_load_model
 from torch import nn
 
 from signssl.errors import ConfigError, DataError, SignSSLError
+from signssl.models import create_model
 from signssl.models.base import Encoder
+from signssl.models.hiera import CheckpointReport, Hiera, load_hiera_checkpoint
 from signssl.store.spec import DataSpec, spec_of_config
 from signssl.utils import atomic_path, read_json_file, read_yaml_file, save_json
-
-if TYPE_CHECKING:
-    from signssl.models.hiera import CheckpointReport
 
 MODEL_DIR = "model"
 WEIGHTS_FILE = "model.safetensors"
@@ -219,8 +218,6 @@ def verify_sha256(weights: Path, config: dict[str, Any]) -> None:
 def _build_encoder(config: dict[str, Any], source: Path) -> nn.Module:
     """``create_model(name, **kwargs)`` of a model config; a config that cannot build its
     model is a :class:`DataError` naming ``source``."""
-    from signssl.models import create_model
-
     try:
         return create_model(config["name"], **config["kwargs"])
     except (SignSSLError, TypeError, ValueError) as e:
@@ -336,7 +333,6 @@ def _ckpt_model_config(path: Path) -> dict[str, Any]:
     pretraining writes (a key it lacks takes the :class:`~signssl.store.spec.DataSpec`
     default, which is the configuration's default too)."""
     from signssl.methods.registry import method_modality  # lazy: loading a model imports no recipe
-    from signssl.models import create_model
 
     run_dir = path.parent.parent
     if not (run_dir / "config.yaml").is_file():
@@ -418,9 +414,6 @@ def import_hiera(
     Returns:
         what was loaded (:class:`signssl.models.hiera.CheckpointReport`).
     """
-    from signssl.models import create_model
-    from signssl.models.hiera import Hiera, load_hiera_checkpoint
-
     kwargs = dict(kwargs or {})
     if frame_step < 1:
         raise ConfigError(f"frame_step must be >= 1, got {frame_step}")

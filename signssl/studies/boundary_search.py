@@ -33,9 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from signssl.data import Manifest
+from signssl.engine.config import config_from_dict, deep_merge
 from signssl.errors import ConfigError
+from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
 from signssl.eval.metrics import summarize_runs
-from signssl.utils import json_float, json_floats, save_json
+from signssl.methods import method_options
+from signssl.store.model import load_model
+from signssl.store.spec import DataSpec
+from signssl.utils import atomic_path, json_float, json_floats, save_json
 
 RESULT_FILE = "boundary_search.json"
 PLOT_FILE = "boundary_search.png"
@@ -220,13 +226,7 @@ def boundary_search(
             paper uses 5.
         reference: also train the no-permutation reference with the same seeds.
     """
-    from signssl.data import Manifest
-    from signssl.engine.config import config_from_dict, deep_merge
-    from signssl.engine.pretrain import pretrain
-    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
-    from signssl.methods import method_options
-    from signssl.store.model import load_model
-    from signssl.store.spec import DataSpec
+    from signssl.engine.pretrain import pretrain  # lazy: Lightning, only when this runs
 
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1 run per candidate, got {seeds}")
@@ -290,8 +290,6 @@ def plot_boundary_search(result: BoundarySearchResult, path: str | Path) -> Path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from signssl.utils import atomic_path
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for side, points, chosen, colour in (

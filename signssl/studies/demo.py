@@ -24,7 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signssl.utils import atomic_write_text, save_json
+from signssl.data import Manifest
+from signssl.engine.config import load_config
+from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
+from signssl.eval.metrics import summarize_runs
+from signssl.eval.plots import plot_embedding_map
+from signssl.models.baselines import get_baseline
+from signssl.store.model import load_model
+from signssl.store.spec import DataSpec
+from signssl.studies.study import metric_intervals, plot_metric_summary
+from signssl.synth import generate_dataset
+from signssl.utils import atomic_path, atomic_write_text, json_floats, save_json
 
 #: recipes pretrained next to SL-FPN with ``all_methods``
 OTHER_METHODS = ("simclr", "moco", "simsiam", "byol", "masa")
@@ -88,14 +98,10 @@ def run_demo(
     size: DemoSize | None = None,
 ) -> DemoResult:
     """Run the demonstration into ``out_dir`` (see the module docstring)."""
-    from signssl.data import Manifest
-    from signssl.engine.config import load_config
-    from signssl.engine.pretrain import pretrain, read_summary
-    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
-    from signssl.models.baselines import get_baseline
-    from signssl.store.model import load_model
-    from signssl.store.spec import DataSpec
-    from signssl.synth import generate_dataset
+    from signssl.engine.pretrain import (  # lazy: Lightning, only when this runs
+        pretrain,
+        read_summary,
+    )
 
     say = log or (lambda _msg: None)
     start = time.perf_counter()
@@ -159,10 +165,7 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from signssl.engine.pretrain import read_run_metrics
-    from signssl.eval.plots import plot_embedding_map
-    from signssl.studies.study import plot_metric_summary
-    from signssl.utils import atomic_path
+    from signssl.engine.pretrain import read_run_metrics  # lazy: Lightning, only when this runs
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -213,8 +216,6 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
 
 def _summaries(rows: list[DemoRow]) -> list[dict[str, Any]]:
     """Each row's metrics as a one-seed :func:`~signssl.eval.metrics.summarize_runs` result."""
-    from signssl.eval.metrics import summarize_runs
-
     return [summarize_runs([r.metrics]) for r in rows]
 
 
@@ -238,8 +239,6 @@ def write_demo_report(
     seconds: float,
 ) -> Path:
     """``OUT/results.json`` and ``OUT/report.md`` (a table and the figures)."""
-    from signssl.studies.study import metric_intervals
-
     save_json(out / "results.json", {
         "size": size.__dict__,
         "clips": num_clips,
@@ -279,8 +278,6 @@ def write_demo_report(
 def load_demo_results(out_dir: str | Path) -> dict[str, Any]:
     """``OUT/results.json`` of a finished demo (``null`` metrics, non-finite when written,
     as ``nan``)."""
-    from signssl.utils import json_floats
-
     results = json.loads((Path(out_dir) / "results.json").read_text(encoding="utf-8"))
     for row in results.get("rows", []):
         row["metrics"] = json_floats(row.get("metrics") or {})

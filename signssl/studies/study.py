@@ -64,8 +64,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from signssl import synth
+from signssl.data import Manifest
+from signssl.engine.config import load_config
 from signssl.errors import ConfigError, SignSSLError
+from signssl.eval import linear_probe
+from signssl.eval.dtw import dtw_retrieval_eval
+from signssl.eval.features import Features
+from signssl.eval.frozen import ensure_splits, frozen_eval, split_dataset, split_features
+from signssl.eval.metrics import summarize_runs, wilson_interval
+from signssl.eval.plots import plot_metric_bars
+from signssl.models.baselines import get_baseline
+from signssl.recipes import MASA_FINETUNE
+from signssl.store.model import load_model
+from signssl.store.spec import DataSpec, spec_from_config
+from signssl.synth.dataset import generate_dataset
 from signssl.utils import (
+    atomic_path,
     atomic_write_text,
     die_with_parent,
     folder_lock,
@@ -190,8 +205,6 @@ def _init_depth(variant: Variant, by_name: dict[str, Variant], where: str) -> in
 
 def _check_size(spec: StudySpec, where: str) -> None:
     """``size`` holds :func:`signssl.synth.generate_dataset` arguments."""
-    from signssl.synth.dataset import generate_dataset
-
     if not isinstance(spec.size, dict):
         raise ConfigError(f"{where}: 'size' must be a mapping of synthetic-data settings")
     _check_arguments(generate_dataset, spec.size, _SIZE_FIXED, f"{where}: unknown 'size'",
@@ -211,7 +224,7 @@ def _check_arguments(fn: Any, given: dict[str, Any], fixed: set[str], what: str,
 
 def _check_finetune(spec: StudySpec, where: str) -> None:
     """``finetune`` is a dict of :func:`finetune_eval` arguments, for pose data only."""
-    from signssl.eval.finetune import finetune_eval
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
 
     if spec.finetune is None:
         return
@@ -233,15 +246,14 @@ def _data_manifest(spec: StudySpec, out: Path, seed: int, generate: bool = True,
     parallel jobs, so that they only read it (a set's folder has one writer at a time)."""
     if spec.data is not None:
         return Path(spec.data)
-    from signssl.synth import generate_dataset
-
     if spec.data_seed is not None:
         seed = spec.data_seed
     folder = out / "data" / f"s{seed}"
     if not generate:
         return folder / "manifest.csv"
     video = {"video": True, "size": spec.video_size} if spec.video else {"video": False}
-    return generate_dataset(folder, **spec.size, **video, seed=seed, progress=progress)
+    # the package's attribute, looked up at call time
+    return synth.generate_dataset(folder, **spec.size, **video, seed=seed, progress=progress)
 
 
 def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: int,
@@ -249,13 +261,11 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     """Pretrain (if needed) and evaluate one (variant, seed); returns the result record."""
     import torch
 
-    from signssl.data import Manifest
-    from signssl.engine.config import load_config
-    from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
-    from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
-    from signssl.models.baselines import get_baseline
-    from signssl.store.model import load_model
-    from signssl.store.spec import spec_from_config
+    from signssl.engine.pretrain import (  # lazy: Lightning, only when this runs
+        pretrain,
+        read_run_metrics,
+        read_summary,
+    )
 
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
@@ -318,10 +328,6 @@ def dtw_metrics(manifest: Any, data_spec: Any) -> dict[str, float]:
     """``retrieval/<metric>`` of the DTW baseline (:func:`signssl.eval.dtw.dtw_retrieval_eval`):
     the train clips are the dictionary, the test clips the queries, read as pose clips
     (a video study's pose files with the default pose reading)."""
-    from signssl.eval.dtw import dtw_retrieval_eval
-    from signssl.eval.frozen import split_dataset
-    from signssl.store.spec import DataSpec
-
     pose = data_spec if data_spec.modality == "pose" else DataSpec()
     classes = manifest.labels()
     train, test = (split_dataset(manifest, pose, split, classes) for split in ("train", "test"))
@@ -337,9 +343,7 @@ def finetune_metrics(
     """``finetune/<metric>``: ``encoder`` (changed in place) + a linear head trained with the
     labels of the training split (``MASA_FINETUNE`` updated by ``settings``),
     scored on the test split."""
-    from signssl.eval.finetune import finetune_eval
-    from signssl.eval.frozen import split_dataset
-    from signssl.recipes import MASA_FINETUNE
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
 
     classes = manifest.labels()
     train, test = (split_dataset(manifest, data_spec, split, classes, cache=True)
@@ -358,9 +362,6 @@ def probe_column(train: Any, test: Any, manifest: Any, column: str, seed: int = 
     from collections import Counter
 
     import numpy as np
-
-    from signssl.eval import linear_probe
-    from signssl.eval.features import Features
 
     values: dict[str, str] = {}  # resolved sample path (pose file or video) -> value
     for row in manifest.rows:
@@ -524,8 +525,6 @@ def _read_record(path: Path) -> dict[str, Any]:
 
 def summarize_study(spec: StudySpec, out: Path) -> dict[str, Any]:
     """Mean ± 95 % CI over seeds of every metric, per variant."""
-    from signssl.eval.metrics import summarize_runs
-
     rows = []
     for v in spec.variants:
         recs = load_records(spec, out)[v.name]
@@ -559,7 +558,6 @@ def _query_signers(spec: StudySpec) -> str:
     manifest without signer ids gets a random split per seed, not signer-independent."""
     if spec.data is None:
         return UNSEEN_SIGNERS
-    from signssl.data import Manifest
 
     try:
         rows = Manifest.read(spec.data).rows
@@ -631,8 +629,6 @@ def plot_metric_summary(names: Sequence[str], metrics: Sequence[dict[str, Any]],
     :func:`~signssl.eval.metrics.summarize_runs` result each) with error bars; returns the
     figure and the sentence saying what the error bars are (its x-axis label).
     ``independent``: the test clips are by signers unseen in training (the axis says so)."""
-    from signssl.eval.plots import plot_metric_bars
-
     values = {label: [json_float((m.get(key) or {}).get("mean")) for m in metrics]
               for key, label in TABLE_METRICS}
     intervals, note = metric_intervals(metrics, seeds)
@@ -645,8 +641,6 @@ def metric_intervals(metrics: Sequence[dict[str, Any]], seeds: int
     """Error bars of :func:`plot_metric_summary`, by bar label: with several seeds the 95 %
     t-interval over seeds of every metric; with one, the 95 % Wilson interval of each top-1
     over the test clips (none for MRR).  Also the sentence saying which."""
-    from signssl.eval.metrics import wilson_interval
-
     intervals: dict[str, list[tuple[float, float] | None]] = {}
     if seeds > 1:
         for key, label in TABLE_METRICS:
@@ -698,8 +692,6 @@ def plot_collapse(spec: StudySpec, out: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from signssl.utils import atomic_path
 
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
