@@ -293,7 +293,7 @@ def _prior_vector(z: Any, families: tuple[str, ...], mode: str) -> np.ndarray:
 
 def prior_oracle(manifest: Path, root: Path) -> dict[str, dict[str, float]]:
     """Retrieval top-1 (test signers vs training videos) with the true priors as vectors."""
-    from signssl.priors.dataset import INDEX_NAME, precompute_priors
+    from signssl.data.priors import INDEX_NAME, precompute_priors
 
     precompute_priors(manifest, root, progress=False)
     with open(root / INDEX_NAME, newline="") as f:

@@ -56,7 +56,7 @@ def priors(
 ) -> None:
     """Precompute the SignRep sign priors of every row of a pose manifest (.npz per row)."""
     from signssl.data.parts import part_path
-    from signssl.priors.dataset import INDEX_NAME, REPORT_NAME, PriorSettings, precompute_priors
+    from signssl.data.priors import INDEX_NAME, REPORT_NAME, PriorSettings, precompute_priors
 
     which = read_part(part)
     if activity_window < 0:
@@ -103,7 +103,7 @@ def bone_lengths(
     image_aspect: AspectOpt = 1.0,
 ) -> None:
     """Measure the standard bone lengths (dataset medians) of a pose manifest."""
-    from signssl.priors.dataset import dataset_bone_lengths
+    from signssl.data.priors import dataset_bone_lengths
 
     lengths, report = dataset_bone_lengths(
         data, min_conf=min_conf, image_aspect=image_aspect, progress=True

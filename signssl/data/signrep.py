@@ -62,6 +62,7 @@ from torch import Tensor, nn
 
 from signssl.data.loading import UNREADABLE, SampleError
 from signssl.data.manifest import Manifest, ManifestRow
+from signssl.data.priors import priors_relpath
 from signssl.data.report import ItemReport
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
 from signssl.data.video import (
@@ -75,6 +76,8 @@ from signssl.errors import ConfigError, SignSSLError
 from signssl.io.video import read_frames
 from signssl.io.video_frames import frames_to_tensor
 from signssl.pose.sequence import PoseSequence
+from signssl.priors import Priors, compute_priors, compute_priors_batch
+from signssl.utils import progress_bar
 
 #: manifest column of the synthetic sets naming the video of a pose row
 SYNTH_VIDEO_COLUMN = "video"
@@ -275,8 +278,6 @@ class PairClipDataset(VideoDataset):
     def _computed_priors(
         self, row_index: int, read: np.ndarray
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from signssl.priors import compute_priors_batch
-
         seq, pose_path = self.read_pose(row_index)
         fps = self.source_fps(row_index)
         crops = [align_pose_frames(read[k], fps, seq, pose_path) for k in range(self.crops)]
@@ -288,8 +289,6 @@ class PairClipDataset(VideoDataset):
 
     def priors_file(self, row_index: int) -> Path:
         """The precomputed ``.npz`` of a row: its pose file's entry under ``priors_dir``."""
-        from signssl.priors.dataset import priors_relpath
-
         assert self.priors_dir is not None
         row = self.manifest.rows[row_index]
         pose = row.extra.get(POSE_COLUMN, "").strip() or row.path
@@ -299,8 +298,6 @@ class PairClipDataset(VideoDataset):
     def _stored_priors(
         self, row_index: int, read: np.ndarray
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from signssl.priors import Priors
-
         path = self.priors_file(row_index)
         if not path.is_file():
             raise SampleError(
@@ -355,8 +352,6 @@ class PairClipDataset(VideoDataset):
     def scan(self, progress: bool = True) -> ItemReport:
         """Check every row once (video frames, pose or priors file, usable pose) and keep
         only the good ones; returns :meth:`report`."""
-        from signssl.utils import progress_bar
-
         rows = list(self._indices)
         for row_index in progress_bar(rows, desc="checking videos", unit="video", disable=not progress):
             try:
@@ -377,8 +372,6 @@ class PairClipDataset(VideoDataset):
 
 def check_pose(seq: PoseSequence, path: Path) -> None:
     """Raise ``SampleError`` when ``seq`` has no detected point or cannot give priors."""
-    from signssl.priors import compute_priors
-
     if seq.num_frames == 0 or not bool((seq.conf > 0).any()):
         raise SampleError(NO_USABLE_POSE, "the pose file has no detected point", path)
     head = replace(seq, xyz=seq.xyz[:2], conf=seq.conf[:2])  # 2 frames: layout check only

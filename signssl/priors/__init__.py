@@ -6,9 +6,10 @@
   :class:`BoneLengths`) and re-lengthening (:func:`rebuild`);
 * :mod:`.compute` - the seven prior families (:func:`compute_priors`, :class:`Priors`),
   with :mod:`.specs` (:data:`PRIOR_SPECS`, the joint lists) and :mod:`.families` (the
-  per-prior computations);
-* :mod:`.dataset` - whole manifests (:func:`precompute_priors`,
-  :func:`dataset_bone_lengths`), used by ``signssl priors`` and ``signssl bone-lengths``.
+  per-prior computations).
+
+Whole manifests (``signssl priors``, ``signssl bone-lengths``) are read by
+:mod:`signssl.data.priors`, above this package.
 """
 
 from signssl.priors.bones import (
@@ -21,7 +22,6 @@ from signssl.priors.bones import (
     standard_bone_lengths,
 )
 from signssl.priors.compute import Priors, compute_priors, compute_priors_batch
-from signssl.priors.dataset import PriorsReport, dataset_bone_lengths, precompute_priors
 from signssl.priors.families import hand_activity
 from signssl.priors.joints import SKELETON_POINTS, UPPER_BODY_19, Lifted, lift_holistic
 from signssl.priors.specs import (
@@ -52,16 +52,13 @@ __all__ = [
     "PRIOR_SPECS",
     "PriorSpec",
     "Priors",
-    "PriorsReport",
     "SKELETON_POINTS",
     "UPPER_BODY_19",
     "compute_priors",
     "compute_priors_batch",
-    "dataset_bone_lengths",
     "default_bone_lengths",
     "hand_activity",
     "lift_holistic",
-    "precompute_priors",
     "rebuild",
     "standard_bone_lengths",
 ]

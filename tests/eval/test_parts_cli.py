@@ -147,8 +147,8 @@ def test_a_running_part_locks_out_only_itself(synth: Path, tmp_path: Path) -> No
     import subprocess
     import sys
 
+    from signssl.data.priors import precompute_priors
     from signssl.errors import FolderInUseError
-    from signssl.priors.dataset import precompute_priors
     from signssl.utils import LOCK_FILE
 
     out = tmp_path / "priors"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from signssl.data import Manifest, ManifestRow
+from signssl.data.priors import priors_relpath
 from signssl.io import read_pose
 from signssl.priors import BoneLengths, Priors, compute_priors
-from signssl.priors.dataset import priors_relpath
 from signssl.synth import generate_dataset
 
 
@@ -88,8 +88,8 @@ def test_bone_lengths_without_usable_rows(tmp_path, capsys) -> None:
 
 
 def test_two_samples_for_one_output_file_are_refused(tmp_path) -> None:
+    from signssl.data.priors import precompute_priors
     from signssl.errors import DataError
-    from signssl.priors import precompute_priors
 
     man = Manifest([ManifestRow("clips/a.pose"), ManifestRow("clips/a.npz")], root=tmp_path)
     with pytest.raises(DataError, match="would both write"):
