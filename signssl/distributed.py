@@ -23,6 +23,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from signssl.errors import ConfigError
+
 
 def is_distributed() -> bool:
     """True when ``torch.distributed`` is available and a process group is initialised."""
@@ -80,8 +82,6 @@ def choose_threads(cores: int, devices: int, requested: int | None,
     """
     if requested is not None:
         if requested < 1:
-            from signssl.errors import ConfigError
-
             raise ConfigError(f"--threads must be >= 1, got {requested}")
         return requested
     if environ.get("OMP_NUM_THREADS"):

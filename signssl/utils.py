@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from signssl.errors import DataError
+from signssl.errors import DataError, FolderInUseError
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -468,8 +468,6 @@ def _try_flock(fd: int) -> bool:
 def _open_lock(path: Path) -> tuple[int, int | None]:
     """``(fd, previous owner)`` of the lock file ``path``, locked by this process;
     raises :class:`FolderInUseError` naming the live owner."""
-    from signssl.errors import FolderInUseError
-
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         owner = _lock_owner(fd)
@@ -501,8 +499,6 @@ def folder_lock(folder: str | Path, job: str = "job", name: str = LOCK_FILE) -> 
     inside another block on the same folder of the same process just runs.  Yields the
     lock file's path.
     """
-    from signssl.errors import FolderInUseError
-
     folder = Path(folder)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)

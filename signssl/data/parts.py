@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from signssl.errors import ConfigError, DataError
+from signssl.utils import atomic_write_text
 
 T = TypeVar("T")
 
@@ -134,8 +135,6 @@ def merge_csv_parts(out: str | Path, paths: Sequence[str | Path]) -> int:
     it), share one header (empty parts aside), and no row (same ``path``, ``start``,
     ``end``; the whole row without a ``path`` column) may be in two parts.
     """
-    from signssl.utils import atomic_write_text
-
     out = Path(out)
     header: list[str] | None = None
     empty_head: list[str] | None = None

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from signssl.data.dataset import PoseDataset
 from signssl.data.loading import SampleError
 from signssl.data.manifest import Manifest
 from signssl.data.parts import WHOLE, order_parts, part_path, part_suffix, select_part
@@ -148,8 +149,6 @@ def write_shards(
         ConfigError: ``shard_size < 1``; ``out`` already holds this index.
         DataError: a missing manifest; no usable clip.
     """
-    from signssl.data.dataset import PoseDataset
-
     if shard_size < 1:
         raise ConfigError(f"--shard-size must be >= 1, got {shard_size}")
     out = Path(out)

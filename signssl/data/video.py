@@ -59,6 +59,7 @@ from signssl.io.video_frames import (
 from signssl.io.video_probe import count_frames, probe_video
 from signssl.pose.layouts import Layout, get_layout
 from signssl.pose.sequence import PoseSequence
+from signssl.utils import progress_bar
 
 Sampling = Literal["random", "center", "uniform", "all"]
 OnError = Literal["raise", "skip"]
@@ -380,8 +381,6 @@ class VideoDataset(_VideoRows, Dataset):
     def scan(self, progress: bool = True) -> ItemReport:
         """Check every row once (frame count, range and pose file, no decoding) and keep
         only the good ones; returns :meth:`report`."""
-        from signssl.utils import progress_bar
-
         for row_index in progress_bar(list(self._indices), desc="checking videos", unit="video",
                               disable=not progress):
             path = self.video_path(row_index)

@@ -40,6 +40,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signssl.data.manifest import Manifest, ManifestRow
+from signssl.data.parts import WHOLE, part_bounds, part_path
+from signssl.data.samples import VIDEO_EXTENSIONS, is_hidden, natural_key
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.extract.estimator import EstimatorFactory, resolve_estimator
 from signssl.extract.worker import (
@@ -129,8 +132,6 @@ class ExtractPlan:
 
 
 def _list_videos(folder: Path) -> list[Path]:
-    from signssl.data.samples import VIDEO_EXTENSIONS, is_hidden, natural_key
-
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted((d for d in dirnames if not d.startswith((".", "_"))), key=natural_key)
@@ -142,9 +143,6 @@ def _list_videos(folder: Path) -> list[Path]:
 
 
 def _source_manifest(source: str | Path | Manifest) -> Manifest:
-    from signssl.data.manifest import Manifest, ManifestRow
-    from signssl.data.samples import VIDEO_EXTENSIONS
-
     if isinstance(source, Manifest):
         return source
     src = Path(source)
@@ -319,7 +317,6 @@ def extract_poses(
         raise ConfigError(f"workers must be >= 1, got {workers}")
     out = Path(os.path.abspath(out_dir))
     factory = resolve_estimator(estimator, **(estimator_kwargs or {}))
-    from signssl.data.parts import WHOLE, part_path
 
     plan = _plan_part(plan_extraction(source, out), part)
     report = ExtractReport()
@@ -364,8 +361,6 @@ def extract_poses(
 
 def _plan_part(plan: ExtractPlan, part: tuple[int, int]) -> ExtractPlan:
     """The rows of ``part`` of ``plan`` and the tasks of their videos (names unchanged)."""
-    from signssl.data.parts import WHOLE, part_bounds
-
     if part == WHOLE:
         return plan
     start, stop = part_bounds(len(plan.manifest), part)
@@ -378,8 +373,6 @@ def _plan_part(plan: ExtractPlan, part: tuple[int, int]) -> ExtractPlan:
 
 def _write_manifests(plan: ExtractPlan, out: Path, report: ExtractReport,
                      names: dict[str, Path], always: bool = False) -> None:
-    from signssl.data.manifest import Manifest, ManifestRow
-
     pose_rows, video_rows = [], []
     for row, video, output in zip(plan.manifest.rows, plan.videos, plan.outputs, strict=True):
         if not os.path.exists(output):

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from signssl.errors import ConfigError
+from signssl.utils import import_package
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -44,6 +45,4 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 def _import_all() -> None:
     """Import every module of ``signssl.models`` (entrypoints register on import), so a
     new encoder file needs no list to join."""
-    from signssl.utils import import_package
-
     import_package("signssl.models")

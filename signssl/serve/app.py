@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.eval.query import QueryEncoder
+from signssl.io import read_pose
 from signssl.serve.preview import skeleton_preview
 from signssl.serve.store import DictionaryStore, EntryNotFound, WriteError
 from signssl.serve.upload import EmbeddedQuery, QueryRunner, UploadError, too_large_message
@@ -235,8 +236,6 @@ def create_app(config: ServeConfig) -> Any:
 @lru_cache(maxsize=512)
 def _entry_preview(path: str) -> dict[str, Any] | None:
     """Preview of an entry's keypoint file, or ``None`` (no file, a video, unreadable)."""
-    from signssl.io import read_pose
-
     if not path:
         return None
     try:

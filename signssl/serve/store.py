@@ -23,6 +23,7 @@ import numpy as np
 
 from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.eval.retrieval import Dictionary
+from signssl.io import write_pose
 from signssl.serve.index import SearchIndex
 
 #: metadata columns an entry can carry besides its gloss
@@ -90,8 +91,6 @@ class DictionaryStore:
             pose: Any = None) -> dict[str, str]:
         """Append one entry (embedding ``(D,)`` or ``(1, D)``) and write the file; ``pose``
         (a :class:`~signssl.pose.sequence.PoseSequence`) is kept for the entry's preview."""
-        from signssl.io import write_pose
-
         gloss = gloss.strip()
         if not gloss:
             raise ConfigError("give the entry a gloss")

@@ -24,6 +24,10 @@ import numpy as np
 
 from signssl.errors import DataError, LayoutError, SignSSLError
 from signssl.eval.query import QueryEncoder
+from signssl.extract import extract_video
+from signssl.extract.holistic import HolisticEstimator
+from signssl.io import read_pose, write_pose
+from signssl.io.video_probe import probe_video
 from signssl.pose.sequence import PoseSequence
 from signssl.serve.archive import INFLATE_FACTOR, declared_bytes
 from signssl.serve.sniff import ACCEPTED, HEAD_BYTES, is_video, sniff
@@ -91,8 +95,6 @@ def check_declared_size(path: Path, max_bytes: int) -> None:
 def check_video(path: Path) -> None:
     """Refuse a video that cannot be opened or has fewer packets than its header announces
     (422): demuxing only, no decoding."""
-    from signssl.io.video_probe import probe_video
-
     try:
         probe_video(path, count=True)
     except DataError:
@@ -154,9 +156,6 @@ class QueryRunner:
         if is_video(path.suffix):
             check_video(path)
         if is_video(path.suffix) and not self.encoder.video:  # poses first, as extract-poses does
-            from signssl.extract import extract_video
-            from signssl.extract.holistic import HolisticEstimator
-            from signssl.io import write_pose
 
             pose = extract_video(path, HolisticEstimator())
             query = write_pose(pose, path.with_name("query.pose"))
@@ -167,8 +166,6 @@ class QueryRunner:
 
     def _keypoints(self, path: Path) -> PoseSequence:
         """The keypoint upload read in the encoder's source layout (422 for another one)."""
-        from signssl.io import read_pose
-
         try:
             return read_pose(path, layout=self.encoder.spec.source_layout)
         except LayoutError as e:

@@ -38,7 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
+from signssl.data import Manifest, ManifestRow, signer_independent_split
 from signssl.errors import ConfigError, DataError, SignSSLError
+from signssl.io import write_pose
+from signssl.io.video_write import write_video
 from signssl.synth.config import SynthConfig
 from signssl.synth.generate import SynthSample, render, synthesize
 from signssl.synth.phonology import SignSpec, Vocabulary
@@ -93,7 +96,6 @@ def save_video(frames: np.ndarray, path: str | Path, fps: float = 30.0) -> Path:
         with atomic_path(p) as tmp:
             np.save(tmp, frames)
         return p
-    from signssl.io.video_write import write_video
 
     return write_video(p, frames, fps)
 
@@ -155,7 +157,6 @@ def _run_job(job: _Job, st: _Settings) -> _Result:
             list(job.specs), job.signer, job.seed, job.frames, st.config, source=job.pose_rel
         )
         res = _Result(_row(job, sample))
-        from signssl.io import write_pose
 
         if pose_path.is_file() and pose_path.stat().st_size > 0:
             res.kept += 1
@@ -294,8 +295,6 @@ def generate_dataset(
     Raises:
         ConfigError: an invalid argument.
     """
-    from signssl.data import Manifest, ManifestRow, signer_independent_split
-
     for name, v, lo in (
         ("classes", classes, 1),
         ("signers", signers, 1),
