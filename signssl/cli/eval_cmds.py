@@ -14,8 +14,19 @@ from rich.console import Console
 from rich.table import Table
 
 from signssl.cli.parts import PART_HELP, read_part
+from signssl.data.parts import part_path
+from signssl.engine.config import load_config
 from signssl.errors import ConfigError
+from signssl.eval.features import Features, is_features_file
+from signssl.eval.fusion import ClassScores, align_scores, fuse_score_files, fusion_eval
+from signssl.eval.parts import embed_part
+from signssl.eval.per_file import embed_per_file
+from signssl.eval.pipeline import EncoderSpec, embed_manifest, run_evaluation
+from signssl.eval.query import QueryEncoder
+from signssl.eval.report import COUNTS, HEADLINE, _fmt
+from signssl.eval.retrieval import Dictionary
 from signssl.recipes import MASA_FINETUNE
+from signssl.store.spec import spec_from_config
 
 console = Console(highlight=False)
 dictionary_app = typer.Typer(
@@ -85,8 +96,6 @@ PART = typer.Option(None, "--part", metavar="I/N", help=PART_HELP)
 def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
           model_layout: str | None, dims: int | None, normalize: str | None, seed: int = 0,
           config: str | None = None, method: str | None = None, sets: list[str] | None = None):
-    from signssl.eval.pipeline import EncoderSpec
-
     kwargs: dict = {}
     max_frames = None
     if config is not None or method is not None or sets:
@@ -105,9 +114,6 @@ def _random_init_model(baseline: str | None, model: str | None, config: str | No
                        method: str | None, sets: list[str]):
     """``(model name, model kwargs, DataSpec)`` of the encoder that `pretrain --config CONFIG
     --method METHOD --set ...` builds, for --baseline random-init."""
-    from signssl.engine.config import load_config
-    from signssl.store.spec import spec_from_config
-
     if (baseline or "").strip().lower().replace("_", "-") != "random-init":
         raise ConfigError("--config, --method and --set choose the model of --baseline random-init; "
                           "a checkpoint carries its own and the other baselines have none: drop them")
@@ -153,9 +159,6 @@ def embed(
     part: str | None = PART,
 ) -> None:
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
-    from signssl.data.parts import part_path
-    from signssl.eval.parts import embed_part
-
     if (out is None) == (per_file is None):
         raise ConfigError("pass either --out FEATURES.npz or --per-file DIR")
     which = read_part(part)
@@ -179,8 +182,6 @@ def embed(
 
 def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, part: tuple[int, int],
                     **options) -> None:
-    from signssl.eval.per_file import embed_per_file
-
     result = embed_per_file(spec, data, out_dir, split, part=part, **options)
     if result.report is not None:
         _print_skipped(result.report, "samples")
@@ -240,8 +241,6 @@ def evaluate(
     every 2 frames, averaged plainly (avg) or weighted by the run's signer-activity head
     (weighted).  Video encoders are fine-tuned with `signssl finetune-video`.
     """
-    from signssl.eval.pipeline import run_evaluation
-
     options = {
         "retrieval": {"aggregate": aggregate},
         "knn": {"k": k, "temperature": temperature},
@@ -340,8 +339,6 @@ def finetune(
     report.md and scores.npz (the class scores, input of `signssl fuse`).  Video encoders:
     `signssl finetune-video`.
     """
-    from signssl.eval.pipeline import run_evaluation
-
     options = {"epochs": epochs, "lr": lr, "optimizer": optimizer, "schedule": schedule,
                "step_milestones": step_milestones(epochs, step_every),
                "weight_decay": weight_decay, "label_smoothing": label_smoothing,
@@ -386,8 +383,6 @@ def _print_pooling(metrics_path: Path) -> None:
 
 
 def _print_summary(runs) -> None:
-    from signssl.eval.report import COUNTS, HEADLINE, _fmt
-
     table = Table(title=f"{runs.protocol} ({runs.config.get('split')}; seeds {runs.seeds})")
     table.add_column("metric")
     table.add_column("mean ± 95% CI", justify="right")
@@ -411,10 +406,6 @@ def retrieve(
 
     The query is embedded as the dictionary was built (same encoder, and the same window
     pooling when the dictionary holds pooled vectors)."""
-    from signssl.eval.features import Features, is_features_file
-    from signssl.eval.query import QueryEncoder
-    from signssl.eval.retrieval import Dictionary
-
     d = Dictionary.load(dictionary)
     if is_features_file(query):
         feats = Features.load(query)
@@ -466,9 +457,6 @@ def dictionary_build(
 ) -> None:
     """Embed the labelled samples of a manifest into a dictionary file (video encoders:
     pooled sliding windows; queries are embedded the same way by `signssl retrieve`)."""
-    from signssl.eval.pipeline import embed_manifest
-    from signssl.eval.retrieval import Dictionary
-
     spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
                  sets)
     feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
@@ -491,8 +479,6 @@ def fuse(
 ) -> None:
     """Late fusion (MASA +R): softmax(A) + w * softmax(B), classes matched by name and clips
     by path; prints top-1/top-5 of A, B and the fusion."""
-    from signssl.eval.fusion import ClassScores, align_scores, fuse_score_files, fusion_eval
-
     a, b = ClassScores.load(scores_a), ClassScores.load(scores_b)
     fused = fuse_score_files(scores_a, scores_b, weight, normalize)
     table = Table(title=f"late fusion, weight {weight:g} ({normalize})")

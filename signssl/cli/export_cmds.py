@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from signssl.store.export import export_run
+
 console = Console(highlight=False)
 
 
@@ -24,8 +26,6 @@ def export(
     `signssl.load_model(DIR)` and every `--checkpoint` option read the folder and check
     the hash before loading.
     """
-    from signssl.store.export import export_run
-
     result = export_run(run, out, force=force, best=best)
     verb = "replaced" if result.replaced else "wrote"
     console.print(f"{verb} {escape(str(out))}: {result.parameters:,} parameters, "

@@ -15,6 +15,14 @@ import typer
 from rich.console import Console
 
 from signssl.cli.parts import PART_HELP, read_part
+from signssl.data.parts import part_path
+from signssl.engine.config import parse_override
+from signssl.eval.class_distribution import class_distribution as compute
+from signssl.eval.class_distribution import save_class_distribution
+from signssl.eval.extract import REPORT_FILE, extract_run_features, run_features
+from signssl.eval.finetune_video import VideoFinetuneConfig, run_finetune_video
+from signssl.store.model import IMPORT_REPORT
+from signssl.store.model import import_hiera as run_import
 
 console = Console(highlight=False)
 
@@ -50,9 +58,6 @@ def extract_features(
     Long videos are decoded window by window; finished outputs are kept, so rerunning
     the command resumes an interrupted job.  Unreadable rows are skipped and counted.
     """
-    from signssl.data.parts import part_path
-    from signssl.eval.extract import REPORT_FILE, extract_run_features
-
     which = read_part(part)
     rep = extract_run_features(checkpoint, data, out, window, stride, batch_size, split, device,
                                part=which)
@@ -84,10 +89,6 @@ def class_distribution(
     (docs/methods.md#signrep-class-distribution).  Use it with
     `signssl finetune-video --class-distribution`.
     """
-    from signssl.eval.class_distribution import class_distribution as compute
-    from signssl.eval.class_distribution import save_class_distribution
-    from signssl.eval.extract import run_features
-
     feats, report = run_features(
         checkpoint,
         data,
@@ -150,8 +151,6 @@ def finetune_video(
     device: str | None = DEVICE,
 ) -> None:
     """Fine-tune a video encoder for sign recognition and report top-1 per instance / class."""
-    from signssl.eval.finetune_video import VideoFinetuneConfig, run_finetune_video
-
     cfg = VideoFinetuneConfig(
         frames=frames,
         epochs=epochs,
@@ -209,10 +208,6 @@ def import_hiera(
     class-distribution and finetune-video, and `pretrain --set model.init=OUT` (SignRep
     from a pixel-MAE Hiera-B, as in the paper).  Nothing is downloaded.
     """
-    from signssl.engine.config import parse_override
-    from signssl.store.model import IMPORT_REPORT
-    from signssl.store.model import import_hiera as run_import
-
     kwargs = {}
     for item in kwarg:
         keys, value = parse_override(item)

@@ -32,10 +32,12 @@ from signssl.data.how2sign import manifest_from_how2sign
 from signssl.data.lsfb_isol import manifest_from_lsfb_isol
 from signssl.data.msasl import manifest_from_msasl
 from signssl.data.nmfs_csl import manifest_from_nmfs_csl
+from signssl.data.parts import merge_csv_parts
 from signssl.data.samples import VIDEO_EXTENSIONS
 from signssl.data.slr500 import manifest_from_slr500
 from signssl.data.youtube_asl import manifest_from_youtube_asl
 from signssl.errors import ConfigError
+from signssl.eval.parts import merge_feature_parts
 from signssl.utils import save_json
 
 console = Console(highlight=False)
@@ -358,14 +360,10 @@ def merge_cmd(
     """Join the outputs of a job split with --part I/N into the unsplit output; refuses a
     missing or repeated part and a row in two parts (docs/distributed.md)."""
     if out.suffix == ".npz":
-        from signssl.eval.parts import merge_feature_parts
-
         feats = merge_feature_parts(parts)
         feats.save(out)
         n = len(feats)
     else:
-        from signssl.data.parts import merge_csv_parts
-
         n = merge_csv_parts(out, parts)
     console.print(f"wrote {out} ({n} rows from {len(parts)} parts)")
 

@@ -14,6 +14,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from signssl.cli.parts import PART_HELP, read_part
+from signssl.data.parts import part_path
+from signssl.data.priors import (
+    INDEX_NAME,
+    REPORT_NAME,
+    PriorSettings,
+    dataset_bone_lengths,
+    precompute_priors,
+)
 from signssl.errors import ConfigError
 
 out = Console(highlight=False)
@@ -55,9 +63,6 @@ def priors(
     part: Annotated[str | None, typer.Option("--part", metavar="I/N", help=PART_HELP)] = None,
 ) -> None:
     """Precompute the SignRep sign priors of every row of a pose manifest (.npz per row)."""
-    from signssl.data.parts import part_path
-    from signssl.data.priors import INDEX_NAME, REPORT_NAME, PriorSettings, precompute_priors
-
     which = read_part(part)
     if activity_window < 0:
         raise ConfigError(f"--activity-window must be >= 0 frames, got {activity_window}")
@@ -103,8 +108,6 @@ def bone_lengths(
     image_aspect: AspectOpt = 1.0,
 ) -> None:
     """Measure the standard bone lengths (dataset medians) of a pose manifest."""
-    from signssl.data.priors import dataset_bone_lengths
-
     lengths, report = dataset_bone_lengths(
         data, min_conf=min_conf, image_aspect=image_aspect, progress=True
     )

@@ -38,7 +38,7 @@ def serve(
             raise MissingExtraError("fastapi, uvicorn and python-multipart", "serve")
     import uvicorn
 
-    from signssl.serve.app import ServeConfig, create_app
+    from signssl.serve.app import ServeConfig, create_app  # lazy: fastapi
 
     app = create_app(ServeConfig(dictionary, checkpoint, baseline, allow_edits, token,
                                  max_upload_mb, decode_timeout))

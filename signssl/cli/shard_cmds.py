@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from signssl.cli.parts import read_part
+from signssl.data.shard_write import merge_shard_parts, write_shards
+from signssl.data.shards import verify_shards
+from signssl.errors import ConfigError
 
 out = Console(highlight=False)
 
@@ -44,12 +47,7 @@ def shard(
     on the shards gives the results of training on the folder; bad clips are skipped and
     counted.  Options must match the run's data.* settings (checked when read).
     """
-    from signssl.data.shard_write import merge_shard_parts, write_shards
-    from signssl.errors import ConfigError
-
     if verify:
-        from signssl.data.shards import verify_shards
-
         out.print(f"{escape(str(out_dir))}: {verify_shards(out_dir)} clips, every shard matches its index")
         return
     if merge:

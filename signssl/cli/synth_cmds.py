@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from signssl.synth import SynthConfig, generate_dataset, read_report
+from signssl.synth.plots import save_frame_grid, save_trajectory_plot
+
 out = Console(highlight=False)
 
 
@@ -54,8 +57,6 @@ def synth(
     workers: Annotated[int, typer.Option(help="Processes to use.")] = 1,
 ) -> None:
     """Generate synthetic signs with ground truth: pose files, optional videos, manifest."""
-    from signssl.synth import SynthConfig, generate_dataset, read_report
-
     cfg = SynthConfig().scaled(noise) if noise != 1.0 else SynthConfig()
     manifest = generate_dataset(
         out_dir,
@@ -100,8 +101,6 @@ def synth_preview(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Write a grid of rendered frames and a hand-trajectory plot (PNG)."""
-    from signssl.synth.plots import save_frame_grid, save_trajectory_plot
-
     grid = save_frame_grid(
         out_dir / "synth_grid.png", classes=classes, signers=signers, size=size, seed=seed
     )

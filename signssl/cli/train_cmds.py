@@ -16,7 +16,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from signssl.distributed import launched_as_rank_zero, set_process_threads
+from signssl.engine.config import load_config, load_run_config
+from signssl.engine.sources import SourceSpec, parse_source, parse_sources
 from signssl.errors import ConfigError
+from signssl.methods import list_methods
+from signssl.studies.boundary_search import boundary_search
+from signssl.studies.demo import run_demo
+from signssl.studies.study import format_table, load_spec, run_study, table_columns
+from signssl.utils import save_json
 
 out = Console(highlight=False)
 
@@ -56,8 +64,6 @@ DataOpt = Annotated[
 
 def _method_help() -> str:
     """``--method`` help: the registered recipes (:func:`signssl.methods.list_methods`)."""
-    from signssl.methods import list_methods
-
     *rest, last = list_methods()
     return f"{', '.join(rest)} or {last}." if rest else f"{last}."
 
@@ -120,9 +126,6 @@ def pretrain_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configuration and stop.")] = False,
 ) -> None:
     """Pretrain an encoder with a self-supervised method; writes RUN/model for evaluation."""
-    from signssl.engine.config import load_config, load_run_config
-    from signssl.utils import save_json
-
     items = _overrides(sets, max_epochs, max_steps, devices, strategy, seed, progress, checkpoint,
                        num_nodes)
     data, sources = _data_sources(options)
@@ -145,8 +148,7 @@ def pretrain_cmd(
         return
     if data is None and not cfg.data.sources:
         raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
-    from signssl.distributed import launched_as_rank_zero, set_process_threads
-    from signssl.engine.pretrain import lock_run_dir, pretrain
+    from signssl.engine.pretrain import lock_run_dir, pretrain  # lazy: Lightning
 
     set_process_threads(cfg.trainer.devices, threads)
 
@@ -165,8 +167,6 @@ def pretrain_cmd(
         table.add_row("resumed from step", str(result.resumed_from_step))
     table.add_row("clips", f"{result.clips} used, {result.skipped} skipped")
     if cfg.data.sources:
-        from signssl.engine.sources import parse_sources
-
         table.add_row("sources", escape(", ".join(s.label() for s in parse_sources(cfg.data.sources))))
     if result.final_loss is not None:
         table.add_row("final loss", f"{result.final_loss:.4f}")
@@ -183,8 +183,6 @@ def pretrain_cmd(
 def _data_sources(options: list[str] | None) -> tuple[Path | None, list[dict] | None]:
     """``--data`` items as ``(manifest, None)`` for one plain manifest (as always), else
     ``(None, data.sources items)`` with absolute manifest paths (a resume finds them)."""
-    from signssl.engine.sources import SourceSpec, parse_source
-
     if not options:
         return None, None
     specs = [parse_source(text) for text in options]
@@ -229,9 +227,6 @@ def boundary_search_cmd(
 ) -> None:
     """Find how many start/end frames to permute (SSL-SLR Algorithm 1): pretrain + linear eval per b
     and seed, against the no-permutation reference."""
-    from signssl.engine.config import load_config
-    from signssl.studies.boundary_search import boundary_search
-
     cfg = load_config(method, config, _overrides(sets, max_epochs, progress=progress))
     result = boundary_search(
         cfg, data, out_dir, step=step, max_b=max_b, reference_frames=frames, progress=progress,
@@ -266,8 +261,6 @@ def demo_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
 ) -> None:
     """Synthetic vocabulary -> pretrain SL-FPN (and baselines) -> retrieval + linear probe report."""
-    from signssl.studies.demo import run_demo
-
     result = run_demo(out_dir, quick=quick, all_methods=all_methods, seed=seed, progress=progress,
                       log=lambda msg: out.print(escape(msg)))
     table = Table(title=f"demo ({'quick' if quick else 'full'}): {result.num_clips} synthetic clips, "
@@ -301,8 +294,6 @@ def study_cmd(
     ] = True,
 ) -> None:
     """Variants x seeds on synthetic (or given) data: mean ± 95 % CI table and collapse curves."""
-    from signssl.studies.study import format_table, load_spec, run_study, table_columns
-
     spec = load_spec(spec_path)
     summary = run_study(spec, out_dir, jobs=jobs, threads=threads, progress=progress,
                         log=lambda msg: out.print(escape(msg)))

@@ -180,7 +180,7 @@ def evaluate_finetune(
     """
     from torch.utils.data import Subset
 
-    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning
 
     if not seeds:
         raise ConfigError("give at least one seed")

@@ -224,7 +224,7 @@ def _check_arguments(fn: Any, given: dict[str, Any], fixed: set[str], what: str,
 
 def _check_finetune(spec: StudySpec, where: str) -> None:
     """``finetune`` is a dict of :func:`finetune_eval` arguments, for pose data only."""
-    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning
 
     if spec.finetune is None:
         return
@@ -261,11 +261,7 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     """Pretrain (if needed) and evaluate one (variant, seed); returns the result record."""
     import torch
 
-    from signssl.engine.pretrain import (  # lazy: Lightning, only when this runs
-        pretrain,
-        read_run_metrics,
-        read_summary,
-    )
+    from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary  # lazy: Lightning
 
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
@@ -343,7 +339,7 @@ def finetune_metrics(
     """``finetune/<metric>``: ``encoder`` (changed in place) + a linear head trained with the
     labels of the training split (``MASA_FINETUNE`` updated by ``settings``),
     scored on the test split."""
-    from signssl.eval.finetune import finetune_eval  # lazy: Lightning, only when this runs
+    from signssl.eval.finetune import finetune_eval  # lazy: Lightning
 
     classes = manifest.labels()
     train, test = (split_dataset(manifest, data_spec, split, classes, cache=True)
