@@ -1,7 +1,7 @@
 """Training commands: ``signssl pretrain``, ``signssl boundary-search``, ``signssl demo``.
 
 Thin: options are parsed into a configuration and handed to ``signssl.engine`` /
-``signssl.eval.boundary_search``; results are printed with rich.
+``signssl.studies.boundary_search``; results are printed with rich.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def demo_cmd(
 
 
 def study_cmd(
-    spec_path: Annotated[Path, typer.Argument(help="Study YAML (variants, seeds, data size; see signssl.engine.study).")],
+    spec_path: Annotated[Path, typer.Argument(help="Study YAML (variants, seeds, data size; see signssl.studies.study).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (a rerun continues it).")],
     jobs: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,

@@ -206,7 +206,10 @@ def test_embed_per_file_mirrors_the_manifest_and_resumes(
     first.unlink()
     code, stdout, err = run_cli(capsys, "embed", "--checkpoint", run, "--data", manifest, "--per-file", out)
     assert code == 0 and "1 new .npy, 5 kept" in " ".join(stdout.split()), err
-    assert np.array_equal(np.load(first), before[0]) and kept.stat().st_mtime_ns == before[1]
+    # the clip is re-embedded in a batch of one instead of six: equal up to float32 rounding
+    # (matrix products of a different batch size may round differently)
+    np.testing.assert_allclose(np.load(first), before[0], rtol=1e-5, atol=1e-6)
+    assert kept.stat().st_mtime_ns == before[1]
     code, _, err = run_cli(capsys, "embed", "--baseline", "raw-keypoints", "--data", manifest, "--per-file", out)
     assert code == 2 and "another encoder" in err
 
