@@ -23,7 +23,9 @@ from signssl.errors import ConfigError
 from signssl.methods import list_methods
 from signssl.studies.boundary_search import boundary_search
 from signssl.studies.demo import run_demo
-from signssl.studies.study import format_table, load_spec, run_study, table_columns
+from signssl.studies.study import run_study
+from signssl.studies.study_report import format_table, table_columns
+from signssl.studies.study_spec import load_spec
 from signssl.utils import save_json
 
 out = Console(highlight=False)
@@ -283,7 +285,7 @@ def demo_cmd(
 
 
 def study_cmd(
-    spec_path: Annotated[Path, typer.Argument(help="Study YAML (variants, seeds, data size; see signssl.studies.study).")],
+    spec_path: Annotated[Path, typer.Argument(help="Study YAML (variants, seeds, data size; see signssl.studies.study_spec).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (a rerun continues it).")],
     jobs: Annotated[int, typer.Option(help="Runs in parallel (processes).")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,

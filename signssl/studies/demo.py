@@ -32,7 +32,7 @@ from signssl.eval.plots import plot_embedding_map
 from signssl.models.baselines import get_baseline
 from signssl.store.model import load_model
 from signssl.store.spec import DataSpec
-from signssl.studies.study import metric_intervals, plot_metric_summary
+from signssl.studies.study_report import metric_intervals, plot_metric_summary
 from signssl.synth import generate_dataset
 from signssl.utils import atomic_path, atomic_write_text, json_floats, save_json
 

@@ -301,7 +301,8 @@ def test_configs_of_the_video_methods() -> None:
 
 def test_study_spec_generates_video_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import signssl.synth
-    from signssl.studies.study import _data_manifest, spec_from_dict
+    from signssl.studies.study import _data_manifest
+    from signssl.studies.study_spec import spec_from_dict
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(

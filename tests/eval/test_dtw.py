@@ -173,10 +173,12 @@ def test_dtw_is_listed_but_is_not_an_encoder() -> None:
 
 
 def test_study_dtw_variant_reports_retrieval_only(tmp_path: Path, monkeypatch) -> None:
-    from signssl.studies import study
-    from signssl.studies.study import format_table, run_study, spec_from_dict
+    from signssl.studies import study_report
+    from signssl.studies.study import run_study
+    from signssl.studies.study_report import format_table
+    from signssl.studies.study_spec import spec_from_dict
 
-    monkeypatch.setattr(study, "plot_metric_summary", lambda names, metrics, seeds, path, **_: (path, "no bars"))
+    monkeypatch.setattr(study_report, "plot_metric_summary", lambda names, metrics, seeds, path, **_: (path, "no bars"))
 
     spec = spec_from_dict({"data": str(_write_set(tmp_path / "set")), "seeds": [0],
                            "variants": [{"name": "DTW", "baseline": "dtw"}]})

@@ -13,7 +13,8 @@ from scipy import stats
 
 from signssl.eval.features import Features
 from signssl.studies.demo import DemoRow, _figures, embedding_title
-from signssl.studies.study import result_path, spec_from_dict, summarize_study, write_study_report
+from signssl.studies.study_report import result_path, summarize_study, write_study_report
+from signssl.studies.study_spec import spec_from_dict
 from signssl.utils import save_json
 
 

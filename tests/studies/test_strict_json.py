@@ -9,7 +9,8 @@ from pathlib import Path
 
 from signssl.studies.boundary_search import BoundaryPoint, SeedRun
 from signssl.studies.demo import DemoRow, DemoSize, load_demo_results, write_demo_report
-from signssl.studies.study import result_path, spec_from_dict, summarize_study, write_study_report
+from signssl.studies.study_report import result_path, summarize_study, write_study_report
+from signssl.studies.study_spec import spec_from_dict
 from signssl.utils import save_json
 
 NAN = float("nan")

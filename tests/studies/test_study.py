@@ -11,7 +11,8 @@ import torch
 from scipy import stats
 
 from signssl.errors import ConfigError
-from signssl.studies.study import load_spec, run_study, spec_from_dict
+from signssl.studies.study import run_study
+from signssl.studies.study_spec import load_spec, spec_from_dict
 
 TINY = {
     "size": {"classes": 3, "signers": 4, "reps": 1, "frames": 16},
@@ -225,7 +226,7 @@ def test_a_study_folder_another_study_writes_is_refused(tmp_path: Path, lock_hol
 
 
 def test_report_says_whether_the_queries_are_by_unseen_signers(tmp_path: Path) -> None:
-    from signssl.studies.study import _query_signers
+    from signssl.studies.study_report import _query_signers
 
     for name, signer in (("anon.csv", ""), ("signed.csv", "s1")):
         (tmp_path / name).write_text(f"path,label,signer\na.npz,x,{signer}\nb.npz,y,{signer}\n")
