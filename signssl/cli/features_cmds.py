@@ -2,8 +2,8 @@
 downstream, and official Hiera weights as a model export.
 
 Thin: options are parsed here; the work is done by :mod:`signssl.eval.extract`,
-:mod:`signssl.eval.class_distribution`, :mod:`signssl.eval.finetune_video` and
-:func:`signssl.store.model.import_hiera`.
+:mod:`signssl.eval.pooled`, :mod:`signssl.eval.class_distribution`,
+:mod:`signssl.eval.finetune_video` and :func:`signssl.store.model.import_hiera`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from signssl.data.parts import part_path
 from signssl.engine.config import parse_override
 from signssl.eval.class_distribution import class_distribution as compute
 from signssl.eval.class_distribution import save_class_distribution
-from signssl.eval.extract import REPORT_FILE, extract_run_features, run_features
+from signssl.eval.extract import REPORT_FILE, extract_run_features
 from signssl.eval.finetune_video import VideoFinetuneConfig, run_finetune_video
+from signssl.eval.pooled import run_features
 from signssl.store.model import IMPORT_REPORT
 from signssl.store.model import import_hiera as run_import
 

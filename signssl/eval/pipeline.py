@@ -32,19 +32,14 @@ from signssl.data import Manifest, PoseDataset, check_split_names
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
 from signssl.errors import ConfigError, DataError
 from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
-from signssl.eval.extract import (
-    ClipInput,
-    WindowReader,
-    make_embedder,
-    pooled_features,
-    run_modality,
-)
 from signssl.eval.features import Features, extract_features
 from signssl.eval.fusion import ClassScores
 from signssl.eval.metrics import summarize_runs
 from signssl.eval.plots import PoseLookup
+from signssl.eval.pooled import make_embedder, pooled_features
 from signssl.eval.report import write_report
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
+from signssl.eval.window_reader import ClipInput, WindowReader, run_modality
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
 from signssl.store.model import load_model, load_model_config

@@ -16,8 +16,9 @@ from eval_toys import export_video_run, run_cli
 from signssl.data import Manifest, ManifestRow, PoseDataset
 from signssl.data.signrep import video_manifest
 from signssl.eval.class_distribution import class_distribution, load_class_distribution
-from signssl.eval.extract import extract_run_features, output_name, run_features
+from signssl.eval.extract import extract_run_features, output_name
 from signssl.eval.features import Features
+from signssl.eval.pooled import run_features
 from signssl.eval.retrieval import retrieval_eval
 from signssl.eval.windows import WindowEmbedder, load_activity_head
 from signssl.io import video as video_io

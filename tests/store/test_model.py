@@ -281,8 +281,8 @@ def test_spec_of_run_reads_whether_empty_edge_frames_are_dropped(tmp_path: Path)
 
 
 def test_every_reader_of_a_model_keeps_its_empty_frame_rule(tmp_path: Path) -> None:
-    from signssl.eval.extract import ClipInput
     from signssl.eval.pipeline import EncoderSpec
+    from signssl.eval.window_reader import ClipInput
     from signssl.models import create_model
     from signssl.store.model import export_model
 
