@@ -44,7 +44,8 @@ from timing import interleave, paired, ratio_line, spread
 from signssl.data import PoseDataset
 from signssl.engine.config import load_config
 from signssl.engine.loader import EpochBatchSampler, ResumableLoader
-from signssl.engine.pretrain import _Collate, fit
+from signssl.engine.pretrain_pose import _Collate
+from signssl.engine.run import fit
 from signssl.methods import create_method
 from signssl.models import create_model
 from signssl.optim import build_optimizer, param_groups

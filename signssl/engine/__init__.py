@@ -24,8 +24,8 @@ from signssl.engine.config import (
 _LAZY = {
     "PretrainModule": "signssl.engine.module",
     "collapse_std": "signssl.engine.module",
-    "PretrainResult": "signssl.engine.pretrain",
-    "fit": "signssl.engine.pretrain",
+    "PretrainResult": "signssl.engine.run",
+    "fit": "signssl.engine.run",
     "pretrain": "signssl.engine.pretrain",
 }
 

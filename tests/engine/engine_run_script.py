@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from engine_toys import ToyDataset, ToyEncoder, ToyMethod, toy_config  # noqa: E402
 
-from signssl.engine.pretrain import fit  # noqa: E402
+from signssl.engine.run import fit  # noqa: E402
 
 
 class Probe(Callback):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from signssl.engine.config import load_config
-from signssl.engine.pretrain import SafeCheckpointIO
+from signssl.engine.trainer import SafeCheckpointIO
 from signssl.errors import DataError
 from signssl.models import create_model
 from signssl.store.model import (

@@ -97,18 +97,18 @@ def test_study_summary_and_resume(tmp_path: Path) -> None:
 def test_variant_starts_from_another_variants_encoder(tmp_path: Path, monkeypatch) -> None:
     """``init``: the second stage runs after the first (listed first here, to show the
     order is the dependency's, not the spec's) and starts from its exported weights."""
-    import signssl.engine.pretrain as pretrain_module
+    import signssl.engine.pretrain_pose as pose_module
     from signssl.store.model import load_model
 
     starts: dict[str, dict] = {}
-    build = pretrain_module.build_encoder
+    build = pose_module.build_encoder
 
     def spy(cfg):  # the encoder each pretraining run starts from, before any step
         encoder, name, kwargs = build(cfg)
         starts[str(cfg.model.init)] = {k: v.clone() for k, v in encoder.state_dict().items()}
         return encoder, name, kwargs
 
-    monkeypatch.setattr(pretrain_module, "build_encoder", spy)
+    monkeypatch.setattr(pose_module, "build_encoder", spy)
     spec = spec_from_dict({**TINY, "seeds": [0], "data_seed": 1, "variants": [
         {"name": "SL-FPN again", "method": "sl_fpn", "init": "SL-FPN"},
         {"name": "SL-FPN", "method": "sl_fpn"},
@@ -182,7 +182,7 @@ def test_shipped_experiment_specs_resolve(path: Path) -> None:
     (profile + spec ``set`` + variant ``set``) resolves and builds its method, so a typo
     in a key fails here rather than minutes into a study."""
     from signssl.engine.config import load_config
-    from signssl.engine.pretrain import build_encoder
+    from signssl.engine.run import build_encoder
     from signssl.methods import create_method
 
     spec = load_spec(path)
