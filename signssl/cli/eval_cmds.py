@@ -1,4 +1,4 @@
-"""``signssl embed | evaluate | finetune | retrieve | dictionary``: frozen features, protocols, lookup.
+"""``signssl embed | evaluate PROTOCOL | finetune | retrieve | dictionary``: frozen features, protocols, lookup.
 
 Thin: options are parsed here, the work is done by :mod:`signssl.eval.pipeline`.
 """
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from signssl.cli.option_groups import with_defaults, with_options
 from signssl.cli.parts import PART_HELP, read_part
 from signssl.data.parts import part_path
 from signssl.engine.config import load_config
@@ -25,6 +26,16 @@ from signssl.eval.pipeline import EncoderSpec, embed_manifest, run_evaluation
 from signssl.eval.query import QueryEncoder
 from signssl.eval.report import COUNTS, HEADLINE, _fmt
 from signssl.eval.retrieval import Dictionary
+from signssl.eval.run_options import (
+    Embedding,
+    EvalData,
+    EvalOutput,
+    Finetune,
+    Knn,
+    LinearProbe,
+    ProtocolOptions,
+    Retrieval,
+)
 from signssl.recipes import MASA_FINETUNE
 from signssl.store.spec import spec_from_config
 
@@ -32,13 +43,15 @@ console = Console(highlight=False)
 dictionary_app = typer.Typer(
     name="dictionary", help="Build sign dictionaries for retrieval.", no_args_is_help=True
 )
-
-
-class Protocol(str, Enum):
-    retrieval = "retrieval"
-    knn = "knn"
-    linear = "linear"
-    finetune = "finetune"
+evaluate_app = typer.Typer(
+    name="evaluate", no_args_is_help=True,
+    help="Run an evaluation protocol and write OUT/metrics.json, OUT/report.md and figures.\n\n"
+         "Dictionary = training split, queries = test split.  A manifest without a split column "
+         "is evaluated leave-one-out (retrieval, knn) or with a seeded stratified hold-out of "
+         "25 % per class and per seed (linear, finetune, --label-fraction).  Video encoders (and "
+         "pose encoders with --pooling) embed every video (or pose file) by 16-frame windows "
+         "every 2 frames, averaged plainly (avg) or weighted by the run's signer-activity head "
+         "(weighted).  Video encoders are fine-tuned with `signssl finetune-video`.")
 
 
 class Pooling(str, Enum):
@@ -189,77 +202,128 @@ def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, part: tu
                   f"{result.listed} listed in {result.manifest}", soft_wrap=True)
 
 
-def evaluate(
-    protocol: Protocol = typer.Argument(..., help="retrieval | knn | linear | finetune."),
+def encoder_source(
     checkpoint: Path | None = CHECKPOINT,
     baseline: str | None = BASELINE,
     model: str | None = MODEL,
     config: str | None = CONFIG,
     method: str | None = METHOD,
     sets: list[str] | None = SETS,
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+) -> EncoderSpec:
+    """The encoder evaluated and how it reads clips (--checkpoint or --baseline ...)."""
+    return _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
+                 method=method, sets=sets)
+
+
+def eval_data(
     data: Path = DATA,
-    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
     test_data: Path | None = TEST_DATA,
     train_split: str = TRAIN_SPLIT,
     test_split: str = TEST_SPLIT,
     seeds: int = SEEDS,
     label_fraction: float | None = LABEL_FRACTION,
     holdout: float | None = HOLDOUT,
-    layout: str | None = LAYOUT,
-    model_layout: str | None = MODEL_LAYOUT,
-    dims: int | None = DIMS,
-    normalize: str | None = NORMALIZE,
-    k: int | None = typer.Option(
-        None, "--k", help="k-NN: neighbours (default: the smallest training class size, one "
-                          "less in leave-one-out, at most 20)."),
-    temperature: float = typer.Option(0.07, "--temperature", help="k-NN: vote weight exp(s / T)."),
-    aggregate: str = typer.Option("nearest", "--aggregate", help="Retrieval: nearest | mean."),
-    backend: str = typer.Option("sklearn", "--backend", help="Linear probe: sklearn | torch."),
-    epochs: int = typer.Option(20, "--epochs", help="Fine-tuning epochs."),
-    lr: float = typer.Option(1e-3, "--lr", help="Fine-tuning learning rate."),
-    optimizer: str = typer.Option("adamw", "--optimizer", help="Fine-tuning: adamw | sgd."),
-    label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="Fine-tuning."),
-    schedule: str = typer.Option(
-        "cosine", "--schedule", help="Fine-tuning lr after warm-up: cosine | step (x0.1 at 50 and 75 %)."),
-    train_crop: str = typer.Option(
-        "uniform", "--train-crop",
-        help="Fine-tuning: clips longer than the frame budget in training: uniform | random "
-             "(one random frame per segment) | center | start."),
-    batch_size: int = BATCH,
+) -> EvalData:
+    """The manifests, their training and test rows, the seeds."""
+    return EvalData(data, test_data, train_split, test_split, seeds, label_fraction, holdout)
+
+
+def eval_output(
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
     projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
+) -> EvalOutput:
+    """The report folder and its figures."""
+    return EvalOutput(out, plots=not no_plots, projection=projection)
+
+
+def embedding(
+    batch_size: int = BATCH,
     pooling: Pooling | None = POOLING,
     window: int | None = WINDOW,
     stride: int = STRIDE,
-) -> None:
-    """Run an evaluation protocol and write DIR/metrics.json, DIR/report.md and figures.
+) -> Embedding:
+    """How frozen vectors are made (whole clips, or pooled sliding windows)."""
+    return Embedding(batch_size, _value(pooling), window, stride)
 
-    Dictionary = training split, queries = test split.  A manifest without a split column
-    is evaluated leave-one-out (retrieval, knn) or with a seeded stratified hold-out of
-    25 % per class and per seed (linear, finetune, --label-fraction).  Video encoders (and
-    pose encoders with --pooling) embed every video (or pose file) by 16-frame windows
-    every 2 frames, averaged plainly (avg) or weighted by the run's signer-activity head
-    (weighted).  Video encoders are fine-tuned with `signssl finetune-video`.
-    """
-    options = {
-        "retrieval": {"aggregate": aggregate},
-        "knn": {"k": k, "temperature": temperature},
-        "linear": {"backend": backend},
-        "finetune": {"epochs": epochs, "lr": lr, "optimizer": optimizer,
-                     "label_smoothing": label_smoothing, "batch_size": batch_size,
-                     "schedule": schedule, "train_crop": train_crop},
-    }[protocol.value]
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
-                 method=method, sets=sets)
-    result = run_evaluation(
-        protocol.value, spec, data, out, test_data, train_split, test_split, seeds,
-        label_fraction, holdout, batch_size, options, plots_on=not no_plots, projection=projection,
-        pooling=_value(pooling), window=window, stride=stride,
-    )
+
+FROZEN = {"source": encoder_source, "data": eval_data, "output": eval_output, "embed": embedding}
+
+
+@evaluate_app.command("retrieval")
+@with_options(**FROZEN)
+def evaluate_retrieval(
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    aggregate: str = typer.Option("nearest", "--aggregate", help="nearest | mean."),
+) -> None:
+    """Dictionary retrieval: dictionary = training split, queries = test split (leave-one-out
+    without a split column); top-k accuracy per instance and per class, MRR.  `--baseline
+    dtw` compares the pose sequences by dynamic time warping instead of embeddings."""
+    _evaluate(Retrieval(aggregate), source, data, output, embed)
+
+
+@evaluate_app.command("knn")
+@with_options(**FROZEN)
+def evaluate_knn(
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    k: int | None = typer.Option(
+        None, "--k", help="Neighbours (default: the smallest training class size, one less in "
+                          "leave-one-out, at most 20)."),
+    temperature: float = typer.Option(0.07, "--temperature", help="Vote weight exp(s / T)."),
+) -> None:
+    """k-nearest-neighbour classification of the test split by the training split
+    (leave-one-out without a split column); writes the class scores (scores.npz) too."""
+    _evaluate(Knn(k, temperature), source, data, output, embed)
+
+
+@evaluate_app.command("linear")
+@with_options(**FROZEN)
+def evaluate_linear(
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    backend: str = typer.Option("sklearn", "--backend", help="sklearn | torch."),
+) -> None:
+    """Linear probe on frozen vectors: trained on the training split, scored on the test
+    split (without a split column: a seeded stratified hold-out of 25 % per class and per
+    seed); writes the class scores (scores.npz) too."""
+    _evaluate(LinearProbe(backend), source, data, output, embed)
+
+
+@evaluate_app.command("finetune")
+@with_options(source=encoder_source, data=eval_data, output=eval_output)
+def evaluate_finetune(
+    source: EncoderSpec, data: EvalData, output: EvalOutput,
+    epochs: int = typer.Option(20, "--epochs", help="Training epochs."),
+    lr: float = typer.Option(1e-3, "--lr", help="Learning rate."),
+    optimizer: str = typer.Option("adamw", "--optimizer", help="adamw | sgd."),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="Cross-entropy label smoothing."),
+    schedule: str = typer.Option(
+        "cosine", "--schedule", help="lr after warm-up: cosine | step (x0.1 at 50 and 75 %)."),
+    train_crop: str = typer.Option(
+        "uniform", "--train-crop",
+        help="Clips longer than the frame budget in training: uniform | random (one random "
+             "frame per segment) | center | start."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Clips per batch (training and embedding)."),
+) -> None:
+    """Fine-tune a pose encoder + linear head on the training split, score the test split
+    (without a split column: a seeded stratified hold-out of 25 % per class and per seed);
+    writes the class scores (scores.npz) too.  MASA's recipe: `signssl finetune`; video
+    encoders: `signssl finetune-video`."""
+    protocol = Finetune(epochs=epochs, lr=lr, optimizer=optimizer, schedule=schedule,
+                        label_smoothing=label_smoothing, batch_size=batch_size, train_crop=train_crop)
+    _evaluate(protocol, source, data, output, Embedding(batch_size))
+
+
+def _evaluate(protocol: ProtocolOptions, source: EncoderSpec, data: EvalData, output: EvalOutput,
+              embed: Embedding) -> None:
+    result = run_evaluation(protocol, source, data, output, embed)
     _print_summary(result.runs)
     _print_pooling(result.written["metrics.json"])
     _print_run_notes(result)
-    console.print(written_line(out, result.written.values()))
+    console.print(written_line(output.out_dir, result.written.values()))
 
 
 def written_line(out: Path, paths: Iterable[Path]) -> str:
@@ -288,26 +352,13 @@ def step_milestones(epochs: int, step_every: int) -> list[float]:
     return [e / epochs for e in range(step_every, epochs, step_every)]
 
 
+@with_options(source=with_defaults(encoder_source, baseline=typer.Option(
+    None, "--baseline", help="random-init: the same recipe from scratch (with --model).")),
+    data=eval_data)
 def finetune(
-    checkpoint: Path | None = CHECKPOINT,
-    baseline: str | None = typer.Option(
-        None, "--baseline", help="random-init: the same recipe from scratch (with --model)."),
-    model: str | None = MODEL,
-    config: str | None = CONFIG,
-    method: str | None = METHOD,
-    sets: list[str] | None = SETS,
-    data: Path = DATA,
+    source: EncoderSpec,
+    data: EvalData,
     out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, scores.npz)."),
-    test_data: Path | None = TEST_DATA,
-    train_split: str = TRAIN_SPLIT,
-    test_split: str = TEST_SPLIT,
-    seeds: int = SEEDS,
-    label_fraction: float | None = LABEL_FRACTION,
-    holdout: float | None = HOLDOUT,
-    layout: str | None = LAYOUT,
-    model_layout: str | None = MODEL_LAYOUT,
-    dims: int | None = DIMS,
-    normalize: str | None = NORMALIZE,
     epochs: int = typer.Option(MASA_FINETUNE["epochs"], "--epochs", help="Training epochs."),
     lr: float = typer.Option(MASA_FINETUNE["lr"], "--lr", help="Learning rate (encoder and head)."),
     optimizer: str = typer.Option(
@@ -339,20 +390,15 @@ def finetune(
     report.md and scores.npz (the class scores, input of `signssl fuse`).  Video encoders:
     `signssl finetune-video`.
     """
-    options = {"epochs": epochs, "lr": lr, "optimizer": optimizer, "schedule": schedule,
-               "step_milestones": step_milestones(epochs, step_every),
-               "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-               "warmup_epochs": warmup_epochs, "batch_size": batch_size, "train_crop": train_crop}
-    if frames is not None:
-        if frames < 1:
-            raise ConfigError(f"--frames must be >= 1, got {frames}")
-        options["max_frames"] = frames
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
-                 method=method, sets=sets)
-    result = run_evaluation(
-        "finetune", spec, data, out, test_data, train_split, test_split, seeds, label_fraction,
-        holdout, batch_size, options, plots_on=not no_plots,
-    )
+    if frames is not None and frames < 1:
+        raise ConfigError(f"--frames must be >= 1, got {frames}")
+    protocol = Finetune(epochs=epochs, lr=lr, optimizer=optimizer, schedule=schedule,
+                        step_milestones=step_milestones(epochs, step_every),
+                        weight_decay=weight_decay, label_smoothing=label_smoothing,
+                        warmup_epochs=warmup_epochs, batch_size=batch_size, train_crop=train_crop,
+                        max_frames=frames)
+    result = run_evaluation(protocol, source, data, EvalOutput(out, plots=not no_plots),
+                            Embedding(batch_size))
     _print_summary(result.runs)
     _print_run_notes(result)
     console.print(f"wrote {out}/metrics.json, report.md and scores.npz")
@@ -497,7 +543,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command()(embed)
     app.command()(fuse)
-    app.command()(evaluate)
+    app.add_typer(evaluate_app, name="evaluate")
     app.command()(finetune)
     app.command()(retrieve)
     app.add_typer(dictionary_app, name="dictionary")

@@ -6,7 +6,8 @@
 * :func:`open_dataset` reads a manifest as a :class:`~signssl.data.PoseDataset` with bad
   samples skipped and counted;
 * :func:`embed_manifest` returns :class:`~signssl.eval.features.Features` plus that count;
-* :func:`run_evaluation` runs a protocol over seeds and writes the report folder.
+* :func:`run_evaluation` runs a protocol over seeds and writes the report folder, given
+  the settings of :mod:`signssl.eval.run_options`.
 
 Video encoders (a run recorded as ``modality: video``, or ``random-init`` of a Hiera)
 always embed a video by pooled sliding windows (:func:`windowed_features`: ``weighted``
@@ -38,6 +39,15 @@ from signssl.eval.metrics import summarize_runs
 from signssl.eval.plots import PoseLookup
 from signssl.eval.pooled import make_embedder, pooled_features
 from signssl.eval.report import write_report
+from signssl.eval.run_options import (
+    PROTOCOL_OPTIONS,
+    Embedding,
+    EvalData,
+    EvalOutput,
+    Finetune,
+    ProtocolOptions,
+    Retrieval,
+)
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
 from signssl.eval.window_reader import ClipInput, WindowReader, run_modality
 from signssl.models.base import Encoder
@@ -331,105 +341,83 @@ def save_class_scores(out_dir: str | Path, protocol: str, runs: Any, written: di
     written["scores"] = ClassScores.from_result(runs.result).save(Path(out_dir) / "scores.npz")
 
 
-def run_evaluation(
-    protocol: str,
-    spec: EncoderSpec,
-    data: str | Path,
-    out_dir: str | Path,
-    test_data: str | Path | None = None,
-    train_split: str = "train",
-    test_split: str = "test",
-    seeds: int = 1,
-    label_fraction: float | None = None,
-    holdout: float | None = None,
-    batch_size: int = 64,
-    options: dict[str, Any] | None = None,
-    plots_on: bool = True,
-    progress: bool = True,
-    projection: str = "pca",
-    pooling: str | None = None,
-    window: int | None = None,
-    stride: int = 2,
-) -> EvaluationOutput:
-    """Run ``protocol`` (retrieval, knn, linear, finetune) and write ``out_dir``.
+def run_evaluation(protocol: ProtocolOptions, spec: EncoderSpec, data: EvalData,
+                   output: EvalOutput, embedding: Embedding = Embedding()) -> EvaluationOutput:
+    """Run ``protocol`` (:class:`Retrieval`, :class:`Knn`, :class:`LinearProbe`,
+    :class:`Finetune` with its settings) on ``data`` and write ``output.out_dir``.
 
-    ``options`` go to the protocol (e.g. ``k``, ``aggregate``, ``backend``, ``epochs``).
     The report records the encoder, the split mode and the skipped samples.
-    ``pooling`` (``"avg"`` / ``"weighted"``) replaces the whole-clip embedding by pooled
-    sliding-window vectors (:func:`windowed_features`; ``window`` frames every ``stride``);
-    video encoders always use them (``pooling=None``: weighted with an activity head, else
-    avg) and are fine-tuned by ``signssl finetune-video``, not here.
+    ``embedding.pooling`` (``"avg"`` / ``"weighted"``) replaces the whole-clip embedding by
+    pooled sliding-window vectors (:func:`windowed_features`); video encoders always use
+    them (``pooling=None``: weighted with an activity head, else avg) and are fine-tuned by
+    ``signssl finetune-video``, not here.
     """
-    if protocol not in PROTOCOLS:
+    if not isinstance(protocol, PROTOCOL_OPTIONS):
         raise ConfigError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    if projection not in ("pca", "tsne"):
-        raise ConfigError(f"--projection must be pca or tsne, got {projection!r}")
-    options = dict(options or {})
-    train_m, tr_split, test_m, te_split, split_desc = choose_splits(data, test_data, train_split,
-                                                                    test_split)
+    if data.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {data.seeds}")
+    if output.projection not in ("pca", "tsne"):
+        raise ConfigError(f"--projection must be pca or tsne, got {output.projection!r}")
+    splits = choose_splits(data.data, data.test_data, data.train_split, data.test_split)
     if spec.baseline == "dtw":  # sequences compared, no encoder
-        return _run_dtw(protocol, spec, data, out_dir, test_data, train_m, tr_split, test_m,
-                        te_split, split_desc, holdout, label_fraction, pooling, options, plots_on,
-                        progress)
+        return _run_dtw(protocol, spec, data, output, embedding, splits)
     encoder = spec.build()
     video = reads_video(spec, encoder)
-    if protocol == "finetune" and video:
+    if isinstance(protocol, Finetune) and video:
         raise ConfigError("video encoders are fine-tuned with `signssl finetune-video "
                           "--checkpoint RUN` (clips, inflated patch embedding); `finetune` "
                           "and `evaluate finetune` train pose encoders")  # fmt: skip
-    if pooling is not None or video:
-        if protocol == "finetune":
+    if embedding.pooling is not None or video:
+        if isinstance(protocol, Finetune):
             raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
                               "fine-tuning: drop --pooling or use retrieval, knn or linear")
-        return _run_windowed(protocol, spec, encoder, data, out_dir, test_data, train_m,
-                             tr_split, test_m, te_split, split_desc, seeds, label_fraction,
-                             holdout, batch_size, options, plots_on, progress, projection,
-                             pooling, window, stride)  # fmt: skip
+        return _run_windowed(protocol, spec, encoder, data, output, embedding, splits)
+    train_m, tr_split, test_m, te_split, split_desc = splits
+    progress, batch_size = output.progress, embedding.batch_size
     train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
     test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
     skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
-    seed_list = list(range(seeds))
+    seed_list = list(range(data.seeds))
     # frozen embeddings: the protocol's input (retrieval, knn, linear) and the report's map
     train_f = embed_dataset(encoder, train_ds, spec, batch_size, progress)
     test_f = None if test_ds is None else embed_dataset(encoder, test_ds, spec, batch_size, progress)
-    if protocol == "finetune":
+    options = protocol.kwargs()
+    if isinstance(protocol, Finetune):
         options.setdefault("max_frames", spec.max_frames)
         runs = evaluate_finetune(lambda s: spec.build(seed=s), train_ds, test_ds, seed_list,
-                                 label_fraction, holdout, progress=False, **options)
+                                 data.label_fraction, data.holdout, progress=False, **options)
     else:
-        runs = evaluate_features(protocol, train_f, test_f, seed_list, label_fraction, holdout,
-                                 **options)
+        runs = evaluate_features(protocol.protocol, train_f, test_f, seed_list,
+                                 data.label_fraction, data.holdout, **options)
     runs.config["data"] = split_desc
-    warnings, extra = pose_report_extra(spec, train_f, test_f, train_rep, test_rep, data, test_data)
+    warnings, extra = pose_report_extra(spec, train_f, test_f, train_rep, test_rep, data.data,
+                                        data.test_data)
     shown = test_f if test_f is not None else train_f
     written = write_report(
-        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name}",
+        output.out_dir, runs, shown, title=f"{protocol.protocol} evaluation of {spec.name}",
         lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
-        extra=extra, plots_on=plots_on, projection=projection,
+        extra=extra, plots_on=output.plots, projection=output.projection,
     )
-    save_class_scores(out_dir, protocol, runs, written)
+    save_class_scores(output.out_dir, protocol.protocol, runs, written)
     return EvaluationOutput(runs, written, skipped, warnings)
 
 
-def _run_dtw(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_data: Any,
-             train_m: Any, tr_split: str | None, test_m: Any, te_split: str | None,
-             split_desc: str, holdout: float | None, label_fraction: float | None,
-             pooling: str | None, options: dict[str, Any], plots_on: bool,
-             progress: bool) -> EvaluationOutput:
+def _run_dtw(protocol: ProtocolOptions, spec: EncoderSpec, data: EvalData, output: EvalOutput,
+             embedding: Embedding, splits: tuple) -> EvaluationOutput:
     """:func:`run_evaluation` of the DTW baseline (:mod:`signssl.eval.dtw`): dictionary =
     train clips, queries = test clips (leave-one-out without a split), read as the other
     pose baselines read them.  Deterministic, so one run whatever ``--seeds``."""
     use = "use `signssl evaluate retrieval --baseline dtw`"
-    if protocol != "retrieval":
+    if not isinstance(protocol, Retrieval):
         raise ConfigError(f"the dtw baseline compares sequences and has no embedding for "
-                          f"{protocol}: {use}")
-    if options.get("aggregate", "nearest") != "nearest":
+                          f"{protocol.protocol}: {use}")
+    if protocol.aggregate != "nearest":
         raise ConfigError("dtw scores a label by its nearest entry: drop --aggregate")
-    if holdout or label_fraction is not None or pooling is not None:
+    if data.holdout or data.label_fraction is not None or embedding.pooling is not None:
         raise ConfigError("dtw takes the manifest's splits (or leave-one-out without them): drop "
                           "--holdout, --label-fraction and --pooling")
+    train_m, tr_split, test_m, te_split, split_desc = splits
+    progress = output.progress
     train_ds, train_rep = open_dataset(train_m, spec, tr_split, progress)
     test_ds, test_rep = (None, None) if test_m is None else open_dataset(test_m, spec, te_split, progress)
     train_c, test_c = (None if ds is None else clip_sequences(ds, max_frames=spec.max_frames)
@@ -440,11 +428,12 @@ def _run_dtw(protocol: str, spec: EncoderSpec, data: Any, out_dir: Any, test_dat
                     {"split": split, "label_fraction": None, "aggregate": "nearest",
                      "streams": list(DEFAULT_STREAMS), "neighbor_score": "minus the DTW distance"})
     runs.config["data"] = split_desc
-    warnings, extra = pose_report_extra(spec, train_c, test_c, train_rep, test_rep, data, test_data)
+    warnings, extra = pose_report_extra(spec, train_c, test_c, train_rep, test_rep, data.data,
+                                        data.test_data)
     written = write_report(
-        out_dir, runs, None, title=f"retrieval evaluation of {spec.name} (DTW 1-NN)",
+        output.out_dir, runs, None, title=f"retrieval evaluation of {spec.name} (DTW 1-NN)",
         lookup=pose_lookup(*(d for d in (train_ds, test_ds) if d is not None)),
-        extra=extra, plots_on=plots_on,
+        extra=extra, plots_on=output.plots,
     )
     return EvaluationOutput(runs, written, extra["skipped_samples"], warnings)
 
@@ -515,21 +504,19 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     return feats, report, reader.poses
 
 
-def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any, out_dir: Any,
-                  test_data: Any, train_m: Any, tr_split: str | None, test_m: Any,
-                  te_split: str | None, split_desc: str, seeds: int,
-                  label_fraction: float | None, holdout: float | None, batch_size: int,
-                  options: dict[str, Any], plots_on: bool, progress: bool, projection: str,
-                  pooling: str | None, window: int | None, stride: int) -> EvaluationOutput:
+def _run_windowed(protocol: ProtocolOptions, spec: EncoderSpec, encoder: Encoder, data: EvalData,
+                  output: EvalOutput, embedding: Embedding, splits: tuple) -> EvaluationOutput:
     """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
+    train_m, tr_split, test_m, te_split, split_desc = splits
     classes = sorted(set(_read(train_m).labels()) | set(_read(test_m).labels() if test_m else []))
-    train_f, train_rep, train_poses = windowed_features(
-        spec, encoder, train_m, tr_split, pooling, window, stride, batch_size, progress, classes)
+    how = (embedding.pooling, embedding.window, embedding.stride, embedding.batch_size,
+           output.progress, classes)
+    train_f, train_rep, train_poses = windowed_features(spec, encoder, train_m, tr_split, *how)
     test_f, test_rep, test_poses = (None, None, None) if test_m is None else windowed_features(
-        spec, encoder, test_m, te_split, pooling, window, stride, batch_size, progress, classes)
+        spec, encoder, test_m, te_split, *how)
     skipped = {"train": train_rep.num_problems, "test": 0 if test_rep is None else test_rep.num_problems}
-    runs = evaluate_features(protocol, train_f, test_f, list(range(seeds)), label_fraction,
-                             holdout, **options)
+    runs = evaluate_features(protocol.protocol, train_f, test_f, list(range(data.seeds)),
+                             data.label_fraction, data.holdout, **protocol.kwargs())
     runs.config["data"] = split_desc
     warnings, unlabeled = data_warnings(train_f, test_f)
     pools = [f.info["pooling"] for f in (train_f, test_f) if f is not None]
@@ -541,15 +528,16 @@ def _run_windowed(protocol: str, spec: EncoderSpec, encoder: Encoder, data: Any,
         "skipped_samples": skipped,
         "unlabeled_rows_skipped": unlabeled,
         "warnings": warnings,
-        "manifest": str(data),
-        **({"test_manifest": str(test_data)} if test_data is not None else {}),
+        "manifest": str(data.data),
+        **({"test_manifest": str(data.test_data)} if data.test_data is not None else {}),
     }
     poses = [d for d in (train_poses, test_poses) if d is not None]
     shown = test_f if test_f is not None else train_f
     written = write_report(
-        out_dir, runs, shown, title=f"{protocol} evaluation of {spec.name} ({pools[0]['mode']} windows)",
-        lookup=pose_lookup(*poses) if poses else None, extra=extra, plots_on=plots_on,
-        projection=projection,
+        output.out_dir, runs, shown,
+        title=f"{protocol.protocol} evaluation of {spec.name} ({pools[0]['mode']} windows)",
+        lookup=pose_lookup(*poses) if poses else None, extra=extra, plots_on=output.plots,
+        projection=output.projection,
     )
-    save_class_scores(out_dir, protocol, runs, written)
+    save_class_scores(output.out_dir, protocol.protocol, runs, written)
     return EvaluationOutput(runs, written, skipped, warnings)
