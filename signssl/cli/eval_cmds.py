@@ -6,6 +6,7 @@ Thin: options are parsed here, the work is done by :mod:`signssl.eval.pipeline`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 
@@ -106,23 +107,6 @@ STRIDE = typer.Option(2, "--stride", help="Window stride in frames.")
 PART = typer.Option(None, "--part", metavar="I/N", help=PART_HELP)
 
 
-def _spec(checkpoint: Path | None, baseline: str | None, model: str | None, layout: str | None,
-          model_layout: str | None, dims: int | None, normalize: str | None, seed: int = 0,
-          config: str | None = None, method: str | None = None, sets: list[str] | None = None):
-    kwargs: dict = {}
-    max_frames = None
-    if config is not None or method is not None or sets:
-        model, kwargs, data = _random_init_model(baseline, model, config, method, sets or [])
-        if data.modality == "pose":  # read clips as the pretraining run would
-            model_layout, dims = model_layout or data.layout, dims or data.dims
-            normalize, max_frames = normalize or data.normalize, data.max_frames
-    return EncoderSpec(
-        checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
-        seed=seed, layout=model_layout, dims=dims, normalize=normalize, max_frames=max_frames,
-        source_layout=layout, extra=kwargs,
-    )
-
-
 def _random_init_model(baseline: str | None, model: str | None, config: str | None,
                        method: str | None, sets: list[str]):
     """``(model name, model kwargs, DataSpec)`` of the encoder that `pretrain --config CONFIG
@@ -146,43 +130,93 @@ def _print_skipped(report, what: str) -> None:
         console.print(f"[yellow]{what}: {report.summary()}[/]")
 
 
-def embed(
+def encoder_options(
     checkpoint: Path | None = CHECKPOINT,
     baseline: str | None = BASELINE,
     model: str | None = MODEL,
     config: str | None = CONFIG,
     method: str | None = METHOD,
     sets: list[str] | None = SETS,
+    layout: str | None = LAYOUT,
+    model_layout: str | None = MODEL_LAYOUT,
+    dims: int | None = DIMS,
+    normalize: str | None = NORMALIZE,
+) -> EncoderSpec:
+    """The encoder (--checkpoint, or --baseline with its model) and how it reads clips."""
+    kwargs: dict = {}
+    max_frames = None
+    if config is not None or method is not None or sets:
+        model, kwargs, data = _random_init_model(baseline, model, config, method, sets or [])
+        if data.modality == "pose":  # read clips as the pretraining run would
+            model_layout, dims = model_layout or data.layout, dims or data.dims
+            normalize, max_frames = normalize or data.normalize, data.max_frames
+    return EncoderSpec(
+        checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
+        layout=model_layout, dims=dims, normalize=normalize, max_frames=max_frames,
+        source_layout=layout, extra=kwargs,
+    )
+
+
+def data_options(
+    data: Path = DATA,
+    test_data: Path | None = TEST_DATA,
+    train_split: str = TRAIN_SPLIT,
+    test_split: str = TEST_SPLIT,
+    seeds: int = SEEDS,
+    label_fraction: float | None = LABEL_FRACTION,
+    holdout: float | None = HOLDOUT,
+) -> EvalData:
+    """The manifests, their training and test rows, the seeds."""
+    return EvalData(data, test_data, train_split, test_split, seeds, label_fraction, holdout)
+
+
+def output_options(
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
+    projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
+) -> EvalOutput:
+    """The report folder and its figures."""
+    return EvalOutput(out, plots=not no_plots, projection=projection)
+
+
+def embedding_options(
+    batch_size: int = BATCH,
+    pooling: Pooling | None = POOLING,
+    window: int | None = WINDOW,
+    stride: int = STRIDE,
+) -> Embedding:
+    """How frozen vectors are made (whole clips, or pooled sliding windows)."""
+    return Embedding(batch_size, _value(pooling), window, stride)
+
+
+@with_options(source=encoder_options)
+def seeded_encoder_options(source: EncoderSpec, seed: int = SEED) -> EncoderSpec:
+    """The encoder and the seed of its random-init weights."""
+    source.seed = seed
+    return source
+
+
+@with_options(source=seeded_encoder_options, embedding=embedding_options)
+def embed(
+    source: EncoderSpec,
+    embedding: Embedding,
     data: Path = DATA,
     out: Path | None = typer.Option(None, "--out", "-o", help="Features file to write (.npz)."),
     per_file: Path | None = typer.Option(
         None, "--per-file",
         help="Instead of --out: one .npy per clip in this folder, mirroring the manifest's "
              "relative paths, and DIR/manifest.csv listing them with labels; resumable."),
-    layout: str | None = LAYOUT,
-    model_layout: str | None = MODEL_LAYOUT,
-    dims: int | None = DIMS,
-    normalize: str | None = NORMALIZE,
     split: str | None = typer.Option(None, "--split", help="Only rows of this split."),
-    batch_size: int = BATCH,
-    seed: int = SEED,
-    pooling: Pooling | None = POOLING,
-    window: int | None = WINDOW,
-    stride: int = STRIDE,
     part: str | None = PART,
 ) -> None:
     """Embed every sample of a manifest: npz with features (N, D), labels, paths, signers."""
     if (out is None) == (per_file is None):
         raise ConfigError("pass either --out FEATURES.npz or --per-file DIR")
     which = read_part(part)
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
-                 sets)
     if per_file is not None:
-        _embed_per_file(spec, data, per_file, split, which, batch_size=batch_size,
-                        pooling=_value(pooling), window=window, stride=stride)
+        _embed_per_file(source, data, per_file, split, which, **asdict(embedding))
         return
-    feats, report = embed_part(spec, data, which, split, batch_size=batch_size,
-                               pooling=_value(pooling), window=window, stride=stride)
+    feats, report = embed_part(source, data, which, split, **asdict(embedding))
     out = part_path(out, which)
     feats.save(out)
     if report is None:
@@ -202,74 +236,26 @@ def _embed_per_file(spec, data: Path, out_dir: Path, split: str | None, part: tu
                   f"{result.listed} listed in {result.manifest}", soft_wrap=True)
 
 
-def encoder_source(
-    checkpoint: Path | None = CHECKPOINT,
-    baseline: str | None = BASELINE,
-    model: str | None = MODEL,
-    config: str | None = CONFIG,
-    method: str | None = METHOD,
-    sets: list[str] | None = SETS,
-    layout: str | None = LAYOUT,
-    model_layout: str | None = MODEL_LAYOUT,
-    dims: int | None = DIMS,
-    normalize: str | None = NORMALIZE,
-) -> EncoderSpec:
-    """The encoder evaluated and how it reads clips (--checkpoint or --baseline ...)."""
-    return _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, config=config,
-                 method=method, sets=sets)
-
-
-def eval_data(
-    data: Path = DATA,
-    test_data: Path | None = TEST_DATA,
-    train_split: str = TRAIN_SPLIT,
-    test_split: str = TEST_SPLIT,
-    seeds: int = SEEDS,
-    label_fraction: float | None = LABEL_FRACTION,
-    holdout: float | None = HOLDOUT,
-) -> EvalData:
-    """The manifests, their training and test rows, the seeds."""
-    return EvalData(data, test_data, train_split, test_split, seeds, label_fraction, holdout)
-
-
-def eval_output(
-    out: Path = typer.Option(..., "--out", "-o", help="Report folder (metrics.json, report.md, PNGs)."),
-    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures."),
-    projection: str = typer.Option("pca", "--projection", help="Embedding map: pca | tsne."),
-) -> EvalOutput:
-    """The report folder and its figures."""
-    return EvalOutput(out, plots=not no_plots, projection=projection)
-
-
-def embedding(
-    batch_size: int = BATCH,
-    pooling: Pooling | None = POOLING,
-    window: int | None = WINDOW,
-    stride: int = STRIDE,
-) -> Embedding:
-    """How frozen vectors are made (whole clips, or pooled sliding windows)."""
-    return Embedding(batch_size, _value(pooling), window, stride)
-
-
-FROZEN = {"source": encoder_source, "data": eval_data, "output": eval_output, "embed": embedding}
+FROZEN = {"source": encoder_options, "data": data_options, "output": output_options,
+          "embedding": embedding_options}
 
 
 @evaluate_app.command("retrieval")
 @with_options(**FROZEN)
 def evaluate_retrieval(
-    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embedding: Embedding,
     aggregate: str = typer.Option("nearest", "--aggregate", help="nearest | mean."),
 ) -> None:
     """Dictionary retrieval: dictionary = training split, queries = test split (leave-one-out
     without a split column); top-k accuracy per instance and per class, MRR.  `--baseline
     dtw` compares the pose sequences by dynamic time warping instead of embeddings."""
-    _evaluate(Retrieval(aggregate), source, data, output, embed)
+    _evaluate(Retrieval(aggregate), source, data, output, embedding)
 
 
 @evaluate_app.command("knn")
 @with_options(**FROZEN)
 def evaluate_knn(
-    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embedding: Embedding,
     k: int | None = typer.Option(
         None, "--k", help="Neighbours (default: the smallest training class size, one less in "
                           "leave-one-out, at most 20)."),
@@ -277,23 +263,23 @@ def evaluate_knn(
 ) -> None:
     """k-nearest-neighbour classification of the test split by the training split
     (leave-one-out without a split column); writes the class scores (scores.npz) too."""
-    _evaluate(Knn(k, temperature), source, data, output, embed)
+    _evaluate(Knn(k, temperature), source, data, output, embedding)
 
 
 @evaluate_app.command("linear")
 @with_options(**FROZEN)
 def evaluate_linear(
-    source: EncoderSpec, data: EvalData, output: EvalOutput, embed: Embedding,
+    source: EncoderSpec, data: EvalData, output: EvalOutput, embedding: Embedding,
     backend: str = typer.Option("sklearn", "--backend", help="sklearn | torch."),
 ) -> None:
     """Linear probe on frozen vectors: trained on the training split, scored on the test
     split (without a split column: a seeded stratified hold-out of 25 % per class and per
     seed); writes the class scores (scores.npz) too."""
-    _evaluate(LinearProbe(backend), source, data, output, embed)
+    _evaluate(LinearProbe(backend), source, data, output, embedding)
 
 
 @evaluate_app.command("finetune")
-@with_options(source=encoder_source, data=eval_data, output=eval_output)
+@with_options(source=encoder_options, data=data_options, output=output_options)
 def evaluate_finetune(
     source: EncoderSpec, data: EvalData, output: EvalOutput,
     epochs: int = typer.Option(20, "--epochs", help="Training epochs."),
@@ -318,8 +304,8 @@ def evaluate_finetune(
 
 
 def _evaluate(protocol: ProtocolOptions, source: EncoderSpec, data: EvalData, output: EvalOutput,
-              embed: Embedding) -> None:
-    result = run_evaluation(protocol, source, data, output, embed)
+              embedding: Embedding) -> None:
+    result = run_evaluation(protocol, source, data, output, embedding)
     _print_summary(result.runs)
     _print_pooling(result.written["metrics.json"])
     _print_run_notes(result)
@@ -352,9 +338,9 @@ def step_milestones(epochs: int, step_every: int) -> list[float]:
     return [e / epochs for e in range(step_every, epochs, step_every)]
 
 
-@with_options(source=with_defaults(encoder_source, baseline=typer.Option(
+@with_options(source=with_defaults(encoder_options, baseline=typer.Option(
     None, "--baseline", help="random-init: the same recipe from scratch (with --model).")),
-    data=eval_data)
+    data=data_options)
 def finetune(
     source: EncoderSpec,
     data: EvalData,
@@ -481,32 +467,17 @@ def _print_single(res, d, title: str, label: str) -> None:
 
 
 @dictionary_app.command("build")
+@with_options(source=seeded_encoder_options, embedding=embedding_options)
 def dictionary_build(
-    checkpoint: Path | None = CHECKPOINT,
-    baseline: str | None = BASELINE,
-    model: str | None = MODEL,
-    config: str | None = CONFIG,
-    method: str | None = METHOD,
-    sets: list[str] | None = SETS,
+    source: EncoderSpec,
+    embedding: Embedding,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Dictionary file to write (.safetensors)."),
     split: str | None = typer.Option(None, "--split", help="Only rows of this split (e.g. train)."),
-    layout: str | None = LAYOUT,
-    model_layout: str | None = MODEL_LAYOUT,
-    dims: int | None = DIMS,
-    normalize: str | None = NORMALIZE,
-    batch_size: int = BATCH,
-    seed: int = SEED,
-    pooling: Pooling | None = POOLING,
-    window: int | None = WINDOW,
-    stride: int = STRIDE,
 ) -> None:
     """Embed the labelled samples of a manifest into a dictionary file (video encoders:
     pooled sliding windows; queries are embedded the same way by `signssl retrieve`)."""
-    spec = _spec(checkpoint, baseline, model, layout, model_layout, dims, normalize, seed, config, method,
-                 sets)
-    feats, report = embed_manifest(spec, data, split, batch_size, pooling=_value(pooling),
-                                   window=window, stride=stride)  # fmt: skip
+    feats, report = embed_manifest(source, data, split, **asdict(embedding))
     labelled = feats.labeled()
     if len(labelled) == 0:
         raise ConfigError(f"{data}: no labelled sample to put in a dictionary")
