@@ -2,8 +2,8 @@
 
 A configuration is a tree of five sections (``method``, ``model``, ``data``, ``optim``,
 ``trainer``), each a dataclass below.  Built-in files live in ``signssl/configs/``: one
-per method with the paper's settings (METHODS.md §2.4) and *profiles* such as ``tiny``
-(a small CPU setting) that are overlaid on the method's file.
+per method with the paper's settings (docs/methods.md#ssl-slr-setting) and *profiles*
+such as ``tiny`` (a small CPU setting) that are overlaid on the method's file.
 A method file holds its own part of each profile under ``profiles:`` (e.g. the tiny
 profile's head sizes)::
 
@@ -186,8 +186,8 @@ def _plain(obj: Any) -> Any:
 
 # ----------------------------------------------------------------------------- built-ins
 
-#: the SSL-SLR recipe and the baselines it compares with (METHODS.md §2.4); other recipe
-#: files (e.g. masa.yaml) are found in ``signssl/configs`` by name
+#: the SSL-SLR recipe and the baselines it compares with (docs/methods.md#ssl-slr-setting);
+#: other recipe files (e.g. masa.yaml) are found in ``signssl/configs`` by name
 METHODS: tuple[str, ...] = ("sl_fpn", "simclr", "moco", "simsiam", "byol")
 PROFILES: tuple[str, ...] = ("tiny",)
 
