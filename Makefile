@@ -20,11 +20,11 @@ demo: $(STAMP)
 	$(BIN)/signssl demo --quick
 
 test: $(STAMP)
-	$(BIN)/ruff check signssl tests benchmarks
+	$(BIN)/ruff check signssl tests benchmarks examples
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check signssl tests benchmarks
+	$(BIN)/ruff check signssl tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

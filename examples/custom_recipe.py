@@ -21,8 +21,7 @@ from pathlib import Path
 from torch import Tensor
 
 import signssl
-from signssl.engine import load_config
-from signssl.engine.pretrain import pretrain
+from signssl.engine import load_config, pretrain
 from signssl.methods import Method, list_methods, register_method
 from signssl.models.heads import MLPHead
 from signssl.synth import generate_dataset

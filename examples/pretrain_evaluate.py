@@ -19,8 +19,7 @@ from pathlib import Path
 
 import signssl
 from signssl.data import Manifest, PoseDataset
-from signssl.engine import load_config
-from signssl.engine.pretrain import pretrain
+from signssl.engine import load_config, pretrain
 from signssl.eval import extract_features, retrieval_eval
 from signssl.models.baselines import get_baseline
 from signssl.synth import generate_dataset

@@ -150,7 +150,7 @@ def pretrain_cmd(
         return
     if data is None and not cfg.data.sources:
         raise ConfigError("--data MANIFEST is required (a CSV from `signssl manifest` or `signssl synth`)")
-    from signssl.engine.pretrain import pretrain  # lazy: Lightning
+    from signssl.engine.pretraining import pretrain  # lazy: Lightning
     from signssl.engine.run import lock_run_dir  # lazy: Lightning
 
     set_process_threads(cfg.trainer.devices, threads)

@@ -26,7 +26,7 @@ _LAZY = {
     "collapse_std": "signssl.engine.module",
     "PretrainResult": "signssl.engine.run",
     "fit": "signssl.engine.run",
-    "pretrain": "signssl.engine.pretrain",
+    "pretrain": "signssl.engine.pretraining",
 }
 
 __all__ = [

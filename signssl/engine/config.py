@@ -17,7 +17,7 @@ Resolution order (later wins)::
     configs/<method>.yaml  <-  profile (configs/<profile>.yaml, then the method file's
                                profiles.<profile>) or user YAML  <-  --set key=value ...
 
-Only the composition root (:mod:`signssl.engine.pretrain`, the CLI) reads this tree;
+Only the composition root (:mod:`signssl.engine.pretraining`, the CLI) reads this tree;
 methods, models and losses receive primitive keyword arguments (``method.kwargs``,
 ``model.kwargs``).
 

@@ -123,7 +123,7 @@ def build_mixed_dataset(cfg: Any, progress: bool = True) -> MixedSources:
 def sources_for_pretraining(
     cfg: Any, data: Any, video: bool, progress: bool = True
 ) -> tuple[Any, MixedSources]:
-    """``(cfg with the resolved sources, MixedSources)`` for :func:`~signssl.engine.pretrain.pretrain`.
+    """``(cfg with the resolved sources, MixedSources)`` for :func:`~signssl.engine.pretraining.pretrain`.
 
     Raises:
         ConfigError: a manifest passed besides ``data.sources``, a video method, or

@@ -1,4 +1,4 @@
-"""The pose branch of :func:`~signssl.engine.pretrain.pretrain`: pose clips from one
+"""The pose branch of :func:`~signssl.engine.pretraining.pretrain`: pose clips from one
 manifest, a shard folder or several sources mixed by weight, an encoder checked against
 the data's layout, coordinates and frames, and ``collate_poses`` batches.
 """
@@ -55,7 +55,7 @@ def pretrain_pose(
     callbacks: Sequence[Callback] = (),
     show: bool = True,
 ) -> PretrainResult:
-    """The pose branch of :func:`~signssl.engine.pretrain.pretrain` (every method whose
+    """The pose branch of :func:`~signssl.engine.pretraining.pretrain` (every method whose
     ``modality`` is not ``video``); ``mixed``: the clips of ``data.sources``, already drawn."""
     dataset, skipped = (mixed.dataset, mixed.skipped) if mixed else build_dataset(cfg, data, progress=show)
     if len(dataset) == 0:

@@ -1,4 +1,4 @@
-"""The video branch of :func:`~signssl.engine.pretrain.pretrain` (``signrep``, ``mae``):
+"""The video branch of :func:`~signssl.engine.pretraining.pretrain` (``signrep``, ``mae``):
 a video encoder, pairs of crops from a video manifest, SignRep's priors when the method
 needs them.
 """

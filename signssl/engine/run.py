@@ -1,7 +1,7 @@
 """One pretraining run: :func:`fit` trains an already built method on an already built
 dataset into ``RUN/`` (what tests and benchmarks use), with the run folder's lock,
 schedule, summary and logged metrics, and what the pose and the video branch of
-:func:`~signssl.engine.pretrain.pretrain` share (the encoder, retrieval validation).
+:func:`~signssl.engine.pretraining.pretrain` share (the encoder, retrieval validation).
 The run directory is described in :mod:`signssl.store.model`.
 """
 

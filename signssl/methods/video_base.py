@@ -11,7 +11,7 @@ the first ``N`` entries are the crops ``a_i`` and the last ``N`` the crops ``b_i
 method's generator, which the engine reseeds every step.
 
 The engine recognises a video method by ``modality = "video"`` (it then reads video
-manifests, see :func:`signssl.engine.pretrain.pretrain`); ``needs_priors`` says whether
+manifests, see :func:`signssl.engine.pretraining.pretrain`); ``needs_priors`` says whether
 the batches must carry sign priors.
 """
 

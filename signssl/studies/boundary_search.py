@@ -226,7 +226,7 @@ def boundary_search(
             paper uses 5.
         reference: also train the no-permutation reference with the same seeds.
     """
-    from signssl.engine.pretrain import pretrain  # lazy: Lightning
+    from signssl.engine.pretraining import pretrain  # lazy: Lightning
 
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1 run per candidate, got {seeds}")

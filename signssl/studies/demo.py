@@ -98,7 +98,7 @@ def run_demo(
     size: DemoSize | None = None,
 ) -> DemoResult:
     """Run the demonstration into ``out_dir`` (see the module docstring)."""
-    from signssl.engine.pretrain import pretrain, read_summary  # lazy: Lightning
+    from signssl.engine.pretraining import pretrain, read_summary  # lazy: Lightning
 
     say = log or (lambda _msg: None)
     start = time.perf_counter()
@@ -162,7 +162,7 @@ def _figures(fig_dir: Path, rows: list[DemoRow], features: dict[str, Any], runs:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from signssl.engine.pretrain import read_run_metrics  # lazy: Lightning
+    from signssl.engine.pretraining import read_run_metrics  # lazy: Lightning
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

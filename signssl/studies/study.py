@@ -77,7 +77,11 @@ def _run_job(spec: StudySpec, variant: Variant, seed: int, out: Path, threads: i
     """Pretrain (if needed) and evaluate one (variant, seed); returns the result record."""
     import torch
 
-    from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary  # lazy: Lightning
+    from signssl.engine.pretraining import (  # lazy: Lightning
+        pretrain,
+        read_run_metrics,
+        read_summary,
+    )
 
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()

@@ -113,7 +113,7 @@ def test_hands_only_data_works_with_every_default(odd_clips: Manifest, tmp_path:
 
 def test_an_all_skipped_run_names_the_most_common_reason(odd_clips: Manifest) -> None:
     from signssl.engine.config import load_config
-    from signssl.engine.pretrain import pretrain
+    from signssl.engine.pretraining import pretrain
 
     hands_only = Manifest([odd_clips.rows[4]], odd_clips.root)
     cfg = load_config("sl_fpn", "tiny", ["data.normalize=shoulders"])

@@ -12,7 +12,7 @@ from engine_toys import write_pose_manifest
 from typer.testing import CliRunner
 
 from signssl.cli.main import app, main
-from signssl.engine.pretrain import read_summary
+from signssl.engine.pretraining import read_summary
 from signssl.store.model import load_model, weights_of
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import Callback
 
 from signssl.engine.config import load_run_config
 from signssl.engine.module import collapse_std
-from signssl.engine.pretrain import read_run_metrics, read_summary
+from signssl.engine.pretraining import read_run_metrics, read_summary
 from signssl.engine.run import fit, schedule_lengths, warmup_warning
 from signssl.errors import ConfigError
 from signssl.store.model import weights_of

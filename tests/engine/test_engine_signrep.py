@@ -18,8 +18,8 @@ from signssl.data import Manifest
 from signssl.data.signrep import video_manifest
 from signssl.engine import load_config, load_run_config
 from signssl.engine.module import PretrainModule
-from signssl.engine.pretrain import pretrain, read_run_metrics, read_summary
 from signssl.engine.pretrain_video import build_video_dataset
+from signssl.engine.pretraining import pretrain, read_run_metrics, read_summary
 from signssl.errors import ConfigError
 from signssl.eval.frozen import split_features
 from signssl.methods import create_method

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from signssl.cli.main import app, main
 from signssl.engine.config import load_config
-from signssl.engine.pretrain import pretrain, read_summary
+from signssl.engine.pretraining import pretrain, read_summary
 from signssl.engine.sources import SourceSpec, parse_source, source_probabilities
 from signssl.errors import ConfigError
 from signssl.store.model import weights_of

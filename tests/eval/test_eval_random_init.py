@@ -9,7 +9,7 @@ import pytest
 from eval_toys import run_cli
 
 from signssl.engine.config import load_config
-from signssl.engine.pretrain import pretrain
+from signssl.engine.pretraining import pretrain
 from signssl.eval.features import Features
 from signssl.eval.pipeline import EncoderSpec
 from signssl.store.model import load_model, load_model_config

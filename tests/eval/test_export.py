@@ -23,7 +23,7 @@ FLOAT_METRICS = ("top1_per_instance", "top1_per_class", "top5_per_instance", "mr
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """``(manifest, run)``: a tiny pose model pretrained for one step on synthetic clips."""
     from signssl.engine.config import load_config
-    from signssl.engine.pretrain import pretrain
+    from signssl.engine.pretraining import pretrain
     from signssl.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("export")

@@ -11,7 +11,7 @@ from masa_helpers import synthetic_clip
 
 from signssl.data import Manifest, ManifestRow, PoseDataset, collate_poses
 from signssl.engine.config import load_config
-from signssl.engine.pretrain import pretrain
+from signssl.engine.pretraining import pretrain
 from signssl.io import write_pose
 from signssl.models.masa import MASAEncoder
 from signssl.pose.layouts import get_layout

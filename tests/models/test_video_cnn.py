@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from signssl.engine import load_config
-from signssl.engine.pretrain import pretrain
+from signssl.engine.pretraining import pretrain
 from signssl.errors import ConfigError
 from signssl.methods import create_method
 from signssl.models import create_model, list_models

@@ -53,7 +53,7 @@ def test_loading_a_model_imports_no_training_code() -> None:
     import sys
 
     code = ("import sys; import signssl.store.model as c; "
-            "print(sorted(m for m in ('lightning', 'signssl.methods', 'signssl.engine.pretrain') "
+            "print(sorted(m for m in ('lightning', 'signssl.methods', 'signssl.engine.pretraining') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
