@@ -92,8 +92,8 @@ Example::
 
 The table and the joint lists are in :mod:`signssl.priors.specs`, the per-prior
 computations (angles, distances, activity, the per-frame families) in
-:mod:`signssl.priors.families`; this module batches sequences and stores the results, and
-re-exports the public names of both.
+:mod:`signssl.priors.families` (``signssl.priors`` exports the public names of all
+three); this module batches sequences and stores the results.
 """
 
 from __future__ import annotations
@@ -107,28 +107,14 @@ import numpy as np
 from signssl.errors import ConfigError, DataError
 from signssl.pose.sequence import PoseSequence
 from signssl.priors.bones import BoneLengths, as_bone_lengths
-from signssl.priors.families import (  # noqa: F401  (public names re-exported)
+from signssl.priors.families import (
     ACTIVITY_THRESHOLD,
     ACTIVITY_WINDOW,
-    REFERENCE_SHOULDER_WIDTH,
     _frame_families,
     hand_activity,
-    pair_distances,
-    vector_angles,
-    window_sums,
 )
 from signssl.priors.joints import MIN_CONF, Lifted, lift_holistic
-from signssl.priors.specs import (  # noqa: F401  (public names re-exported)
-    BODY_ANGLES,
-    FINGERTIP_TARGETS,
-    FINGERTIPS,
-    HAND_ANGLES,
-    INTERACTION_SOURCES,
-    INTERACTION_TARGETS,
-    PRIOR_NAMES,
-    PRIOR_SPECS,
-    PriorSpec,
-)
+from signssl.priors.specs import PRIOR_NAMES, PRIOR_SPECS
 from signssl.utils import atomic_savez
 
 # ----------------------------------------------------------------------------- priors

@@ -124,7 +124,7 @@ def test_short_and_2d_sequences(clip) -> None:
 
 
 def test_window_sums_and_segment_medians_against_loops() -> None:
-    from signssl.priors.compute import window_sums
+    from signssl.priors.families import window_sums
     from signssl.priors.joints import segment_medians
 
     rng = np.random.default_rng(0)
