@@ -18,7 +18,7 @@ from signssl.engine.datasets import MixedSources, build_dataset
 from signssl.engine.run import PretrainResult, build_encoder, fit, validation_callbacks
 from signssl.errors import ConfigError, DataError
 from signssl.methods import create_method
-from signssl.store.spec import DataSpec
+from signssl.store.spec import describe_pretraining
 
 
 def check_encoder_matches_data(encoder: nn.Module, cfg: PretrainConfig) -> None:
@@ -65,29 +65,18 @@ def pretrain_pose(
     encoder, name, kwargs = build_encoder(cfg)
     check_encoder_matches_data(encoder, cfg)
     method = create_method(cfg.method.name, encoder, **cfg.method.kwargs)
-    max_frames = cfg.data.max_frames
-    export = {
-        "name": name,
-        "kwargs": kwargs,
-        "layout": cfg.data.layout,
-        "dims": cfg.data.dims,
-        "normalize": cfg.data.normalize,
-        "trim_empty": cfg.data.trim_empty,
-        "max_frames": max_frames,
-        "method": cfg.method.name,
-    }
-    if mixed is not None:  # what data the encoder saw
-        export.update(data_sources=mixed.described, samples_per_epoch=len(dataset))
-    spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, max_frames)
+    seen = {} if mixed is None else {  # what data the encoder saw
+        "data_sources": mixed.described, "samples_per_epoch": len(dataset)}  # fmt: skip
+    description = describe_pretraining(cfg.to_dict(), name=name, kwargs=kwargs, **seen)
     return fit(
         method,
         dataset,
         cfg,
         out,
-        collate_fn=_Collate(max_frames),
+        collate_fn=_Collate(cfg.data.max_frames),
         resume=resume,
-        export=export,
-        callbacks=[*callbacks, *validation_callbacks(cfg, data, spec, out, export)],
+        export=description,
+        callbacks=[*callbacks, *validation_callbacks(cfg, data, out, description)],
         progress=progress,
         skipped=skipped,
     )

@@ -20,7 +20,7 @@ from signssl.engine.datasets import read_manifest
 from signssl.engine.run import PretrainResult, build_encoder, fit, validation_callbacks
 from signssl.errors import ConfigError, DataError
 from signssl.methods import create_method
-from signssl.store.spec import DataSpec
+from signssl.store.spec import describe_pretraining
 
 
 def build_video_dataset(
@@ -105,16 +105,7 @@ def pretrain_video(
             "--set data.split)",
             str(data),
         )
-    export = {
-        "name": name,
-        "kwargs": kwargs,
-        "modality": "video",
-        "input_size": [T, H, W],
-        "frame_step": v.frame_step,
-        "fps": v.fps,
-        "method": cfg.method.name,
-    }
-    spec = DataSpec(modality="video", frame_step=v.frame_step, fps=v.fps)
+    description = describe_pretraining(cfg.to_dict(), name=name, kwargs=kwargs, input_size=(T, H, W))
     return fit(
         method,
         dataset,
@@ -122,8 +113,8 @@ def pretrain_video(
         out,
         collate_fn=collate_pairs,
         resume=resume,
-        export=export,
-        callbacks=[*callbacks, *validation_callbacks(cfg, data, spec, out, export)],
+        export=description,
+        callbacks=[*callbacks, *validation_callbacks(cfg, data, out, description)],
         progress=progress,
         skipped=skipped,
     )

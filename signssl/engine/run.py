@@ -11,7 +11,7 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,12 @@ from signssl.store.model import (
     LAST_CKPT,
     MODEL_DIR,
     export_extras,
-    export_model,
     last_checkpoint,
-    load_model,
-    load_model_config,
+    load_described_model,
     read_checkpoint,
+    write_model,
 )
-from signssl.store.spec import DataSpec
+from signssl.store.spec import ModelDescription
 from signssl.utils import folder_lock, save_json, warn
 
 SUMMARY_FILE = "summary.json"
@@ -195,7 +194,7 @@ def fit(
     *,
     collate_fn: Callable[[list[Any]], Any] | None = None,
     resume: bool = False,
-    export: dict[str, Any] | None = None,
+    export: ModelDescription | Mapping[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool | None = None,
     skipped: int = 0,
@@ -209,8 +208,8 @@ def fit(
         run_dir: the run directory.
         resume: continue from ``RUN/checkpoints/last.ckpt`` (exactly: same weights as an
             uninterrupted run).
-        export: ``{"name": ..., "kwargs": ..., **meta}`` to export the encoder to
-            ``RUN/model`` at the end; ``None`` skips the export.
+        export: the encoder's description (or its ``config.json`` mapping) to export it
+            with to ``RUN/model`` at the end; ``None`` skips the export.
         callbacks: extra Lightning callbacks.
         progress: show a progress bar (default ``cfg.trainer.progress_bar``).
         skipped: clips the dataset left out, reported in the summary.
@@ -268,9 +267,8 @@ def fit(
         )
         if trainer.is_global_zero:
             if export is not None:
-                meta = dict(export)
-                result.model_dir = export_model(
-                    method.encoder, run_dir / MODEL_DIR, meta.pop("name"), meta.pop("kwargs", {}), **meta
+                result.model_dir = write_model(
+                    method.encoder, run_dir / MODEL_DIR, ModelDescription.of(export)
                 )
                 export_extras(method, result.model_dir)
             save_json(run_dir / SUMMARY_FILE, result.to_dict())
@@ -315,23 +313,24 @@ def build_encoder(cfg: PretrainConfig) -> tuple[nn.Module, str, dict[str, Any]]:
     Returns ``(encoder, registered name, kwargs)`` — what the export records.
     """
     if cfg.model.init:
-        saved = load_model_config(cfg.model.init)
-        encoder = load_model(cfg.model.init).train()
-        return encoder, saved["name"], dict(saved.get("kwargs", {}))
+        encoder, saved = load_described_model(cfg.model.init)
+        return encoder.train(), saved.name, dict(saved.kwargs)
     return create_model(cfg.model.name, **cfg.model.kwargs), cfg.model.name, dict(cfg.model.kwargs)
 
 
 def validation_callbacks(
-    cfg: PretrainConfig, data: str | Path | Any, spec: DataSpec, out: Path, export: dict[str, Any]
+    cfg: PretrainConfig, data: str | Path | Any, out: Path, description: ModelDescription
 ) -> list[Callback]:
-    """``[RetrievalValidation]`` when ``trainer.val_every_n_steps > 0``, else ``[]``."""
+    """``[RetrievalValidation]`` when ``trainer.val_every_n_steps > 0``, else ``[]``: clips
+    read as ``description`` says, the best encoder exported with it."""
     every = cfg.trainer.val_every_n_steps
     if every <= 0:
         return []
     manifest = data if isinstance(data, Manifest) else read_manifest(Path(data))
     return [
         RetrievalValidation(
-            manifest, spec, every, out / BEST_DIR, export, split=cfg.trainer.val_split
+            manifest, description.data_spec, every, out / BEST_DIR, description,
+            split=cfg.trainer.val_split,
         )
     ]
 

@@ -19,6 +19,7 @@ dictionary and query clips only to score the frozen features.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ from lightning.pytorch.callbacks import Callback
 
 from signssl.errors import ConfigError
 from signssl.eval.frozen import frozen_eval, split_features
-from signssl.store.model import export_extras, export_model
-from signssl.store.spec import DataSpec
+from signssl.store.model import export_extras, write_model
+from signssl.store.spec import DataSpec, ModelDescription
 
 BEST_DIR = "best"
 #: the metric that picks the best encoder (higher is better)
@@ -70,7 +71,7 @@ class RetrievalValidation(Callback):
         spec: how the encoder reads clips.
         every_n_steps: validation interval in optimiser steps.
         best_dir: where the best encoder is exported (``RUN/best``).
-        export: ``{"name", "kwargs", **meta}`` as for ``RUN/model`` (see ``fit``).
+        export: the encoder's description, as for ``RUN/model`` (see ``fit``).
         split: query split (``None`` = :func:`query_split`'s default).
         batch_size: clips per embedding batch.
     """
@@ -81,7 +82,7 @@ class RetrievalValidation(Callback):
         spec: DataSpec,
         every_n_steps: int,
         best_dir: str | Path,
-        export: dict[str, Any],
+        export: ModelDescription | Mapping[str, Any],
         split: str | None = None,
         batch_size: int = 64,
     ) -> None:
@@ -90,7 +91,7 @@ class RetrievalValidation(Callback):
         self.manifest, self.spec = manifest, spec
         self.every_n_steps = int(every_n_steps)
         self.best_dir = Path(best_dir)
-        self.export = dict(export)
+        self.export = ModelDescription.of(export)
         self.split = query_split(manifest, split)
         self.batch_size = int(batch_size)
         self.best: float | None = None
@@ -156,16 +157,10 @@ class RetrievalValidation(Callback):
             export_extras(pl_module.method, self.best_dir)
 
     def _export(self, encoder: Any, metrics: dict[str, float]) -> None:
-        meta = dict(self.export)
-        name, kwargs = meta.pop("name"), meta.pop("kwargs", {})
-        export_model(
-            encoder,
-            self.best_dir,
-            name,
-            kwargs,
-            **meta,
+        best = self.export.with_extra(
             best_step=self.best_step,
             best_metric=SELECT_METRIC,
             best_metrics=metrics,
             val_split=self.split,
         )
+        write_model(encoder, self.best_dir, best)

@@ -35,7 +35,7 @@ from signssl.errors import ConfigError, DataError
 from signssl.eval.window_reader import ClipInput, WindowReader, default_window, error_reason
 from signssl.eval.windows import DEFAULT_STRIDE, WindowEmbedder
 from signssl.models.base import Encoder
-from signssl.store.model import load_model, load_model_config
+from signssl.store.model import load_described_model
 from signssl.utils import (
     LOCK_FILE,
     atomic_path,
@@ -141,11 +141,11 @@ def output_name(manifest: Manifest, row: ManifestRow) -> str:
 
 
 def _settings(
-    checkpoint: str, encoder: Encoder, window: int, stride: int, clip_input: ClipInput
+    checkpoint: str, model: str, encoder: Encoder, window: int, stride: int, clip_input: ClipInput
 ) -> dict[str, Any]:
     return {
         "checkpoint": checkpoint,
-        "model": load_model_config(checkpoint).get("name"),
+        "model": model,
         "out_dim": int(encoder.out_dim),
         "window": window,
         "stride": stride,
@@ -335,13 +335,14 @@ def extract_run_features(
     rows = rows.filter(split=split) if split is not None else rows
     if len(rows) == 0 and part == WHOLE:
         raise DataError(f"no row{f' of split {split!r}' if split else ''} to extract", manifest)
-    encoder = load_model(checkpoint)
-    clip_input = ClipInput.of_run(checkpoint, encoder)
+    encoder, description = load_described_model(checkpoint)
+    clip_input = ClipInput.of_description(description, encoder)
     embedder = WindowEmbedder(
         encoder, default_window(encoder, window), stride, "avg", None, batch_size, device
     )
     reader = WindowReader(rows, clip_input, embedder.window, stride, batch_size, classes=m.labels())
     settings = _settings(
-        str(Path(checkpoint).resolve()), encoder, embedder.window, stride, clip_input
+        str(Path(checkpoint).resolve()), description.name, encoder, embedder.window, stride,
+        clip_input,
     )
     return extract_window_features(embedder, reader, out_dir, settings, progress, part)

@@ -54,7 +54,7 @@ from signssl.models.hiera import Hiera
 from signssl.models.inflate import inflate_cnn_stem, inflate_patch_embed
 from signssl.models.video_cnn import VideoCNN
 from signssl.optim import WarmupSchedule, build_optimizer, check_optim_values, param_groups
-from signssl.store.model import export_model, load_model, load_model_config, spec_of_run
+from signssl.store.model import export_model, load_encoder, open_model
 from signssl.utils import atomic_path, progress_bar, save_json
 
 HEAD_FILE = "classifier_head.safetensors"
@@ -426,13 +426,13 @@ def run_finetune_video(
             "make a signer-independent split with `signssl manifest split`"
         )
     dist = None if class_distribution is None else load_class_distribution(class_distribution)
-    model_cfg = load_model_config(checkpoint)
-    if model_cfg.get("modality") != "video":
+    stored = open_model(checkpoint)
+    if not stored.description.reads_video:
         raise ConfigError(
             f"{checkpoint}: finetune-video needs a video encoder run (its "
             'model/config.json has no "modality": "video")'
         )
-    encoder, spec = load_model(checkpoint), spec_of_run(checkpoint)
+    encoder, spec = load_encoder(stored), stored.description.data_spec
     size = spec.frame_size or tuple(int(v) for v in encoder.input_size[1:])  # type: ignore[union-attr]
     classes = m.filter(split=train_split).labels()  # the classifier's classes
     all_classes = m.labels()  # test classes unseen in training count as misses
@@ -447,11 +447,11 @@ def run_finetune_video(
         hook = VideoAugment(size)
     res = finetune_video(encoder, train_ds, test_ds, classes, cfg, dist, hook, device, progress)
     out = Path(out_dir)
-    kwargs = {**model_cfg.get("kwargs", {}), **res.model_kwargs}
+    kwargs = {**stored.description.kwargs, **res.model_kwargs}
     model_dir = export_model(
         res.model.encoder.cpu(),
         out / "model",
-        model_cfg["name"],
+        stored.description.name,
         kwargs,
         modality="video",
         input_size=list(encoder.input_size),  # type: ignore[attr-defined]

@@ -1,8 +1,9 @@
 """From files to evaluation: which encoder, which data, which split — used by the CLI.
 
-* :class:`EncoderSpec` names the encoder (an exported checkpoint, or a training-free
-  baseline) and the input it expects (model layout, coordinates, normalisation, frames);
-  it is stored in dictionaries and feature files so queries are embedded the same way;
+* :class:`EncoderSpec` names where the encoder comes from (an exported checkpoint, or a
+  training-free baseline) and the input it is given (the checkpoint's
+  :class:`~signssl.store.spec.ModelDescription`, read once, unless overridden); it is
+  stored in dictionaries and feature files so queries are embedded the same way;
 * :func:`open_dataset` reads a manifest as a :class:`~signssl.data.PoseDataset` with bad
   samples skipped and counted;
 * :func:`embed_manifest` returns :class:`~signssl.eval.features.Features` plus that count;
@@ -49,10 +50,11 @@ from signssl.eval.run_options import (
     Retrieval,
 )
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
-from signssl.eval.window_reader import ClipInput, WindowReader, run_modality
+from signssl.eval.window_reader import ClipInput, WindowReader
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
-from signssl.store.model import load_model, load_model_config
+from signssl.store.model import StoredModel, load_encoder, open_model
+from signssl.store.spec import ModelDescription
 
 BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64,
                   "trim_empty": True}
@@ -60,11 +62,12 @@ BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frame
 
 @dataclass
 class EncoderSpec:
-    """How to build the encoder and prepare its input.
+    """Where the encoder comes from and how its input is prepared.
 
-    Exactly one of ``checkpoint`` / ``baseline``.  ``layout``, ``dims``, ``normalize`` and
-    ``max_frames`` left ``None`` come from the checkpoint's ``config.json`` (or, for a
-    baseline, ``masa49``, 2, ``shoulders``, 64).
+    Exactly one of ``checkpoint`` / ``baseline``.  ``layout``, ``dims``, ``normalize``,
+    ``max_frames`` and ``trim_empty`` left ``None`` come from the checkpoint's
+    :class:`~signssl.store.spec.ModelDescription` (its ``config.json``, read once here and
+    kept for :meth:`build`), or for a baseline and unrecorded fields ``BASELINE_INPUT``.
     """
 
     checkpoint: str | None = None
@@ -96,14 +99,20 @@ class EncoderSpec:
         self._fill_input_defaults()
 
     def _fill_input_defaults(self) -> None:
+        self._stored: StoredModel | None = None
+        recorded: dict[str, Any] = {}
         if self.checkpoint is not None:
-            cfg = load_model_config(self.checkpoint)
-            defaults = {k: cfg.get(k, BASELINE_INPUT[k]) for k in BASELINE_INPUT}
-        else:
-            defaults = dict(BASELINE_INPUT)
-        for key, value in defaults.items():
+            self._stored = open_model(self.checkpoint)
+            recorded = {k: getattr(self._stored.description, k) for k in BASELINE_INPUT}
+        for key, default in BASELINE_INPUT.items():
             if getattr(self, key) is None:
-                setattr(self, key, value)
+                value = recorded.get(key)
+                setattr(self, key, default if value is None else value)
+
+    @property
+    def description(self) -> ModelDescription | None:
+        """The checkpoint's description (``None`` for a baseline)."""
+        return None if self._stored is None else self._stored.description
 
     @property
     def name(self) -> str:
@@ -114,8 +123,8 @@ class EncoderSpec:
 
     def build(self, seed: int | None = None) -> Encoder:
         """A fresh encoder (random-init uses ``seed``, default ``self.seed``)."""
-        if self.checkpoint is not None:
-            return load_model(self.checkpoint)
+        if self._stored is not None:
+            return load_encoder(self._stored)
 
         assert self.baseline is not None
         if self.baseline == "random-init":
@@ -170,8 +179,8 @@ def embed_dataset(encoder: Encoder, dataset: Any, spec: EncoderSpec, batch_size:
 def reads_video(spec: EncoderSpec, encoder: Encoder) -> bool:
     """Whether the encoder takes RGB clips: a run recorded as video, or a training-free
     encoder with an ``input_size`` (random-init Hiera)."""
-    if spec.checkpoint is not None:
-        return run_modality(spec.checkpoint) == "video"
+    if spec.description is not None:
+        return spec.description.reads_video
     return getattr(encoder, "input_size", None) is not None
 
 
@@ -490,8 +499,8 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     if len(rows) == 0:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
     if reads_video(spec, encoder):  # a video run, or a random-init Hiera
-        clip_input = (ClipInput.of_run(spec.checkpoint, encoder) if spec.checkpoint is not None
-                      else ClipInput.for_video(encoder))  # fmt: skip
+        clip_input = (ClipInput.of_description(spec.description, encoder)
+                      if spec.description is not None else ClipInput.for_video(encoder))  # fmt: skip
     else:
         clip_input = ClipInput("pose", layout=spec.layout, dims=spec.dims,
                                normalize=str(spec.normalize), source_layout=spec.source_layout,

@@ -20,7 +20,7 @@ from signssl.eval.window_reader import ClipInput, WindowReader, default_window, 
 from signssl.eval.windows import DEFAULT_STRIDE, WindowEmbedder, load_activity_head
 from signssl.models.activity_head import activity_head_files
 from signssl.models.base import Encoder
-from signssl.store.model import load_model
+from signssl.store.model import load_described_model
 from signssl.utils import progress_bar
 
 
@@ -123,11 +123,11 @@ def run_features(
             f"no row of split {split!r} in the manifest (splits: {m.splits()})",
             None if isinstance(manifest, Manifest) else manifest,
         )
-    encoder = load_model(checkpoint)
+    encoder, description = load_described_model(checkpoint)
     embedder = make_embedder(encoder, checkpoint, pooling, window, stride, batch_size, device)
     reader = WindowReader(
         rows,
-        ClipInput.of_run(checkpoint, encoder),
+        ClipInput.of_description(description, encoder),
         embedder.window,
         stride,
         batch_size,

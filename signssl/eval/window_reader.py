@@ -12,7 +12,9 @@ docs/methods.md#signrep-retrieval):
 * pose rows are read whole (a pose file is small) the way the encoder was trained (its
   recorded layout, dims and normalisation) and cut into windows over pose frames.
 
-:class:`ClipInput` says how an encoder reads clips (recorded with its run).  Both
+:class:`ClipInput` says how an encoder reads clips: what its run's
+:class:`~signssl.store.spec.ModelDescription` records (:meth:`ClipInput.of_description`),
+the frame size resolved against the encoder, plus the layout of flat-vector files.  Both
 :mod:`signssl.eval.pooled` (one vector per row) and :mod:`signssl.eval.extract` (one
 window sequence per row on disk) read rows this way.
 """
@@ -41,7 +43,8 @@ from signssl.eval.windows import (
 from signssl.io import video as video_io
 from signssl.io.video import probe_video
 from signssl.models.base import Encoder
-from signssl.store.model import load_model_config, spec_of_run
+from signssl.store.model import open_model
+from signssl.store.spec import ModelDescription
 
 # ----------------------------------------------------------------------------- input
 
@@ -73,12 +76,20 @@ class ClipInput:
 
     @classmethod
     def of_run(cls, checkpoint: str | Path, encoder: Encoder) -> ClipInput:
-        """The input recorded with an exported run (``spec_of_run``)."""
-        spec = spec_of_run(checkpoint)
+        """The input recorded with an exported run."""
+        return cls.of_description(open_model(checkpoint).description, encoder)
+
+    @classmethod
+    def of_description(
+        cls, description: ModelDescription, encoder: Encoder, source_layout: str | None = None
+    ) -> ClipInput:
+        """The input a model's description records (``source_layout``: the layout of
+        flat-vector pose files)."""
+        spec = description.data_spec
         if spec.modality == "video":
             return cls.for_video(encoder, spec.frame_size, spec.frame_step, spec.fps)
         return cls("pose", layout=spec.layout, dims=spec.dims, normalize=spec.normalize,
-                   trim_empty=spec.trim_empty)
+                   source_layout=source_layout, trim_empty=spec.trim_empty)
 
     @classmethod
     def for_video(
@@ -91,11 +102,6 @@ class ClipInput:
                 raise ConfigError(f"{type(encoder).__name__} has no input_size: give frame_size")
             frame_size = (int(size[1]), int(size[2]))
         return cls("video", (int(frame_size[0]), int(frame_size[1])), int(frame_step), fps)
-
-
-def run_modality(checkpoint: str | Path) -> str:
-    """``"video"`` or ``"pose"``: the modality recorded with an exported run."""
-    return "video" if load_model_config(checkpoint).get("modality") == "video" else "pose"
 
 
 def default_window(encoder: Encoder, window: int | None) -> int:

@@ -11,16 +11,19 @@ Run directory layout::
       logs/                  CSV (and TensorBoard when installed) logs
       summary.json           what the run did
 
-``model/config.json`` holds ``{"name", "kwargs", "layout", "dims", "normalize", ...}``
-(video encoders: ``{"name", "kwargs", "modality": "video", "input_size", "frame_step",
-"fps", ...}``): :func:`load_model` rebuilds the encoder with ``create_model(name, **kwargs)`` and loads
-the safetensors weights — no training code, no unpickling.
+``model/config.json`` is a :class:`~signssl.store.spec.ModelDescription`
+(``{"name", "kwargs", "method", "modality", "layout", "dims", "normalize", ...}``; video
+encoders ``{..., "modality": "video", "input_size", "frame_step", "fps"}``): written once
+by :func:`write_model`, read once by :func:`open_model`, which finds the weights and
+describes them; :func:`load_model` rebuilds the encoder with ``create_model(name,
+**kwargs)`` and loads the safetensors weights — no training code, no unpickling.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,7 @@ from signssl.errors import ConfigError, DataError, SignSSLError
 from signssl.models import create_model
 from signssl.models.base import Encoder
 from signssl.models.hiera import CheckpointReport, Hiera, load_hiera_checkpoint
-from signssl.store.spec import DataSpec, spec_of_config
+from signssl.store.spec import FORMAT, DataSpec, ModelDescription, describe_pretraining
 from signssl.utils import atomic_path, read_json_file, read_yaml_file, save_json
 
 MODEL_DIR = "model"
@@ -42,8 +45,6 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
-FORMAT = "signssl-model"
-FORMAT_VERSION = 1
 ENCODER_PREFIX = "method.encoder."
 
 
@@ -60,28 +61,29 @@ def export_model(
         out_dir: destination directory (created).
         name: the registered model name that rebuilds it (``create_model(name, **kwargs)``).
         kwargs: primitive keyword arguments of that entrypoint.
-        **meta: extra JSON fields, e.g. ``layout``, ``dims``, ``normalize``, ``max_frames``.
+        **meta: the other fields of its :class:`~signssl.store.spec.ModelDescription`
+            (``layout``, ``dims``, ``normalize``, ``max_frames`` ...) or extra JSON fields.
     Returns:
         ``out_dir``.
     """
+    return write_model(encoder, out_dir, ModelDescription.from_json({"name": name, "kwargs": kwargs, **meta}))
+
+
+def write_model(encoder: nn.Module, out_dir: str | Path, description: ModelDescription) -> Path:
+    """Write ``encoder`` and its ``description`` as ``out_dir/model.safetensors`` and
+    ``out_dir/config.json`` (atomically; ``out_dim`` from the encoder when unrecorded)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "kwargs": dict(kwargs),
-        **meta,
-    }
     out_dim = getattr(encoder, "out_dim", None)
-    if isinstance(out_dim, int):
-        config.setdefault("out_dim", out_dim)
+    if description.out_dim is None and isinstance(out_dim, int):
+        description = replace(description, out_dim=out_dim)
+    config = description.to_json()
     try:
         json.dumps(config)
     except TypeError as e:
         raise DataError(f"model config is not JSON-serialisable ({e}); pass primitives") from None
     with atomic_path(out_dir / WEIGHTS_FILE) as tmp:
-        save_model(encoder, str(tmp), metadata={"format": FORMAT, "name": name})
+        save_model(encoder, str(tmp), metadata={"format": FORMAT, "name": description.name})
     save_json(out_dir / CONFIG_FILE, config)
     return out_dir
 
@@ -130,18 +132,42 @@ def resolve_model_files(path: str | Path) -> tuple[Path, Path]:
     )
 
 
-def load_model_config(path: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of an exported model (or of a run's ``.ckpt``)."""
+@dataclass(frozen=True)
+class StoredModel:
+    """A model on disk, found and described once: ``weights`` (``model.safetensors`` or a
+    run's ``.ckpt``), the ``config`` file that describes them (``config.json``, or the
+    run's ``config.yaml`` for a ``.ckpt``) and its :class:`ModelDescription`."""
+
+    weights: Path
+    config: Path
+    description: ModelDescription
+
+
+def open_model(path: str | Path) -> StoredModel:
+    """Find the model at ``path`` (as :func:`load_model` takes it) and read its description:
+    the folder resolved once, ``config.json`` opened once."""
     path = Path(path)
     if path.suffix == ".ckpt":
-        return _ckpt_model_config(path)
+        return StoredModel(path, path.parent.parent / "config.yaml", _ckpt_description(path))
+    weights, config_path = resolve_model_files(path)
+    if not config_path.exists():
+        raise DataError(f"missing {CONFIG_FILE}; it names the model to build", config_path.parent)
+    return StoredModel(weights, config_path,
+                       ModelDescription.from_json(read_json_file(config_path), config_path))  # fmt: skip
+
+
+def load_model_config(path: str | Path) -> dict[str, Any]:
+    """The ``config.json`` mapping of an exported model (or of a run's ``.ckpt``)."""
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        return _ckpt_description(path).to_json()
     _, config_path = resolve_model_files(path)
     return _read_model_config(config_path)
 
 
 def spec_of_run(path: str | Path) -> DataSpec:
     """How the model at ``path`` (as :func:`load_model` takes it) reads clips."""
-    return spec_of_config(load_model_config(path))
+    return open_model(path).description.data_spec
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Encoder:
@@ -153,35 +179,44 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> En
             this library's runs (read with ``torch.load(weights_only=True)``).
         map_location: device for the weights.
     Returns:
-        the encoder in eval mode.
+        the encoder in eval mode (:func:`load_described_model`: with its description).
 
     When ``config.json`` records ``{"sha256": {"model.safetensors": ...}}`` (``signssl
     export``), the weights' hash is checked first: damaged or replaced weights are a
     :class:`DataError` naming the file.
     """
-    path = Path(path)
-    if path.suffix == ".ckpt":
-        config = _ckpt_model_config(path)
-        state = _ckpt_encoder_state(path)
-        encoder = _build_encoder(config, path.parent.parent / "config.yaml")
+    return load_encoder(open_model(path), map_location)
+
+
+def load_described_model(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[Encoder, ModelDescription]:
+    """``(encoder, description)`` of the model at ``path`` (as :func:`load_model`)."""
+    stored = open_model(path)
+    return load_encoder(stored, map_location), stored.description
+
+
+def load_encoder(stored: StoredModel, map_location: str | torch.device = "cpu") -> Encoder:
+    """The encoder of a model :func:`open_model` found, its weights loaded (eval mode)."""
+    description, weights = stored.description, stored.weights
+    encoder = _build_encoder(description, stored.config)
+    if weights.suffix == ".ckpt":
+        state = _ckpt_encoder_state(weights)
         shapes = {k: tuple(v.shape) for k, v in state.items()}
-        _check_shapes(encoder, shapes, config, path, "config.yaml")
-        _load_state(encoder, state, path)
+        _check_shapes(encoder, shapes, description, weights, stored.config.name)
+        _load_state(encoder, state, weights)
         return encoder.to(map_location).eval()
-    weights, config_path = resolve_model_files(path)
-    config = _read_model_config(config_path)
-    verify_sha256(weights, config)
-    encoder = _build_encoder(config, config_path)
+    verify_sha256(weights, description.extra)
     try:
         with safe_open(str(weights), framework="pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-        _check_shapes(encoder, shapes, config, weights, CONFIG_FILE)
+        _check_shapes(encoder, shapes, description, weights, CONFIG_FILE)
         missing, unexpected = st_load_model(encoder, str(weights), strict=False, device=str(map_location))
     except (SafetensorError, OSError) as e:
         raise DataError(f"cannot read weights ({e}); the file is damaged", weights) from None
     if missing or unexpected:
         raise DataError(
-            _mismatch_message(config, CONFIG_FILE, sorted(missing), sorted(unexpected), []),
+            _mismatch_message(description, CONFIG_FILE, sorted(missing), sorted(unexpected), []),
             weights,
         )
     return encoder.to(map_location).eval()
@@ -215,14 +250,14 @@ def verify_sha256(weights: Path, config: dict[str, Any]) -> None:
         )
 
 
-def _build_encoder(config: dict[str, Any], source: Path) -> nn.Module:
-    """``create_model(name, **kwargs)`` of a model config; a config that cannot build its
+def _build_encoder(description: ModelDescription, source: Path) -> nn.Module:
+    """``create_model(name, **kwargs)`` of a model description; one that cannot build its
     model is a :class:`DataError` naming ``source``."""
     try:
-        return create_model(config["name"], **config["kwargs"])
+        return create_model(description.name, **description.kwargs)
     except (SignSSLError, TypeError, ValueError) as e:
         raise DataError(
-            f"cannot build model '{config['name']}' with kwargs {config['kwargs']} ({e}); "
+            f"cannot build model '{description.name}' with kwargs {description.kwargs} ({e}); "
             "restore the config written with these weights or export the model again",
             source,
         ) from None
@@ -231,7 +266,7 @@ def _build_encoder(config: dict[str, Any], source: Path) -> nn.Module:
 def _check_shapes(
     module: nn.Module,
     shapes: dict[str, tuple[int, ...]],
-    config: dict[str, Any],
+    description: ModelDescription,
     source: Path,
     config_file: str,
 ) -> None:
@@ -246,11 +281,11 @@ def _check_shapes(
     if wrong:
         missing = sorted(set(own) - set(shapes))
         unexpected = sorted(set(shapes) - set(own))
-        raise DataError(_mismatch_message(config, config_file, missing, unexpected, wrong), source)
+        raise DataError(_mismatch_message(description, config_file, missing, unexpected, wrong), source)
 
 
 def _mismatch_message(
-    config: dict[str, Any],
+    description: ModelDescription,
     config_file: str,
     missing: list[str],
     unexpected: list[str],
@@ -267,7 +302,7 @@ def _mismatch_message(
         if keys
     ]
     return (
-        f"weights do not match model '{config['name']}' with kwargs {config['kwargs']} that "
+        f"weights do not match model '{description.name}' with kwargs {description.kwargs} that "
         f"its {config_file} describes: tensors {'; '.join(parts)}; {config_file} and the "
         f"weights come from different models - restore the {config_file} written with these "
         "weights, or export the model again"
@@ -278,10 +313,8 @@ def _read_model_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise DataError(f"missing {CONFIG_FILE}; it names the model to build", path.parent)
     config = read_json_file(path)
-    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-        raise DataError('expected {"name": <registered model>, "kwargs": {...}, ...}', path)
-    if not isinstance(config.setdefault("kwargs", {}), dict):
-        raise DataError("'kwargs' must be a mapping", path)
+    ModelDescription.from_json(config, path)  # names a model, kwargs a mapping
+    config.setdefault("kwargs", {})
     return config
 
 
@@ -328,12 +361,9 @@ def _ckpt_encoder_state(path: Path) -> dict[str, torch.Tensor]:
     return enc
 
 
-def _ckpt_model_config(path: Path) -> dict[str, Any]:
-    """Model name/kwargs of a run's checkpoint, from the resolved ``RUN/config.yaml`` that
-    pretraining writes (a key it lacks takes the :class:`~signssl.store.spec.DataSpec`
-    default, which is the configuration's default too)."""
-    from signssl.methods.registry import method_modality  # lazy: loading a model imports no recipe
-
+def _ckpt_description(path: Path) -> ModelDescription:
+    """The description of a run's checkpoint, from the resolved ``RUN/config.yaml`` that
+    pretraining writes (:func:`~signssl.store.spec.describe_pretraining`, as at export)."""
     run_dir = path.parent.parent
     if not (run_dir / "config.yaml").is_file():
         raise DataError("a .ckpt is only readable inside its run directory (RUN/checkpoints/)", path)
@@ -341,29 +371,12 @@ def _ckpt_model_config(path: Path) -> dict[str, Any]:
     method, model, data = (_section(tree, key, run_dir) for key in ("method", "model", "data"))
     if not isinstance(model.get("name"), str) or not isinstance(method.get("name"), str):
         raise ConfigError(f"{run_dir / 'config.yaml'}: model.name and method.name must be set")
-    name, kwargs = model["name"], dict(model.get("kwargs") or {})
-    default = DataSpec()
-    if method_modality(method["name"]) == "video":
-        video = _section(data, "video", run_dir)
-        size = getattr(create_model(name, **kwargs), "input_size", None)
-        return {
-            "name": name,
-            "kwargs": kwargs,
-            "modality": "video",
-            "input_size": None if size is None else list(size),
-            "frame_step": video.get("frame_step", default.frame_step),
-            "fps": video.get("fps", default.fps),
-            "method": method["name"],
-        }
-    return {
-        "name": name,
-        "kwargs": kwargs,
-        "layout": data.get("layout", default.layout),
-        "dims": data.get("dims", default.dims),
-        "normalize": data.get("normalize", default.normalize),
-        "trim_empty": data.get("trim_empty", default.trim_empty),
-        "max_frames": data.get("max_frames", default.max_frames),
-    }
+    _section(data, "video", run_dir)
+    described = describe_pretraining({"method": method, "model": model, "data": data})
+    if described.reads_video:
+        size = getattr(create_model(described.name, **described.kwargs), "input_size", None)
+        described = replace(described, input_size=None if size is None else tuple(size))
+    return described
 
 
 def _section(tree: Any, key: str, run_dir: Path) -> dict[str, Any]:
@@ -440,19 +453,10 @@ def import_hiera(
         "mismatched": len(report.mismatched),
         "unexpected": len(report.unexpected),
     }
-    export_model(
-        encoder,
-        out_dir,
-        model,
-        kwargs,
-        modality="video",
-        input_size=[T, H, W],
-        frame_step=frame_step,
-        fps=None,
-        method="imported",
-        source=source,
-        imported=counts,
-    )
+    description = ModelDescription(model, kwargs, method="imported", modality="video",
+                                   input_size=(T, H, W), frame_step=frame_step,
+                                   extra={"source": source, "imported": counts})  # fmt: skip
+    write_model(encoder, out_dir, description)
     save_json(
         Path(out_dir) / IMPORT_REPORT,
         {
