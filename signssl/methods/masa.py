@@ -40,6 +40,7 @@ from torch import Tensor
 from signssl.errors import ConfigError
 from signssl.losses.info_nce_queue import MemoryQueue, info_nce_queue_loss
 from signssl.losses.motion_residual import NORMS, motion_residual_loss
+from signssl.losses.variance_covariance import VarianceCovarianceLoss
 from signssl.methods.base import Method, ema_update, make_target
 from signssl.methods.masa_masking import (
     SHARES,
@@ -96,6 +97,11 @@ class MASA(Method):
         proj_hidden_dim, proj_dim: projection heads (``None`` hidden = encoder width).
         queue_size, temperature, momentum: K, τ, μ.
         lambda_s, lambda_s_ramp: λ_s and the share of training over which it ramps up.
+        var_weight, cov_weight: not in the paper (0 = off): SignRep's variance and
+            covariance regularisers (docs/methods.md#signrep-variance-covariance) on the
+            pooled encoder features of the masked input, ``L += λ_var L_var + λ_cov
+            L_cov``, as SL-FPN's; they keep the features from folding onto a few
+            directions (docs/results/README.md, var/cov).
         boundary_permutation, spatial_aug, flip_p, hand_dropout_p, temporal_p, ...: the
             shared view options of :class:`~signssl.methods.base.Method`, all off by
             default (MASA uses no other augmentation); when any is on, the batch is
@@ -135,6 +141,8 @@ class MASA(Method):
         lambda_s_ramp: float = 0.25,
         boundary_permutation: bool = False,
         spatial_aug: bool = False,
+        var_weight: float = 0.0,
+        cov_weight: float = 0.0,
         **view_options: Any,
     ) -> None:
         super().__init__(
@@ -182,6 +190,14 @@ class MASA(Method):
             float(momentum),
         )
         self.lambda_s, self.lambda_s_ramp = float(lambda_s), float(lambda_s_ramp)
+        if var_weight < 0 or cov_weight < 0:
+            raise ConfigError(
+                f"MASA var_weight and cov_weight must be >= 0, got {var_weight} and "
+                f"{cov_weight} (method.kwargs)"
+            )
+        self.spread = (
+            VarianceCovarianceLoss(var_weight, cov_weight) if var_weight or cov_weight else None
+        )
         self._augment_on = len(self.view_transform.transforms) > 0  # any view option on
         if key_view == "augmented" and not self._augment_on:
             raise ConfigError(
@@ -269,6 +285,10 @@ class MASA(Method):
             "mask_ratio": (mask.sum() / real).detach().float(),
             "candidate_ratio": (cand.sum() / real).detach().float(),
         }
+        if self.spread is not None:
+            loss_spread, spread_terms = self.spread(pooled)  # () and {"var", "cov"}
+            loss_m = loss_m + loss_spread
+            out.update({k: v.detach() for k, v in spread_terms.items()})
         if not self.semantic_alignment:
             return {"loss": loss_m, "embedding": pooled.detach(), **out}
         q = self.projector(pooled)  # (B, proj_dim)

@@ -263,3 +263,21 @@ def test_every_view_option_turns_augmentation_on(
     monkeypatch.setattr(method, "augment", lambda b: calls.append(1) or augment(b))
     method.training_loss(synthetic_batch(B=3, T=12, seed=5))
     assert len(calls) == draws
+
+
+def test_var_cov_weights_add_the_spread_of_the_pooled_features() -> None:
+    """``var_weight`` / ``cov_weight`` add ``λ_var L_var + λ_cov L_cov`` of the pooled
+    encoder features to the loss (same masks, queue and weights as the plain run)."""
+    from signssl.losses.variance_covariance import covariance_loss, variance_loss
+
+    batch = synthetic_batch()
+    plain, reg = build(), build(var_weight=2.0, cov_weight=0.5)
+    a, b = plain.training_loss(batch), reg.training_loss(batch)
+    assert "var" not in a and float(b["var"]) > 0
+    torch.testing.assert_close(b["features"], a["features"])
+    torch.testing.assert_close(b["var"], variance_loss(b["features"]))
+    torch.testing.assert_close(b["cov"], covariance_loss(b["features"]))
+    expected = a["loss"] + 2.0 * b["var"] + 0.5 * b["cov"]
+    torch.testing.assert_close(b["loss"], expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ConfigError, match="var_weight"):
+        build(cov_weight=-1.0)
