@@ -13,6 +13,7 @@ from signssl.cli.parts import read_part
 from signssl.data.shard_write import merge_shard_parts, write_shards
 from signssl.data.shards import verify_shards
 from signssl.errors import ConfigError
+from signssl.pose.layouts import DEFAULT_LAYOUT
 
 out = Console(highlight=False)
 
@@ -28,7 +29,7 @@ def shard(
     shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
     split: Annotated[str | None, typer.Option("--split", help="Only rows of this split (default: all; "
                                               "each shard holds one split).")] = None,
-    layout: Annotated[str, typer.Option(help="Layout the clips are stored in (the encoder's).")] = "masa49",
+    layout: Annotated[str, typer.Option(help="Layout the clips are stored in (the encoder's).")] = DEFAULT_LAYOUT,
     dims: Annotated[int, typer.Option(help="Coordinates kept (2 or 3).")] = 2,
     normalize: Annotated[str, typer.Option(help="Normalisation (as data.normalize).")] = "auto",
     trim_empty: Annotated[bool, typer.Option("--trim-empty/--keep-empty", help="Drop leading and "

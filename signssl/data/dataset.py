@@ -46,7 +46,7 @@ from signssl.data.loading import SampleError, load_pose, trim_empty_frames
 from signssl.data.manifest import Manifest
 from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError
-from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.layouts import DEFAULT_LAYOUT, Layout, get_layout
 from signssl.pose.normalize import check_normalize_mode
 from signssl.pose.sequence import PoseSequence
 from signssl.utils import progress_bar
@@ -96,7 +96,7 @@ class PoseDataset(Dataset):
     def __init__(
         self,
         manifest: Manifest | str | Path,
-        layout: str | Path | Layout | None = "masa49",
+        layout: str | Path | Layout | None = DEFAULT_LAYOUT,
         dims: int | None = 2,
         normalize: Normalize | None = "auto",
         transform: Callable[[PoseSequence], Any] | None = None,

@@ -43,6 +43,7 @@ from signssl.data.shards import (
     file_sha256,
 )
 from signssl.errors import ConfigError, DataError
+from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.utils import progress_bar, save_json
 
 
@@ -125,7 +126,7 @@ def write_shards(
     manifest: Manifest | str | Path,
     out: str | Path,
     *,
-    layout: str | None = "masa49",
+    layout: str | None = DEFAULT_LAYOUT,
     dims: int | None = 2,
     normalize: str | None = "auto",
     trim_empty: bool = True,

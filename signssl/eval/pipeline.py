@@ -53,10 +53,11 @@ from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate
 from signssl.eval.window_reader import ClipInput, WindowReader
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
+from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.store.model import StoredModel, load_encoder, open_model
 from signssl.store.spec import ModelDescription
 
-BASELINE_INPUT = {"layout": "masa49", "dims": 2, "normalize": "auto", "max_frames": 64,
+BASELINE_INPUT = {"layout": DEFAULT_LAYOUT, "dims": 2, "normalize": "auto", "max_frames": 64,
                   "trim_empty": True}
 
 

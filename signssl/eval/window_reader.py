@@ -43,6 +43,7 @@ from signssl.eval.windows import (
 from signssl.io import video as video_io
 from signssl.io.video import probe_video
 from signssl.models.base import Encoder
+from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.store.model import open_model
 from signssl.store.spec import ModelDescription
 
@@ -62,7 +63,7 @@ class ClipInput:
     frame_size: tuple[int, int] | None = None
     frame_step: int = 1
     fps: float | None = None
-    layout: str | None = "masa49"
+    layout: str | None = DEFAULT_LAYOUT
     dims: int | None = 2
     normalize: str = "auto"  # shoulders, or per hand for a clip without them
     source_layout: str | None = None

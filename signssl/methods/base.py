@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from signssl import distributed
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
+from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.pose.transforms import PoseBatch, as_pose_batch, default_view_pipeline
 
 # ----------------------------------------------------------------------------- building blocks
@@ -118,7 +119,7 @@ class Method(nn.Module):
                 f"{type(encoder).__name__} has none; set them to 0"
             )
         self.view_transform = default_view_pipeline(
-            layout or "masa49",
+            layout or DEFAULT_LAYOUT,
             boundary_permutation=boundary_permutation,
             b_s=b_s,
             b_e=b_e,

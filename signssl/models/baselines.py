@@ -38,7 +38,7 @@ from torch import Tensor
 from signssl.errors import ConfigError
 from signssl.models.base import Encoder
 from signssl.models.registry import create_model
-from signssl.pose.layouts import HAND_21, Layout, get_layout
+from signssl.pose.layouts import DEFAULT_LAYOUT, HAND_21, Layout, get_layout
 from signssl.pose.streams import finger_angle_quads, finger_angles, vector_angle  # noqa: F401
 
 HANDS: tuple[str, str] = ("left_hand", "right_hand")
@@ -96,7 +96,7 @@ def _hand_index(layout: Layout, hand: str) -> list[int]:
 class _PoseBaseline(Encoder):
     """Common constructor: a layout name or YAML path, the number of coordinates."""
 
-    def __init__(self, layout: str = "masa49", dims: int = 2, conf_threshold: float = 0.0) -> None:
+    def __init__(self, layout: str = DEFAULT_LAYOUT, dims: int = 2, conf_threshold: float = 0.0) -> None:
         super().__init__()
         if dims not in (2, 3):
             raise ConfigError(f"dims must be 2 or 3, got {dims}")
@@ -123,7 +123,7 @@ class RawKeypoints(_PoseBaseline):
     ``out_dim = J * dims``.
     """
 
-    def __init__(self, layout: str = "masa49", dims: int = 2, conf_threshold: float = 0.0) -> None:
+    def __init__(self, layout: str = DEFAULT_LAYOUT, dims: int = 2, conf_threshold: float = 0.0) -> None:
         super().__init__(layout, dims, conf_threshold)
         self.out_dim = self.layout.num_joints * self.dims
 
@@ -141,7 +141,7 @@ class RawHandKeypoints(_PoseBaseline):
     to the camera.  A joint counts in a frame only when it and the wrist are present.
     """
 
-    def __init__(self, layout: str = "masa49", dims: int = 2, conf_threshold: float = 0.0,
+    def __init__(self, layout: str = DEFAULT_LAYOUT, dims: int = 2, conf_threshold: float = 0.0,
                  scale: bool = True) -> None:
         super().__init__(layout, dims, conf_threshold)
         self.scale = bool(scale)
@@ -177,7 +177,7 @@ class RawHandAngles(_PoseBaseline):
     frame only when its four joints are present and both bones have non-zero length.
     """
 
-    def __init__(self, layout: str = "masa49", dims: int = 2, conf_threshold: float = 0.0) -> None:
+    def __init__(self, layout: str = DEFAULT_LAYOUT, dims: int = 2, conf_threshold: float = 0.0) -> None:
         super().__init__(layout, dims, conf_threshold)
         quads = finger_angle_triplets()
         self.quads = [

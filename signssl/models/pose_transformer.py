@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from signssl.errors import ConfigError, DataError
 from signssl.models.base import Encoder, unpack_pose_batch
 from signssl.models.registry import register_model
-from signssl.pose.layouts import get_layout
+from signssl.pose.layouts import DEFAULT_LAYOUT, get_layout
 from signssl.pose.streams import StreamFeatures, stream_dims
 
 POS_EMBEDS = ("learned", "sinusoidal")
@@ -116,7 +116,7 @@ class PoseTransformer(Encoder):
     def __init__(
         self,
         in_dims: int = 2,
-        layout: str = "masa49",
+        layout: str = DEFAULT_LAYOUT,
         dim: int = 512,
         depth: int = 12,
         heads: int = 8,

@@ -293,6 +293,10 @@ class Layout:
 
 # ----------------------------------------------------------------------------- registry
 
+#: the layout encoders, datasets and readers use unless told otherwise: 7 upper-body
+#: joints and 2 x 21 hand joints (MASA's input, docs/methods.md#masa-input)
+DEFAULT_LAYOUT = "masa49"
+
 _LAYOUTS: dict[str, Layout] = {}
 
 

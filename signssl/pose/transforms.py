@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from signssl.errors import ConfigError
-from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.layouts import DEFAULT_LAYOUT, Layout, get_layout
 
 PoseBatch = dict[str, Any]
 
@@ -245,7 +245,7 @@ class RandomSigningSpace(BatchTransform):
     (``data.normalize: shoulders_hands``): otherwise the hands do not follow the wrists."""
 
     def __init__(
-        self, layout: str = "masa49", scale: float = 0.15, shift: float = 0.1, p: float = 1.0
+        self, layout: str = DEFAULT_LAYOUT, scale: float = 0.15, shift: float = 0.1, p: float = 1.0
     ) -> None:
         if not 0.0 <= scale < 1.0 or shift < 0:
             raise ConfigError(f"need 0 <= scale < 1 and shift >= 0, got {scale}, {shift}")
@@ -284,7 +284,7 @@ class RandomHandDropout(BatchTransform):
 
     def __init__(
         self,
-        layout: str = "masa49",
+        layout: str = DEFAULT_LAYOUT,
         p: float = 0.1,
         parts: Sequence[str] = ("left_hand", "right_hand"),
     ) -> None:
@@ -338,7 +338,7 @@ class RandomHorizontalFlip(BatchTransform):
     joints swap (:func:`mirror_permutation`), so the left hand's points become the right
     hand's.  Missing joints move with their confidence and stay 0."""
 
-    def __init__(self, layout: str = "masa49", p: float = 0.5, center: float = 0.0) -> None:
+    def __init__(self, layout: str = DEFAULT_LAYOUT, p: float = 0.5, center: float = 0.0) -> None:
         lay = get_layout(layout)
         self.layout, self.p, self.center = lay.name, _check_p(p), float(center)
         self._perm = torch.tensor(mirror_permutation(lay), dtype=torch.long)
@@ -507,7 +507,7 @@ class BoundaryPermutation(BatchTransform):
 
 
 def default_view_pipeline(
-    layout: str = "masa49",
+    layout: str = DEFAULT_LAYOUT,
     boundary_permutation: bool = True,
     b_s: float = 1 / 3,
     b_e: float = 1 / 4,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from signssl.errors import DataError
+from signssl.pose.layouts import DEFAULT_LAYOUT
 
 FORMAT = "signssl-model"
 #: 1: pose keys at the top level, ``method`` and ``modality`` optional (a pose run's
@@ -50,7 +51,7 @@ class DataSpec:
     ``fps`` (``None`` = the file's rate).
     """
 
-    layout: str = "masa49"
+    layout: str = DEFAULT_LAYOUT
     dims: int = 2
     normalize: str = "auto"  # shoulders, or per hand for a clip without them
     max_frames: int = 64
@@ -116,7 +117,7 @@ class ModelDescription:
                 fps=None if self.fps is None else float(self.fps),
             )
         return DataSpec(
-            layout=str(_or(self.layout, "masa49")),
+            layout=str(_or(self.layout, DEFAULT_LAYOUT)),
             dims=int(_or(self.dims, 2)),
             normalize=str(_or(self.normalize, "shoulders")),
             max_frames=int(_or(self.max_frames, 64)),

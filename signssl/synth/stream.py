@@ -26,7 +26,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from signssl.errors import ConfigError
-from signssl.pose.layouts import Layout, get_layout
+from signssl.pose.layouts import DEFAULT_LAYOUT, Layout, get_layout
 from signssl.pose.normalize import check_normalize_mode, normalize_sequence
 from signssl.pose.sequence import PoseSequence
 from signssl.synth.config import SynthConfig
@@ -57,7 +57,7 @@ class SyntheticPoseDataset(Dataset):
         seed: int = 0,
         minimal_pair_rate: float = 0.6,
         noise: float = 1.0,
-        layout: str | Path | Layout | None = "masa49",
+        layout: str | Path | Layout | None = DEFAULT_LAYOUT,
         dims: int | None = 2,
         normalize: str | None = "auto",
     ) -> None:
