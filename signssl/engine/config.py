@@ -17,6 +17,10 @@ Resolution order (later wins)::
     configs/<method>.yaml  <-  profile (configs/<profile>.yaml, then the method file's
                                profiles.<profile>) or user YAML  <-  --set key=value ...
 
+The encoder owns the joint layout: when ``model.kwargs`` names a ``layout``, ``data.layout``
+follows it (``--set model.kwargs.layout=hands`` changes both); a ``data.layout`` that
+differs from it raises, telling to set ``model.kwargs.layout`` instead.
+
 Only the composition root (:mod:`signssl.engine.pretraining`, the CLI) reads this tree;
 methods, models and losses receive primitive keyword arguments (``method.kwargs``,
 ``model.kwargs``).
@@ -44,6 +48,7 @@ import yaml
 from signssl.engine.sources import parse_sources
 from signssl.errors import ConfigError
 from signssl.optim import check_optim_values
+from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.utils import atomic_write_text, read_yaml_file
 
 # ----------------------------------------------------------------------------- sections
@@ -92,9 +97,11 @@ class VideoDataConfig:
 @dataclass
 class DataConfig:
     """How clips become batches.  ``batch_size`` is the *global* batch (all devices);
-    for video methods it counts videos (each gives ``video.crops`` crops)."""
+    for video methods it counts videos (each gives ``video.crops`` crops).  ``layout``
+    is the encoder's (``model.kwargs.layout``) when the encoder takes one
+    (:func:`config_from_dict`)."""
 
-    layout: str = "masa49"
+    layout: str = DEFAULT_LAYOUT
     dims: int = 2
     normalize: str = "auto"  # shoulders, or per hand for a clip without them
     max_frames: int = 64
@@ -378,10 +385,46 @@ def _finite_everywhere(value: Any, where: str) -> Any:
 
 
 def config_from_dict(tree: Mapping[str, Any], where: str = "config") -> PretrainConfig:
-    """Build and validate a :class:`PretrainConfig` from a nested mapping."""
-    cfg = from_dict(PretrainConfig, tree, where)
+    """Build and validate a :class:`PretrainConfig` from a nested mapping (``data.layout``
+    taken from ``model.kwargs.layout``, :func:`layout_from_model`)."""
+    cfg = from_dict(PretrainConfig, layout_from_model(tree, where), where)
     validate(cfg)
     return cfg
+
+
+def model_layout(tree: Mapping[str, Any]) -> str | None:
+    """``model.kwargs.layout`` of a config tree, or None when the encoder takes no layout."""
+    model = tree.get("model")
+    kwargs = model.get("kwargs") if isinstance(model, Mapping) else None
+    layout = kwargs.get("layout") if isinstance(kwargs, Mapping) else None
+    return layout if isinstance(layout, str) else None
+
+
+def layout_from_model(tree: Mapping[str, Any], where: str = "config") -> dict[str, Any]:
+    """``tree`` with ``data.layout`` set to the encoder's layout (``model.kwargs.layout``);
+    a new dict, the input is not modified.
+
+    The encoder owns the layout: a tree that states ``data.layout`` too must state the
+    same one (:class:`ConfigError` otherwise).  Without a layout in ``model.kwargs``
+    (video encoders) the tree is returned as it is.
+
+    >>> layout_from_model({"model": {"kwargs": {"layout": "hands"}}})["data"]
+    {'layout': 'hands'}
+    """
+    out = dict(tree)
+    layout = model_layout(tree)
+    data = tree.get("data")
+    if layout is None or not isinstance(data, Mapping | None):
+        return out
+    stated = (data or {}).get("layout", layout)
+    if stated != layout:
+        raise ConfigError(
+            f"{where}.data.layout '{stated}' differs from the encoder's layout '{layout}' "
+            f"(model.kwargs.layout), which the data follow: set model.kwargs.layout={stated} "
+            "instead of data.layout"
+        )
+    out["data"] = {**(data or {}), "layout": layout}
+    return out
 
 
 def validate(cfg: PretrainConfig) -> None:
@@ -486,7 +529,13 @@ def load_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> Pretr
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise ConfigError(f"{path} not found: {run_dir} is not a pretraining run directory")
-    return config_from_dict(apply_overrides(read_yaml(path), overrides), where=str(path))
+    tree = read_yaml(path)
+    data = tree.get("data")
+    layout = model_layout(tree)
+    if layout is not None and isinstance(data, dict) and data.get("layout") == layout:
+        # saved as the encoder's: it follows model.kwargs.layout again under --set
+        tree["data"] = {k: v for k, v in data.items() if k != "layout"}
+    return config_from_dict(apply_overrides(tree, overrides), where=str(path))
 
 
 def _method_file(name: str) -> Path:

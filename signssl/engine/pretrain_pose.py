@@ -22,13 +22,18 @@ from signssl.store.spec import describe_pretraining
 
 
 def check_encoder_matches_data(encoder: nn.Module, cfg: PretrainConfig) -> None:
-    """The encoder's joint layout, coordinates and frame budget must fit ``cfg.data``."""
+    """The encoder's joint layout, coordinates and frame budget must fit ``cfg.data``.
+
+    ``data.layout`` follows ``model.kwargs.layout`` (:func:`~signssl.engine.config.layout_from_model`);
+    they differ only for an encoder whose layout is not in its kwargs (``model.init``,
+    a default), and ``model.kwargs.layout`` sets both.
+    """
     d = cfg.data
     layout = getattr(getattr(encoder, "layout", None), "name", None)
     if layout is not None and layout != d.layout:
         raise ConfigError(
             f"model layout '{layout}' differs from data.layout '{d.layout}': "
-            f"--set model.kwargs.layout={d.layout} (or data.layout={layout})"
+            f"--set model.kwargs.layout={layout} (the data follow the encoder's layout)"
         )
     in_dims = getattr(encoder, "in_dims", None)
     if isinstance(in_dims, int) and in_dims != d.dims:

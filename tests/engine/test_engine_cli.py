@@ -12,7 +12,11 @@ from engine_toys import write_pose_manifest
 from typer.testing import CliRunner
 
 from signssl.cli.main import app, main
+from signssl.engine.config import load_config
+from signssl.engine.pretrain_pose import check_encoder_matches_data
 from signssl.engine.pretraining import read_summary
+from signssl.errors import ConfigError
+from signssl.models import create_model
 from signssl.store.model import load_model, weights_of
 
 runner = CliRunner()
@@ -75,8 +79,8 @@ def test_pretrain_dry_run_prints_resolved_config(manifest: Path, tmp_path: Path)
         (["--method", "sl_fpn", "--config", "tiny", "--resume"], "config.yaml not found"),
         (["--method", "sl_fpn", "--config", "tiny", "--set", "data.batch_size=64"],
          "fewer than one batch"),
-        (["--method", "sl_fpn", "--config", "tiny", "--set", "model.kwargs.layout=hands"],
-         "model layout 'hands' differs from data.layout 'masa49'"),
+        (["--method", "sl_fpn", "--config", "tiny", "--set", "data.layout=hands"],
+         "set model.kwargs.layout=hands instead of data.layout"),
     ],
 )
 def test_pretrain_user_errors_are_one_line_exit_2(
@@ -91,6 +95,15 @@ def test_pretrain_user_errors_are_one_line_exit_2(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_an_encoder_whose_layout_is_not_in_its_kwargs_is_checked_against_the_data() -> None:
+    """model.init or a default layout: the encoder's own layout is checked, and the fix
+    named is model.kwargs.layout (which data.layout follows)."""
+    cfg = load_config("sl_fpn", "tiny")
+    check_encoder_matches_data(create_model("pose_transformer_tiny", max_frames=32), cfg)
+    with pytest.raises(ConfigError, match=r"differs from data.layout 'masa49': --set model\.kwargs\.layout=hands "):
+        check_encoder_matches_data(create_model("pose_transformer_tiny", layout="hands", max_frames=32), cfg)
 
 
 def test_pretrain_refuses_to_overwrite_a_run(manifest: Path, tmp_path: Path,

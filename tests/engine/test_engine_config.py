@@ -21,6 +21,7 @@ from signssl.engine.config import (
     parse_value,
 )
 from signssl.errors import ConfigError
+from signssl.pose.layouts import DEFAULT_LAYOUT
 
 
 def test_deep_merge_merges_mappings_and_replaces_other_values() -> None:
@@ -203,6 +204,48 @@ def test_tiny_profile_overlays_method_file_and_its_own_section() -> None:
     assert tiny.method.kwargs["queue_size"] != paper.method.kwargs["queue_size"]
     assert tiny.method.kwargs["temperature"] == paper.method.kwargs["temperature"]  # kept
     assert tiny.data.layout == paper.data.layout  # not in the overlay: kept
+
+
+def test_data_layout_is_the_encoders_in_every_builtin_config() -> None:
+    """One knob: no method file states data.layout beside a model layout, and every
+    method x profile resolves data.layout to model.kwargs.layout (video encoders, which
+    take none, keep the default)."""
+    for method in list_configs()["methods"]:
+        raw = yaml.safe_load(builtin_config_path(method).read_text())
+        assert "layout" not in (raw.get("data") or {}), method
+        for profile in (None, "tiny"):
+            cfg = load_config(method, profile)
+            assert cfg.data.layout == cfg.model.kwargs.get("layout", DEFAULT_LAYOUT), (method, profile)
+
+
+def test_model_layout_sets_data_layout_and_data_layout_alone_raises() -> None:
+    cfg = load_config("sl_fpn", "tiny", ["model.kwargs.layout=hands"])
+    assert cfg.data.layout == cfg.model.kwargs["layout"] == "hands"
+    masa = load_config("masa", "tiny", ["model.kwargs.layout=hands"])
+    assert masa.data.layout == "hands"
+    same = load_config("simclr", "tiny", ["data.layout=masa49"])  # equal: accepted
+    assert same == load_config("simclr", "tiny")
+    both = load_config("simclr", None, ["model.kwargs.layout=hands", "data.layout=hands"])
+    assert both.data.layout == "hands"
+    msg = (r"^config\.data\.layout 'hands' differs from the encoder's layout 'masa49' "
+           r"\(model\.kwargs\.layout\), which the data follow: set model\.kwargs\.layout=hands "
+           r"instead of data\.layout$")
+    with pytest.raises(ConfigError, match=msg):
+        load_config("simclr", "tiny", ["data.layout=hands"])
+    with pytest.raises(ConfigError, match="set model.kwargs.layout=hands instead"):
+        config_from_dict({"model": {"kwargs": {"layout": "masa49"}}, "data": {"layout": "hands"}})
+    video = load_config("mae", "tiny", ["data.layout=hands"])  # no layout kwarg: unaffected
+    assert "layout" not in video.model.kwargs and video.data.layout == "hands"
+    assert load_config("signrep", "tiny").data.layout == DEFAULT_LAYOUT
+
+
+def test_a_saved_run_layout_follows_model_layout_overrides(tmp_path: Path) -> None:
+    load_config("byol", "tiny").save(tmp_path / "config.yaml")
+    assert load_run_config(tmp_path).data.layout == "masa49"
+    moved = load_run_config(tmp_path, ["model.kwargs.layout=hands"])
+    assert moved.data.layout == moved.model.kwargs["layout"] == "hands"
+    with pytest.raises(ConfigError, match="set model.kwargs.layout=hands instead of data.layout"):
+        load_run_config(tmp_path, ["data.layout=hands"])
 
 
 def test_every_registered_method_has_a_file_with_tiny_sizes() -> None:
