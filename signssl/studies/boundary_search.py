@@ -40,7 +40,7 @@ from signssl.eval.frozen import ensure_splits, frozen_eval, split_features
 from signssl.eval.metrics import summarize_runs
 from signssl.methods import method_options
 from signssl.store.model import load_model
-from signssl.store.spec import DataSpec
+from signssl.store.spec import spec_from_config
 from signssl.utils import atomic_path, json_float, json_floats, save_json
 
 RESULT_FILE = "boundary_search.json"
@@ -239,7 +239,7 @@ def boundary_search(
     manifest = ensure_splits(Manifest.read(data))
     split_csv = out_dir / "manifest_splits.csv"
     manifest.write(split_csv)
-    spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, cfg.data.max_frames)
+    spec = spec_from_config(cfg)
     say = log or (lambda _msg: None)
 
     def run_one(run_dir: Path, kwargs: dict[str, Any], seed: int) -> SeedRun:

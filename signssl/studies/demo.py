@@ -31,7 +31,7 @@ from signssl.eval.metrics import summarize_runs
 from signssl.eval.plots import plot_embedding_map
 from signssl.models.baselines import get_baseline
 from signssl.store.model import load_model
-from signssl.store.spec import DataSpec
+from signssl.store.spec import spec_from_config
 from signssl.studies.study_report import metric_intervals, plot_metric_summary
 from signssl.synth import generate_dataset
 from signssl.utils import atomic_path, atomic_write_text, json_floats, save_json
@@ -116,7 +116,7 @@ def run_demo(
     first = load_config("sl_fpn", "tiny", demo_overrides(size, seed, progress))
     for method in methods:
         cfg = load_config(method, "tiny", demo_overrides(size, seed, progress))
-        spec = DataSpec(cfg.data.layout, cfg.data.dims, cfg.data.normalize, cfg.data.max_frames)
+        spec = spec_from_config(cfg)
         run_dir = out / "runs" / method
         if not (run_dir / "model").exists():
             say(f"pretraining {method} ({size.epochs} epochs) -> {run_dir}")
@@ -128,7 +128,7 @@ def run_demo(
         rows.append(DemoRow(method, "pretrained", frozen_eval(train, test, seed=seed), seconds, str(run_dir)))
         say(f"{method}: {_headline(rows[-1].metrics)}")
     # training-free baselines, read like SL-FPN's encoder (the pose transformer)
-    spec = DataSpec(first.data.layout, first.data.dims, first.data.normalize, first.data.max_frames)
+    spec = spec_from_config(first)
     baselines = {
         "raw keypoints": get_baseline("raw-keypoints", layout=spec.layout, dims=spec.dims),
         "random init": get_baseline("random-init", model=first.model.name, seed=seed, **first.model.kwargs),
