@@ -150,9 +150,8 @@ def trace(run: Path, manifest: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def modules_of(calls_report: dict[str, Any]) -> None:
-    """Print one report."""
-    r = calls_report
+def print_report(r: dict[str, Any]) -> None:
+    """Print one report of :func:`trace`."""
     print(f"reached the weights: {r['reached_weights']}")
     print(f"calls into signssl: {r['calls']} ({r['functions']} distinct functions, "
           f"{r['modules']} modules)")
@@ -185,7 +184,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        modules_of(report)
+        print_report(report)
 
 
 if __name__ == "__main__":
