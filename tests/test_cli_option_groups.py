@@ -58,3 +58,23 @@ def test_an_option_named_twice_is_refused() -> None:
         with_options(frames=span)(clash)
     with pytest.raises(TypeError, match="without a parameter"):
         with_options(other=span)(clash)
+
+
+@pytest.mark.parametrize("flag", ["--source-layout", "--layout"])
+def test_the_source_layout_option_carries_the_library_name(flag: str) -> None:
+    """``--source-layout`` (older name ``--layout``) is ``EncoderSpec.source_layout``;
+    ``--model-layout`` is the encoder's own layout (``EncoderSpec.layout``)."""
+    from signssl.cli.eval_cmds import encoder_options
+
+    app = typer.Typer()
+    seen = []
+
+    @app.command()
+    @with_options(encoder=encoder_options)
+    def show(encoder: object) -> None:
+        seen.append(encoder)
+
+    args = ["--baseline", "raw-keypoints", flag, "holistic", "--model-layout", "hands"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (seen[0].source_layout, seen[0].layout) == ("holistic", "hands")

@@ -77,9 +77,14 @@ SETS = typer.Option(
     help="--baseline random-init: override a pretraining config value, e.g. --set "
          "model.kwargs.depth=2 (repeatable).")
 DATA = typer.Option(..., "--data", help="Manifest CSV (signssl manifest …).")
-LAYOUT = typer.Option(
-    None, "--layout", help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file.")
-MODEL_LAYOUT = typer.Option(None, "--model-layout", help="Encoder input layout (default masa49 or the checkpoint's).")
+SOURCE_LAYOUT = typer.Option(
+    None, "--source-layout", "--layout",
+    help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file (library: "
+         "source_layout; --layout is the older name).")
+MODEL_LAYOUT = typer.Option(
+    None, "--model-layout",
+    help="The encoder's input layout, model.kwargs.layout of a --baseline model (default "
+         "masa49; a checkpoint brings its own).")
 DIMS = typer.Option(None, "--dims", help="Coordinates per joint fed to the encoder (2 or 3).")
 NORMALIZE = typer.Option(
     None, "--normalize",
@@ -137,7 +142,7 @@ def encoder_options(
     config: str | None = CONFIG,
     method: str | None = METHOD,
     sets: list[str] | None = SETS,
-    layout: str | None = LAYOUT,
+    source_layout: str | None = SOURCE_LAYOUT,
     model_layout: str | None = MODEL_LAYOUT,
     dims: int | None = DIMS,
     normalize: str | None = NORMALIZE,
@@ -153,7 +158,7 @@ def encoder_options(
     return EncoderSpec(
         checkpoint=None if checkpoint is None else str(checkpoint), baseline=baseline, model=model,
         layout=model_layout, dims=dims, normalize=normalize, max_frames=max_frames,
-        source_layout=layout, extra=kwargs,
+        source_layout=source_layout, extra=kwargs,
     )
 
 
@@ -431,7 +436,9 @@ def retrieve(
         ..., "--query", help="A pose file / MP_Data folder, a video (video dictionaries), or a "
                              "features .npz."),
     k: int = typer.Option(5, "-k", "--k", help="Glosses to show."),
-    layout: str | None = typer.Option(None, "--layout", help="Layout of a flat-vector query file."),
+    source_layout: str | None = typer.Option(
+        None, "--source-layout", "--layout",
+        help="Layout of a flat-vector query file (--layout is the older name)."),
     aggregate: str = typer.Option("nearest", "--aggregate", help="nearest | mean."),
 ) -> None:
     """Look up the glosses nearest to a query sign.
@@ -442,7 +449,7 @@ def retrieve(
     if is_features_file(query):
         feats = Features.load(query)
     else:
-        feats = QueryEncoder(d.info, source_layout=layout).embed(query)
+        feats = QueryEncoder(d.info, source_layout=source_layout).embed(query)
     res = d.search(feats.features, k=k, aggregate=aggregate)  # type: ignore[arg-type]
     if len(feats) == 1:
         _print_single(res, d, str(feats.paths[0] or query), str(feats.labels[0]))

@@ -393,8 +393,10 @@ def print_check(result: ManifestCheck, show: int) -> None:
 @manifest_app.command("check")
 def check_cmd(
     manifest_path: Path = typer.Argument(..., help="Manifest CSV."),
-    layout: str | None = typer.Option(
-        None, "--layout", help="Layout of flat-vector files (name or YAML), as for read."),
+    source_layout: str | None = typer.Option(
+        None, "--source-layout", "--layout",
+        help="Layout of flat-vector files (name or YAML), as for read (--layout is the older "
+             "name)."),
     min_present: float = typer.Option(
         0.1, "--min-present", help="Report samples with a smaller detected share."),
     measure_layout: str | None = typer.Option(
@@ -412,7 +414,7 @@ def check_cmd(
 
     Exits with code 1 when any sample is unreadable.
     """
-    result = check_manifest(manifest_path, layout, min_present, measure_layout,
+    result = check_manifest(manifest_path, source_layout, min_present, measure_layout,
                             normalize=normalize)
     if report_json is not None:
         save_json(report_json, result.to_dict())
