@@ -39,16 +39,24 @@ from torch import Tensor
 
 from signssl.errors import ConfigError
 from signssl.losses.info_nce_queue import MemoryQueue, info_nce_queue_loss
-from signssl.losses.motion_residual import NORMS, motion_residual_loss
+from signssl.losses.motion_residual import motion_residual_loss
 from signssl.losses.variance_covariance import VarianceCovarianceLoss
 from signssl.methods.base import Method, ema_update, make_target
 from signssl.methods.masa_masking import (
-    SHARES,
     mask_counts,
     motion_aware_mask,
     motion_residuals,
     random_frame_mask,
     temporal_subsample,
+)
+from signssl.methods.masa_options import (
+    KEY_VIEWS,
+    MASKINGS,
+    TARGETS,
+    DecoderSize,
+    MotionMasking,
+    SemanticAlignment,
+    SpreadWeights,
 )
 from signssl.methods.registry import register_method
 from signssl.models.base import Encoder
@@ -56,9 +64,7 @@ from signssl.models.heads import MLPHead
 from signssl.models.masa import MASADecoder, MASAEncoder, MasaInput, VisibleTokens
 from signssl.pose.transforms import PoseBatch
 
-MASKINGS = ("motion", "random")
-TARGETS = ("residual", "joints")
-KEY_VIEWS = ("temporal", "augmented")
+__all__ = ["KEY_VIEWS", "MASA", "MASKINGS", "TARGETS", "semantic_weight"]
 
 
 def semantic_weight(step: int, max_steps: int, lambda_s: float, ramp: float) -> float:
@@ -72,41 +78,27 @@ def semantic_weight(step: int, max_steps: int, lambda_s: float, ramp: float) -> 
 
 @register_method("masa")
 class MASA(Method):
-    """The MASA recipe (module docstring).  Options, with the paper's defaults:
+    """The MASA recipe (module docstring).  Its options come in four groups
+    (:mod:`signssl.methods.masa_options`), each with the paper's defaults:
 
     Args:
-        interval: k, frames between the two ends of a residual.
-        masking: ``"motion"`` (Alg. 1) or ``"random"`` (same number of frames, uniform
-            over the frames with a residual).
-        target: ``"residual"`` (m_i) or ``"joints"`` (x_i of the masked frames).
-        semantic_alignment: add the SA branch (Eq. 8-9).
-        mask_ratio: α; motion_threshold: ε_m; candidate_ratio: δ.
-        candidate_share: ``"all"`` (p_i over all J joints, Alg. 1) or ``"confident"``
-            (over the joints with confidence in both frames; data with missing hands).
-        per_part: the authors' per-part candidate rule with ``part_motion_threshold``
-            (3.0) and ``part_min_joints`` (2).
-        loss_norm: ``"l2"`` (paper) or ``"l1"`` (code); motion_weight: scale of L_m
-            (code: 10 with l1).
-        decoder_dim, decoder_depth, decoder_heads: decoder size (``None``: half the
-            encoder width, the encoder's heads).
-        keep_ratio: 1 − α_r, share of frames in the key view.
-        key_view: ``"temporal"`` (paper: the key view is the query's input, temporally
-            subsampled) or ``"augmented"`` (not in the paper: query and key each get
-            their own draw of the view options below, MoCo-style, before the key's
-            temporal subsampling; needs at least one of them on).
-        proj_hidden_dim, proj_dim: projection heads (``None`` hidden = encoder width).
-        queue_size, temperature, momentum: K, τ, μ.
-        lambda_s, lambda_s_ramp: λ_s and the share of training over which it ramps up.
-        var_weight, cov_weight: not in the paper (0 = off): SignRep's variance and
-            covariance regularisers (docs/methods.md#signrep-variance-covariance) on the
-            pooled encoder features of the masked input, ``L += λ_var L_var + λ_cov
-            L_cov``, as SL-FPN's; they keep the features from folding onto a few
-            directions (docs/results/README.md, var/cov).
+        motion: :class:`MotionMasking`, the motion-aware masking branch (k, α, ε_m, δ,
+            target, loss norm; the authors' per-part rule).
+        decoder: :class:`DecoderSize` of the MA decoder.
+        alignment: :class:`SemanticAlignment`, the momentum semantic-alignment branch
+            (α_r, key view, projection heads, K, τ, μ, λ_s and its ramp).
+        spread: :class:`SpreadWeights`, not in the paper (0 = off): the variance and
+            covariance regularisers on the pooled encoder features of the masked input,
+            as SL-FPN's; they keep the features from folding onto a few directions
+            (docs/results/README.md, var/cov).
         boundary_permutation, spatial_aug, flip_p, hand_dropout_p, temporal_p, ...: the
             shared view options of :class:`~signssl.methods.base.Method`, all off by
             default (MASA uses no other augmentation); when any is on, the batch is
             augmented once before the MASA pipeline (with ``key_view="augmented"``, once
             more, independently, for the key).
+
+    A config gives every group's fields flat (``method.kwargs.mask_ratio``);
+    :func:`~signssl.methods.create_method` gathers them into the groups.
     """
 
     lambda_now: Tensor
@@ -114,35 +106,12 @@ class MASA(Method):
     def __init__(
         self,
         encoder: Encoder,
-        interval: int = 3,
-        masking: str = "motion",
-        target: str = "residual",
-        semantic_alignment: bool = True,
-        mask_ratio: float = 0.9,
-        motion_threshold: float = 5.0,
-        candidate_ratio: float = 0.5,
-        candidate_share: str = "all",
-        per_part: bool = False,
-        part_motion_threshold: float = 3.0,
-        part_min_joints: int = 2,
-        loss_norm: str = "l2",
-        motion_weight: float = 1.0,
-        decoder_dim: int | None = None,
-        decoder_depth: int = 3,
-        decoder_heads: int | None = None,
-        keep_ratio: float = 0.5,
-        key_view: str = "temporal",
-        proj_hidden_dim: int | None = None,
-        proj_dim: int = 128,
-        queue_size: int = 6144,
-        temperature: float = 0.07,
-        momentum: float = 0.996,
-        lambda_s: float = 0.05,
-        lambda_s_ramp: float = 0.25,
+        motion: MotionMasking = MotionMasking(),
+        decoder: DecoderSize = DecoderSize(),
+        alignment: SemanticAlignment = SemanticAlignment(),
+        spread: SpreadWeights = SpreadWeights(),
         boundary_permutation: bool = False,
         spatial_aug: bool = False,
-        var_weight: float = 0.0,
-        cov_weight: float = 0.0,
         **view_options: Any,
     ) -> None:
         super().__init__(
@@ -156,81 +125,37 @@ class MASA(Method):
                 f"method 'masa' needs a MASA encoder (masa_paper, masa_tiny, masa_test), got "
                 f"{type(encoder).__name__}; set model.name to one of them"
             )
-        _check_choice("masking", masking, MASKINGS)
-        _check_choice("target", target, TARGETS)
-        _check_choice("loss_norm", loss_norm, NORMS)
-        _check_choice("candidate_share", candidate_share, SHARES)
-        _check_choice("key_view", key_view, KEY_VIEWS)
-        if interval < 1:
-            raise ConfigError(f"interval k must be >= 1, got {interval}")
-        for name, v in (
-            ("mask_ratio", mask_ratio),
-            ("candidate_ratio", candidate_ratio),
-            ("lambda_s_ramp", lambda_s_ramp),
-        ):
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {v}")
-        if not 0.0 < keep_ratio <= 1.0:
-            raise ConfigError(f"keep_ratio (1 - alpha_r) must be in (0, 1], got {keep_ratio}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ConfigError(f"momentum must be in [0, 1], got {momentum}")
-        self.interval, self.masking, self.target = int(interval), masking, target
-        self.semantic_alignment = bool(semantic_alignment)
-        self.mask_ratio, self.motion_threshold = float(mask_ratio), float(motion_threshold)
-        self.candidate_ratio, self.per_part = float(candidate_ratio), bool(per_part)
-        self.candidate_share = candidate_share
-        self.part_motion_threshold, self.part_min_joints = (
-            float(part_motion_threshold),
-            int(part_min_joints),
-        )
-        self.loss_norm, self.motion_weight = loss_norm, float(motion_weight)
-        self.keep_ratio, self.temperature, self.momentum = (
-            float(keep_ratio),
-            float(temperature),
-            float(momentum),
-        )
-        self.lambda_s, self.lambda_s_ramp = float(lambda_s), float(lambda_s_ramp)
-        if var_weight < 0 or cov_weight < 0:
-            raise ConfigError(
-                f"MASA var_weight and cov_weight must be >= 0, got {var_weight} and "
-                f"{cov_weight} (method.kwargs)"
-            )
-        self.spread = (
-            VarianceCovarianceLoss(var_weight, cov_weight) if var_weight or cov_weight else None
-        )
         self._augment_on = len(self.view_transform.transforms) > 0  # any view option on
-        if key_view == "augmented" and not self._augment_on:
+        if alignment.key_view == "augmented" and not self._augment_on:
             raise ConfigError(
                 "key_view 'augmented' draws the key's own view from the view options, but "
                 "all are off; turn one on (e.g. --set method.kwargs.temporal_p=1.0, or "
                 "spatial_aug, flip_p, hand_dropout_p) or use key_view 'temporal'"
             )
-        if key_view == "augmented" and not semantic_alignment:
-            raise ConfigError(
-                "key_view 'augmented' shapes the semantic-alignment key, which is off "
-                "(semantic_alignment=false); drop key_view or turn semantic alignment on"
-            )
-        self.key_view = key_view
+        self.motion, self.alignment = motion, alignment
+        self.spread = VarianceCovarianceLoss(spread.var_weight, spread.cov_weight) if spread.on else None
         width = encoder.out_dim
         self.decoder = MASADecoder(
             width,
             encoder.layout.num_joints,
             2,
-            dim=decoder_dim or max(width // 2, 8),
-            depth=decoder_depth,
-            heads=decoder_heads or encoder.heads,
+            dim=decoder.decoder_dim or max(width // 2, 8),
+            depth=decoder.decoder_depth,
+            heads=decoder.decoder_heads or encoder.heads,
             max_frames=encoder.max_frames,
         )
         self.parts = [encoder.parts.body, encoder.parts.left_hand, encoder.parts.right_hand]
-        if self.semantic_alignment:
-            hidden = proj_hidden_dim or width
-            self.projector = MLPHead([width, hidden, proj_dim], norm=None)  # Proj_q
+        if alignment.semantic_alignment:
+            hidden = alignment.proj_hidden_dim or width
+            self.projector = MLPHead([width, hidden, alignment.proj_dim], norm=None)  # Proj_q
             self.key_encoder = make_target(encoder)
             self.key_projector = make_target(self.projector)  # Proj_k
-            self.queue = MemoryQueue(queue_size, proj_dim)
-        self.register_buffer(
-            "lambda_now", torch.tensor(semantic_weight(0, 1, self.lambda_s, self.lambda_s_ramp))
-        )
+            self.queue = MemoryQueue(alignment.queue_size, alignment.proj_dim)
+        self.register_buffer("lambda_now", torch.tensor(self._semantic_weight(0, 1)))
+
+    def _semantic_weight(self, step: int, max_steps: int) -> float:
+        a = self.alignment
+        return semantic_weight(step, max_steps, a.lambda_s, a.lambda_s_ramp)
 
     # ------------------------------------------------------------------ steps
 
@@ -238,21 +163,22 @@ class MASA(Method):
         """``(mask, candidates, target, weight)`` of the MA branch; masks ``(B, T)``
         bool with ``True`` = masked / candidate, target ``(B, T, J, 2)`` in network
         units, weight ``(B, T, J)``."""
-        res = motion_residuals(inp.x, inp.conf, self.interval, inp.pad)
+        o = self.motion
+        res = motion_residuals(inp.x, inp.conf, o.interval, inp.pad)
         mask, cand = motion_aware_mask(
             res,
-            self.mask_ratio,
-            self.motion_threshold,
-            self.candidate_ratio,
-            self.parts if self.per_part else None,
-            self.part_motion_threshold,
-            self.part_min_joints,
+            o.mask_ratio,
+            o.motion_threshold,
+            o.candidate_ratio,
+            self.parts if o.per_part else None,
+            o.part_motion_threshold,
+            o.part_min_joints,
             self.generator,
-            self.candidate_share,
+            o.candidate_share,
         )
-        if self.masking == "random":
-            mask = random_frame_mask(res, mask_counts(cand, self.mask_ratio), self.generator)
-        if self.target == "residual":
+        if o.masking == "random":
+            mask = random_frame_mask(res, mask_counts(cand, o.mask_ratio), self.generator)
+        if o.target == "residual":
             target = res.residual / (self.encoder.crop_size / 2)  # MASA units -> network units
             weight = res.weight
         else:
@@ -264,7 +190,7 @@ class MASA(Method):
     def key_embedding(self, inp: MasaInput) -> Tensor:
         """``k⁺ (B, proj_dim)``: random temporal sampling (Eq. 5) of ``inp`` through the
         momentum encoder and projector (Eq. 7)."""
-        drop = temporal_subsample(inp.pad, self.keep_ratio, self.generator)  # True = dropped
+        drop = temporal_subsample(inp.pad, self.alignment.keep_ratio, self.generator)  # True = dropped
         return self.key_projector(self.key_encoder.encode(inp, drop).pooled())
 
     def training_loss(self, batch: PoseBatch) -> dict[str, Tensor]:
@@ -275,8 +201,8 @@ class MASA(Method):
         mask, cand, target, weight = self.make_mask(inp)
         visible: VisibleTokens = enc.encode(inp, mask)
         pred = self.decoder(visible, inp.pad)  # (B, T, J, 2)
-        loss_m = self.motion_weight * motion_residual_loss(
-            pred, target, weight, mask, self.loss_norm
+        loss_m = self.motion.motion_weight * motion_residual_loss(
+            pred, target, weight, mask, self.motion.loss_norm
         )
         pooled = visible.pooled()  # (B, D)
         real = inp.valid.sum().clamp_min(1)
@@ -289,15 +215,15 @@ class MASA(Method):
             loss_spread, spread_terms = self.spread(pooled)  # () and {"var", "cov"}
             loss_m = loss_m + loss_spread
             out.update({k: v.detach() for k, v in spread_terms.items()})
-        if not self.semantic_alignment:
+        if not self.alignment.semantic_alignment:
             return {"loss": loss_m, "embedding": pooled.detach(), **out}
         q = self.projector(pooled)  # (B, proj_dim)
-        key_inp = enc.preprocess(self.augment(raw)) if self.key_view == "augmented" else inp
+        key_inp = enc.preprocess(self.augment(raw)) if self.alignment.key_view == "augmented" else inp
         k = self.key_embedding(key_inp)
         negatives = (
             self.queue.queue.clone()
         )  # (K, d) snapshot: enqueue below must not touch the graph
-        loss_s = info_nce_queue_loss(q, k, negatives, self.temperature)
+        loss_s = info_nce_queue_loss(q, k, negatives, self.alignment.temperature)
         if self.training:
             self.queue.enqueue(k)
         lam = self.lambda_now.to(loss_m.dtype)
@@ -307,12 +233,9 @@ class MASA(Method):
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         """EMA of the key encoder and projector; λ_s for the next step."""
-        self.lambda_now.fill_(semantic_weight(step, max_steps, self.lambda_s, self.lambda_s_ramp))
-        if self.semantic_alignment:
-            ema_update(self.key_encoder, self.encoder, self.momentum)
-            ema_update(self.key_projector, self.projector, self.momentum)
+        self.lambda_now.fill_(self._semantic_weight(step, max_steps))
+        a = self.alignment
+        if a.semantic_alignment:
+            ema_update(self.key_encoder, self.encoder, a.momentum)
+            ema_update(self.key_projector, self.projector, a.momentum)
 
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")

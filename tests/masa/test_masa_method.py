@@ -281,3 +281,20 @@ def test_var_cov_weights_add_the_spread_of_the_pooled_features() -> None:
     torch.testing.assert_close(b["loss"], expected, atol=1e-5, rtol=1e-5)
     with pytest.raises(ConfigError, match="var_weight"):
         build(cov_weight=-1.0)
+
+
+def test_flat_options_reach_their_groups() -> None:
+    """A config's flat keys land in MASA's option groups; the groups' own checks run."""
+    from signssl.methods.masa_options import DecoderSize, MotionMasking, SemanticAlignment
+
+    method = build(mask_ratio=0.5, interval=2, lambda_s=0.2, decoder_depth=2, var_weight=1.0)
+    assert method.motion == MotionMasking(mask_ratio=0.5, interval=2)
+    assert method.alignment == SemanticAlignment(lambda_s=0.2, proj_dim=16, queue_size=32)
+    assert len(method.decoder.blocks) == DecoderSize(decoder_depth=2).decoder_depth
+    assert method.spread is not None and build().spread is None
+    assert set(method_options("masa")) >= {"mask_ratio", "decoder_dim", "lambda_s", "cov_weight"}
+    assert not {"motion", "decoder", "alignment", "spread"} & set(method_options("masa"))
+    with pytest.raises(ConfigError, match="keep_ratio"):
+        build(keep_ratio=0.0)
+    with pytest.raises(ConfigError, match="has no option"):
+        build(motion=MotionMasking())  # groups are built from the flat keys, not passed in
