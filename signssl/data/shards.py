@@ -95,6 +95,16 @@ class ShardIndex:
     def count(self) -> int:
         return sum(s.count for s in self.shards)
 
+    def differences(self, layout: str | None, dims: int | None, normalize: str | None,
+                    trim_empty: bool) -> list[tuple[str, Any, Any]]:
+        """``(option, stored, asked)`` for each reading option the shards were written
+        with another value of (``normalize`` ``None`` and ``"none"`` are the same)."""
+        want = {"layout": layout, "dims": dims, "normalize": normalize or "none",
+                "trim_empty": bool(trim_empty)}
+        have = {"layout": self.layout, "dims": self.dims, "normalize": self.normalize or "none",
+                "trim_empty": self.trim_empty}
+        return [(k, have[k], want[k]) for k in want if have[k] != want[k]]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT, "version": VERSION, "kind": self.kind, "count": self.count,
@@ -401,9 +411,8 @@ class ShardDataset(Dataset):
     def check_options(self, layout: str | None, dims: int | None, normalize: str | None,
                       trim_empty: bool) -> None:
         """Raise ``ConfigError`` unless the shards were written with these options."""
-        want = {"layout": layout, "dims": dims, "normalize": normalize, "trim_empty": trim_empty}
-        have = {k: getattr(self.index, k) for k in want}
-        diff = [f"{k}={have[k]!r} (asked {want[k]!r})" for k in want if have[k] != want[k]]
+        diff = [f"{k}={have!r} (asked {want!r})"
+                for k, have, want in self.index.differences(layout, dims, normalize, trim_empty)]
         if diff:
             raise ConfigError(f"{self.index.root}: the shards were written with {', '.join(diff)}; "
                               "re-shard with `signssl shard` and the same options, or match them "

@@ -17,9 +17,10 @@ import numpy as np
 
 from signssl.data import Manifest
 from signssl.data.parts import WHOLE, order_parts, part_bounds, select_part
-from signssl.errors import DataError
+from signssl.errors import ConfigError, DataError
 from signssl.eval.features import Features
 from signssl.eval.pipeline import embed_manifest
+from signssl.eval.shard_data import is_shards
 
 PART_KEY = "part"
 
@@ -79,7 +80,13 @@ def embed_part(spec: Any, manifest: str | Path, part: tuple[int, int], split: st
                **embed_options: Any) -> tuple[Features, Any]:
     """``signssl embed --out --part I/N``: features of part ``part`` of the manifest's rows
     (rows of ``split`` among them), with the part record in ``info``; the report is
-    ``None`` for a part with no such row (it writes an empty file, merged as nothing)."""
+    ``None`` for a part with no such row (it writes an empty file, merged as nothing).
+    A shard folder is embedded whole (``part`` must be the whole)."""
+    if is_shards(manifest):
+        if part != WHOLE:
+            raise ConfigError(f"{manifest}: --part splits a manifest's rows; embed a shard folder "
+                              "whole (drop --part), or pass its manifest")
+        return embed_manifest(spec, manifest, split, **embed_options)
     m = Manifest.read(manifest)
     rows = select_part(m.rows, part)
     record = part_info(part, len(m))

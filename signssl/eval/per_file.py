@@ -19,6 +19,7 @@ from signssl.data import Manifest, ManifestRow
 from signssl.data.parts import WHOLE, part_path, select_part
 from signssl.errors import ConfigError, DataError
 from signssl.eval.pipeline import embed_manifest
+from signssl.eval.shard_data import refuse_shards
 from signssl.utils import atomic_path, read_json_file, remove_stale_temporaries, save_json
 
 MANIFEST_FILE = "manifest.csv"
@@ -58,6 +59,8 @@ def embed_per_file(spec: Any, manifest: str | Path, out_dir: str | Path, split: 
     ``manifest.partIofN.csv``.  ``embed_options`` go to
     :func:`signssl.eval.pipeline.embed_manifest` (batch size, pooling, window, stride).
     """
+    refuse_shards("--per-file mirrors the manifest's paths: pass the manifest, or write one "
+                  "features file with --out", manifest)
     out_dir = Path(out_dir)
     m = Manifest.read(manifest)
     rows = [r for r in select_part(m.rows, part) if split is None or r.split == split]

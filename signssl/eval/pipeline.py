@@ -5,7 +5,9 @@
   :class:`~signssl.store.spec.ModelDescription`, read once, unless overridden); it is
   stored in dictionaries and feature files so queries are embedded the same way;
 * :func:`open_dataset` reads a manifest as a :class:`~signssl.data.PoseDataset` with bad
-  samples skipped and counted;
+  samples skipped and counted, or a shard folder (``signssl shard``) as the same clips
+  (:mod:`signssl.eval.shard_data`: written with the encoder's reading options, else a
+  one-line error);
 * :func:`embed_manifest` returns :class:`~signssl.eval.features.Features` plus that count;
 * :func:`run_evaluation` runs a protocol over seeds and writes the report folder, given
   the settings of :mod:`signssl.eval.run_options`.
@@ -19,7 +21,9 @@ Splits (:func:`choose_splits`): with ``--test-data`` the test set is that manife
 ``test_split`` rows if it has any, else all of it: *transfer*); otherwise the manifest's
 ``train_split`` / ``test_split`` rows.  A manifest without a split column is evaluated by
 leave-one-out (retrieval, k-NN) or a seeded stratified hold-out per seed (linear probe,
-fine-tuning, label fractions), see :mod:`signssl.eval.runner`.
+fine-tuning, label fractions), see :mod:`signssl.eval.runner`.  A shard folder is split the
+same way by its shards' splits (shards written without split names: one set).  Shards
+hold poses: video encoders and ``pooling`` need the manifest.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 
 from signssl.data import Manifest, PoseDataset, check_split_names
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
+from signssl.data.shards import ShardIndex
 from signssl.errors import ConfigError, DataError
 from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
 from signssl.eval.features import Features, extract_features
@@ -50,6 +55,14 @@ from signssl.eval.run_options import (
     Retrieval,
 )
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
+from signssl.eval.shard_data import (
+    ShardClips,
+    check_shard_split_names,
+    is_shards,
+    open_shards,
+    refuse_shards,
+    shard_splits,
+)
 from signssl.eval.window_reader import ClipInput, WindowReader
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
@@ -153,7 +166,12 @@ class EncoderSpec:
 
 def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
                  progress: bool = True) -> tuple[Any, Any]:
-    """``(PoseDataset, ItemReport)``: every sample read once, bad ones skipped and counted."""
+    """``(PoseDataset, ItemReport)``: every sample read once, bad ones skipped and counted.
+
+    A shard folder (its path or :class:`ShardIndex`) gives ``(ShardClips, ItemReport)``
+    (:func:`~signssl.eval.shard_data.open_shards`)."""
+    if is_shards(manifest):
+        return open_shards(_read(manifest), spec, split, progress)
     ds = PoseDataset(
         manifest, layout=spec.layout, dims=spec.dims, normalize=spec.normalize,  # type: ignore[arg-type]
         split=split, on_error="skip", cache=True, source_layout=spec.source_layout,
@@ -219,9 +237,11 @@ def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
                    window: int | None = None, stride: int = 2) -> tuple[Features, Any]:
     """Features of a manifest's samples (manifest order, bad samples skipped) + report.
 
-    Video encoders, or ``pooling`` given: pooled sliding windows (module docstring)."""
+    Video encoders, or ``pooling`` given: pooled sliding windows (module docstring).
+    ``manifest`` may be a shard folder (whole clips of pose encoders only)."""
     encoder = spec.build()
     if pooling is not None or reads_video(spec, encoder):
+        refuse_shards(windows_need_manifest(spec, encoder), manifest)
         feats, report, _ = windowed_features(spec, encoder, manifest, split, pooling, window,
                                              stride, batch_size, progress)  # fmt: skip
         return feats, report
@@ -229,12 +249,20 @@ def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
     return embed_dataset(encoder, ds, spec, batch_size, progress), report
 
 
+def _sample_paths(ds: Any) -> list[str]:
+    """Path of each of a pose dataset's samples, by the index its ``load`` takes."""
+    if isinstance(ds, ShardClips):
+        return ds.paths()
+    return [str(ds.manifest.resolve(row)) for row in range(len(ds.manifest))]
+
+
 def pose_lookup(*datasets: Any) -> PoseLookup:
-    """``path -> (xyz, conf, bones)`` over the samples of the given pose datasets."""
+    """``path -> (xyz, conf, bones)`` over the samples of the given pose datasets
+    (:class:`PoseDataset` or :class:`ShardClips`)."""
     index: dict[str, tuple[Any, int]] = {}
     for ds in datasets:
-        for row in range(len(ds.manifest)):
-            index.setdefault(str(ds.manifest.resolve(row)), (ds, row))
+        for row, path in enumerate(_sample_paths(ds)):
+            index.setdefault(path, (ds, row))
 
     def lookup(path: str) -> tuple[np.ndarray, np.ndarray, Any] | None:
         hit = index.get(path)
@@ -252,24 +280,43 @@ def pose_lookup(*datasets: Any) -> PoseLookup:
 
 # ----------------------------------------------------------------------------- splits
 
-def _read(manifest: Any) -> Any:
-    return manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+def _read(data: Any) -> Any:
+    """A :class:`Manifest` (given, or read from its CSV), or a shard folder's
+    :class:`ShardIndex`."""
+    if isinstance(data, Manifest | ShardIndex):
+        return data
+    return ShardIndex.read(data) if is_shards(data) else Manifest.read(data)
+
+
+def _split_names(source: Manifest | ShardIndex) -> set[str]:
+    """The split names of a manifest's rows or of a shard folder's shards."""
+    if isinstance(source, ShardIndex):
+        return set(shard_splits(source))
+    return {r.split for r in source if r.split}
+
+
+def _check_split_names(source: Manifest | ShardIndex, used: tuple[str, ...], what: str) -> None:
+    if isinstance(source, ShardIndex):
+        check_shard_split_names(source, used, what)
+    else:
+        check_split_names(source, used, what)
 
 
 def choose_splits(data: Any, test_data: Any | None, train_split: str,
                   test_split: str) -> tuple[Any, str | None, Any | None, str | None, str]:
     """``(train_manifest, train_split, test_manifest, test_split, description)``.
 
-    ``test_manifest`` is ``None`` when the manifest has no split column (leave-one-out or
-    hold-out, decided by the protocol).
+    ``data`` / ``test_data``: manifests or shard folders (returned as :class:`Manifest` /
+    :class:`ShardIndex`).  ``test_manifest`` is ``None`` when the manifest has no split
+    column (leave-one-out or hold-out, decided by the protocol).
     """
     m = _read(data)
-    splits = {r.split for r in m if r.split}
-    check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
+    splits = _split_names(m)
+    _check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
     if test_data is not None:
         t = _read(test_data)
-        check_split_names(t, (test_split,), "evaluation (--test-split)")
-        t_split = test_split if any(r.split == test_split for r in t) else None
+        _check_split_names(t, (test_split,), "evaluation (--test-split)")
+        t_split = test_split if test_split in _split_names(t) else None
         tr_split = train_split if train_split in splits else None
         desc = (f"transfer: train on {tr_split or 'all'} rows of the first manifest, test on "
                 f"{t_split or 'all'} rows of the second")
@@ -278,8 +325,9 @@ def choose_splits(data: Any, test_data: Any | None, train_split: str,
         return m, None, None, None, "no split column"
     missing = [s for s in (train_split, test_split) if s not in splits]
     if missing:
+        where = f"the shards in {m.root} have" if isinstance(m, ShardIndex) else "the manifest has"
         raise ConfigError(
-            f"the manifest has splits {sorted(splits)} but not {missing}; pass "
+            f"{where} splits {sorted(splits)} but not {missing}; pass "
             "--train-split/--test-split with existing names"
         )
     return m, train_split, m, test_split, f"splits {train_split!r} / {test_split!r}"
@@ -381,6 +429,7 @@ def run_evaluation(protocol: ProtocolOptions, spec: EncoderSpec, data: EvalData,
         if isinstance(protocol, Finetune):
             raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
                               "fine-tuning: drop --pooling or use retrieval, knn or linear")
+        refuse_shards(windows_need_manifest(spec, encoder), data.data, data.test_data)
         return _run_windowed(protocol, spec, encoder, data, output, embedding, splits)
     train_m, tr_split, test_m, te_split, split_desc = splits
     progress, batch_size = output.progress, embedding.batch_size
@@ -469,7 +518,19 @@ def pose_report_extra(spec: EncoderSpec, train: Any, test: Any | None, train_rep
         "warnings": warnings,
         "manifest": str(data),
         **({"test_manifest": str(test_data)} if test_data is not None else {}),
+        **_shard_records(data, test_data),
     }
+
+
+def _shard_records(*data: Any) -> dict[str, Any]:
+    """``{"shards": {folder: clips kept / skipped by reason when it was sharded}}`` for
+    the shard folders among ``data`` (``{}`` when none)."""
+    found = {}
+    for item in data:
+        if item is not None and is_shards(item):
+            index = _read(item)
+            found[str(index.root)] = dict(index.report.get("counts", {}))
+    return {"shards": found} if found else {}
 
 
 def _merged_notes(reports: list[Any]) -> dict[str, int]:
@@ -482,6 +543,14 @@ def _merged_notes(reports: list[Any]) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------- windows
+
+def windows_need_manifest(spec: EncoderSpec, encoder: Encoder) -> str:
+    """Why pooled windows cannot be read from shards (the end of a one-line error)."""
+    if reads_video(spec, encoder):
+        return (f"the video encoder {spec.name} reads videos: pass the video manifest as "
+                "--data / --test-data")
+    return "--pooling cuts windows from the manifest's files: pass the manifest, or drop --pooling"
+
 
 def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split: str | None,
                       pooling: str | None, window: int | None = None, stride: int = 2,

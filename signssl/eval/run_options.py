@@ -26,11 +26,12 @@ from typing import Any, ClassVar
 class EvalData:
     """The rows evaluated (:func:`~signssl.eval.pipeline.choose_splits`).
 
-    ``data`` (a manifest CSV or :class:`~signssl.data.Manifest`) gives the training /
-    dictionary rows (``train_split``) and the test / query rows (``test_split``), unless
-    ``test_data`` is given (transfer).  Without a split column: leave-one-out, or a
-    seeded stratified hold-out of ``holdout`` per class.  ``seeds`` runs use seeds
-    ``0..seeds-1``; ``label_fraction`` keeps that stratified share of training labels.
+    ``data`` (a manifest CSV, a :class:`~signssl.data.Manifest` or a pose shard folder
+    written by ``signssl shard``) gives the training / dictionary rows (``train_split``)
+    and the test / query rows (``test_split``), unless ``test_data`` is given (transfer).
+    Without a split column: leave-one-out, or a seeded stratified hold-out of ``holdout``
+    per class.  ``seeds`` runs use seeds ``0..seeds-1``; ``label_fraction`` keeps that
+    stratified share of training labels.
     """
 
     data: Any

@@ -1,0 +1,156 @@
+"""Shard folders (``signssl shard``) as evaluation data.
+
+A shard folder given where evaluation takes a manifest (``--data``, ``--test-data``) is
+read by :class:`~signssl.data.shards.ShardDataset`: its clips were stored as the folder
+reader returns them, so the embeddings and metrics are those of the manifest it was
+written from, provided the shards were written with the encoder's reading options
+(``layout``, ``dims``, ``normalize``, ``trim_empty``; :func:`check_shard_options` refuses
+others with the ``signssl shard`` command that fits the encoder).
+
+A split is a set of shards (:func:`shard_splits`).  :func:`open_shards` reads the clips of
+the selected shards once and keeps them (as the folder reader's cache does), served in
+manifest row order by :class:`ShardClips`, so a split's clips come in the order the
+manifest lists them, as the folder reader gives them.  Clips the shard writer could not
+use were skipped and counted then (``report`` in ``shards.json``): reading counts none.
+
+Shards hold pose clips only: video encoders, and pooled sliding windows (``--pooling``),
+read the manifest's files (:func:`refuse_shards`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from torch.utils.data import Dataset
+
+from signssl.data.manifest import KNOWN_SPLITS
+from signssl.data.report import ItemReport
+from signssl.data.shards import ShardDataset, ShardIndex, is_shard_dir
+from signssl.errors import ConfigError, DataError
+from signssl.pose.layouts import Layout
+from signssl.pose.sequence import PoseSequence
+from signssl.utils import progress_bar
+
+
+class ReadingOptions(Protocol):
+    """How an encoder reads clips (an :class:`~signssl.eval.pipeline.EncoderSpec`)."""
+
+    layout: str | None
+    dims: int | None
+    normalize: str | None
+    trim_empty: bool | None
+
+
+def is_shards(data: Any) -> bool:
+    """Whether ``data`` is a shard folder (its path, or its read :class:`ShardIndex`)."""
+    if isinstance(data, ShardIndex):
+        return True
+    return isinstance(data, str | Path) and is_shard_dir(data)
+
+
+def shard_splits(index: ShardIndex) -> dict[str, int]:
+    """Split name -> clips, over the shards that name a split."""
+    out: dict[str, int] = {}
+    for info in index.shards:
+        if info.split:
+            out[info.split] = out.get(info.split, 0) + info.count
+    return out
+
+
+def check_shard_split_names(index: ShardIndex, used: Iterable[str] = (),
+                            what: str = "this command") -> None:
+    """:class:`DataError` when the shards hold split names outside ``train``/``val``/``test``
+    and ``used``, as :func:`signssl.data.check_split_names` for a manifest."""
+    known = set(KNOWN_SPLITS) | set(used)
+    bad = {s: n for s, n in shard_splits(index).items() if s not in known}
+    if bad:
+        names = ", ".join(f"{s!r} ({n} clips)" for s, n in bad.items())
+        raise DataError(
+            f"unknown split name(s) {names}; known: {', '.join(KNOWN_SPLITS)}. {what} selects "
+            "clips by split, so these clips would be used in the wrong role or not at all: fix "
+            "the manifest's split column and re-shard it", index.root,
+        )
+
+
+def reshard_command(index: ShardIndex, spec: ReadingOptions) -> str:
+    """The ``signssl shard`` command writing these shards' manifest as ``spec`` reads it."""
+    manifest = index.manifest or "MANIFEST.csv"
+    keep = "" if spec.trim_empty else " --keep-empty"
+    return (f"signssl shard --data {manifest} --out NEW_SHARDS --layout {spec.layout} "
+            f"--dims {spec.dims} --normalize {spec.normalize or 'none'}{keep}")
+
+
+def check_shard_options(index: ShardIndex, spec: ReadingOptions) -> None:
+    """:class:`ConfigError` naming the shard folder unless its clips were stored as
+    ``spec`` reads them (layout, dims, normalize, trim_empty), and pose clips at all."""
+    if index.kind != "pose":
+        raise ConfigError(f"{index.root}: shards of kind {index.kind!r}; evaluation reads pose "
+                          "shards (`signssl shard`) or a manifest")
+    diff = index.differences(spec.layout, spec.dims, spec.normalize, bool(spec.trim_empty))
+    if diff:
+        said = ", ".join(f"{k}={have!r} (the encoder reads {want!r})" for k, have, want in diff)
+        raise ConfigError(f"{index.root}: the shards were written with {said}; re-shard the "
+                          f"manifest with the encoder's options: {reshard_command(index, spec)}")
+
+
+def refuse_shards(why: str, *data: Any) -> None:
+    """:class:`ConfigError` naming the first of ``data`` that is a shard folder, ``why``
+    saying what needs the manifest instead."""
+    for item in data:
+        if is_shards(item):
+            root = item.root if isinstance(item, ShardIndex) else item
+            raise ConfigError(f"{root}: a shard folder holds pose clips only; {why}")
+
+
+class ShardClips(Dataset):
+    """The clips of a :class:`ShardDataset` read once and kept, in manifest row order.
+
+    Samples are the folder reader's dicts (``pose``, ``label``, ``path``, ``signer``,
+    ``index``); ``classes`` and ``layout`` are the shards' (what
+    :func:`~signssl.eval.features.extract_features` and the DTW baseline read).
+    """
+
+    def __init__(self, shards: ShardDataset, progress: bool = True) -> None:
+        read = [shards[i] for i in progress_bar(range(len(shards)), desc="reading shards",
+                                                unit="clip", disable=not progress)]
+        shards.close()
+        # "index": the manifest row (among its split's rows when one split is read)
+        self.samples: list[dict[str, Any]] = sorted(read, key=lambda s: s["index"])
+        self.classes: list[str] = list(shards.classes)
+        self.layout: Layout | None = shards.layout
+        self.root: Path = shards.index.root
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return dict(self.samples[i])
+
+    def load(self, i: int) -> PoseSequence:
+        """The pose of clip ``i``."""
+        return self.samples[i]["pose"]
+
+    def paths(self) -> list[str]:
+        """Each clip's path (the manifest row's file, resolved), in order."""
+        return [str(s["path"]) for s in self.samples]
+
+    def __repr__(self) -> str:
+        return f"ShardClips({len(self)} clips, {len(self.classes)} classes, root={self.root})"
+
+
+def open_shards(index: ShardIndex, spec: ReadingOptions, split: str | None = None,
+                progress: bool = True) -> tuple[ShardClips, ItemReport]:
+    """``(ShardClips, ItemReport)`` of the shards of ``split`` (``None``: every shard),
+    checked against ``spec``'s reading options (:func:`check_shard_options`).
+
+    Raises:
+        ConfigError: shards written with other options.  DataError: no shard of ``split``.
+    """
+    check_shard_options(index, spec)
+    clips = ShardClips(ShardDataset(index.root, split=split, buffer=0), progress)
+    if len(clips) == 0:
+        where = f" in split {split!r}" if split else ""
+        raise DataError(f"no clip{where} in the shards", index.root)
+    return clips, ItemReport(kept=len(clips))
