@@ -57,6 +57,12 @@ from signssl.losses.style_adversarial import (
 )
 from signssl.losses.variance_covariance import covariance_loss, variance_loss
 from signssl.methods.registry import register_method
+from signssl.methods.signrep_options import (
+    PriorTargets,
+    SignDecoderSize,
+    StyleAdversary,
+    VarCovWeights,
+)
 from signssl.methods.video_base import VideoMethod, crop_major
 from signssl.models.activity_head import ActivityHead, save_activity_head
 from signssl.models.base import Encoder
@@ -91,30 +97,24 @@ def prior_settings(
 
 @register_method("signrep")
 class SignRep(VideoMethod):
-    """The SignRep recipe (module docstring).  Options, with the paper's defaults:
+    """The SignRep recipe (module docstring).  Its options come in four groups
+    (:mod:`signssl.methods.signrep_options`), each with the paper's defaults:
 
     Args:
         mask_ratio: share of mask units hidden per crop (0.8; 0 = no masking).
-        priors: names of the priors to reconstruct (``None`` = all of
-            :data:`signssl.priors.PRIOR_NAMES`).
-        prior_weights: ``λ_p`` overrides by name (default Tab. 9).
-        smooth_l1_beta: β of the smooth L1 of Eq. 2 (1).
-        latent_dim, decoder_hidden, up_dim, activity_hidden: decoder sizes (768, 512, 384,
-            128; Eq. 1).
-        var_weight, cov_weight: λ_var, λ_cov (1.0, 0.004; 0 switches a term off).
-        use_style: build the style discriminator and train adversarially.
-        adv_weight: λ_adv (2.0).
-        adv_detach_style: stop L_adv's gradient at the style vectors (only z adapts).
-        disc_hidden, style_scale: discriminator width (768) and style factor (100).
-        style_momentum: EMA momentum of the expected outputs (0.1).
-        disc_lr: the discriminator's peak learning rate (``None`` = the encoder's).
-        disc_betas, disc_weight_decay: its Adam settings ((0.9, 0.999), 0).
-        disc_warmup_steps: its warmup (``None`` = the encoder's); cosine decay after.
-        decoder_readout: ``"pooled"`` (Eq. 1) or ``"per_time"`` (not in the paper: each
-            temporal token position decodes its own frames, see
+        prior: :class:`PriorTargets`, the priors to reconstruct, their weights ``λ_p``
+            (default Tab. 9) and the smooth L1's β (Eq. 2).
+        decoder_size: :class:`SignDecoderSize`, the decoder's widths (Eq. 1) and its
+            readout (``"pooled"``, or ``"per_time"``: not in the paper, see
             :class:`~signssl.models.sign_decoder.SignDecoder`).
+        spread: :class:`VarCovWeights`, λ_var and λ_cov (1.0, 0.004; 0 switches a term off).
+        style: :class:`StyleAdversary`, the style discriminator and L_adv (λ_adv 2.0,
+            widths, EMA momentum, the discriminator's Adam settings and schedule).
         augment, jitter_p, crop_scale_min, blur_p, gray_p, seed: see
             :class:`~signssl.methods.video_base.VideoMethod`.
+
+    A config gives every group's fields flat (``method.kwargs.adv_weight``);
+    :func:`~signssl.methods.create_method` gathers them into the groups.
     """
 
     needs_priors = True
@@ -123,63 +123,38 @@ class SignRep(VideoMethod):
         self,
         encoder: Encoder,
         mask_ratio: float = 0.8,
-        priors: list[str] | None = None,
-        prior_weights: dict[str, float] | None = None,
-        smooth_l1_beta: float = 1.0,
-        latent_dim: int = 768,
-        decoder_hidden: int = 512,
-        up_dim: int = 384,
-        activity_hidden: int = 128,
-        var_weight: float = 1.0,
-        cov_weight: float = 0.004,
-        use_style: bool = True,
-        adv_weight: float = 2.0,
-        adv_detach_style: bool = False,
-        disc_hidden: int = 768,
-        style_scale: float = 100.0,
-        style_momentum: float = 0.1,
-        disc_lr: float | None = None,
-        disc_betas: tuple[float, float] | list[float] = (0.9, 0.999),
-        disc_weight_decay: float = 0.0,
-        disc_warmup_steps: int | None = None,
-        decoder_readout: str = "pooled",
+        prior: PriorTargets = PriorTargets(),
+        decoder_size: SignDecoderSize = SignDecoderSize(),
+        spread: VarCovWeights = VarCovWeights(),
+        style: StyleAdversary = StyleAdversary(),
         **video_options: Any,
     ) -> None:
         super().__init__(encoder, mask_ratio=mask_ratio, **video_options)
-        for name, w in (("var_weight", var_weight), ("cov_weight", cov_weight),
-                        ("adv_weight", adv_weight)):  # fmt: skip
-            if w < 0:
-                raise ConfigError(f"{name} must be >= 0, got {w}")
-        if disc_lr is not None and disc_lr <= 0:
-            raise ConfigError(f"disc_lr must be positive or null, got {disc_lr}")
-        if len(tuple(disc_betas)) != 2:
-            raise ConfigError(f"disc_betas must be two numbers, got {disc_betas}")
-        dims, self.prior_weights, self.prior_scales = prior_settings(priors, prior_weights)
+        dims, self.prior_weights, self.prior_scales = prior_settings(
+            prior.priors, prior.prior_weights
+        )
         self.use_activity = ACTIVITY in self.prior_weights
-        self.beta = float(smooth_l1_beta)
-        self.var_weight, self.cov_weight = float(var_weight), float(cov_weight)
-        self.adv_weight, self.adv_detach_style = float(adv_weight), bool(adv_detach_style)
+        self.prior, self.spread, self.style = prior, spread, style
+        d = decoder_size
         self.decoder = SignDecoder(
             in_dim=encoder.out_dim,
-            latent_dim=latent_dim,
-            hidden=decoder_hidden,
-            up_dim=up_dim,
+            latent_dim=d.latent_dim,
+            hidden=d.decoder_hidden,
+            up_dim=d.up_dim,
             num_frames=self.hiera.num_frames,
             prior_dims=dims,
-            activity_hidden=activity_hidden,
-            readout=decoder_readout,
+            activity_hidden=d.activity_hidden,
+            readout=d.decoder_readout,
         )
-        self.use_style = bool(use_style)
         self.discriminator: StyleDiscriminator | None = None
-        if self.use_style:
+        if style.use_style:
             self.discriminator = StyleDiscriminator(
-                z_dim=latent_dim, g_dim=encoder.out_dim, hidden=disc_hidden, style_scale=style_scale
+                z_dim=d.latent_dim,
+                g_dim=encoder.out_dim,
+                hidden=style.disc_hidden,
+                style_scale=style.style_scale,
             )
-            self.style_ema = StyleOutputEMA(momentum=style_momentum)
-        self.disc_lr = None if disc_lr is None else float(disc_lr)
-        self.disc_betas = (float(disc_betas[0]), float(disc_betas[1]))
-        self.disc_weight_decay = float(disc_weight_decay)
-        self.disc_warmup_steps = None if disc_warmup_steps is None else int(disc_warmup_steps)
+            self.style_ema = StyleOutputEMA(momentum=style.style_momentum)
 
     # ------------------------------------------------------------------ engine hooks
 
@@ -196,13 +171,14 @@ class SignRep(VideoMethod):
         """
         if self.discriminator is None:
             return None
+        s = self.style
         return {
             "params": list(self.discriminator.parameters()),
             "name": "adam",
-            "lr": self.disc_lr,
-            "betas": self.disc_betas,
-            "weight_decay": self.disc_weight_decay,
-            "warmup_steps": self.disc_warmup_steps,
+            "lr": None if s.disc_lr is None else float(s.disc_lr),
+            "betas": s.disc_betas,
+            "weight_decay": float(s.disc_weight_decay),
+            "warmup_steps": None if s.disc_warmup_steps is None else int(s.disc_warmup_steps),
         }
 
     # ------------------------------------------------------------------ the step
@@ -243,7 +219,7 @@ class SignRep(VideoMethod):
         loss_d, p_same, p_diff = discriminator_step_loss(self.discriminator, z_a, g_b, g_c)
         if self.training:
             self.style_ema.update(p_same, p_diff)
-        if self.adv_detach_style:
+        if self.style.adv_detach_style:
             g_b, g_c = g_b.detach(), g_c.detach()
         e_same, e_diff = self.style_ema.e_same, self.style_ema.e_diff
         adv = encoder_adversarial_loss(self.discriminator, z_a, g_b, g_c, e_same, e_diff)
@@ -258,7 +234,7 @@ class SignRep(VideoMethod):
 
     def training_loss(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         x, N, K = self.clips(batch)  # (K N, 3, T, H, W)
-        if self.use_style and K != 2:
+        if self.style.use_style and K != 2:
             raise ConfigError(
                 f"signrep's style discriminator needs two crops per video, got {K}; set "
                 "data.video.crops=2 (or method.kwargs.use_style=false)"
@@ -272,22 +248,24 @@ class SignRep(VideoMethod):
         pred: dict[str, Tensor] = dict(dec.priors)  # (K N, T, d_p)
         if self.use_activity:
             pred[ACTIVITY] = dec.activity_logits  # (K N, 2)
+        beta = self.prior.smooth_l1_beta
         loss_rec, terms = prior_reconstruction_loss(
-            pred, target, valid, self.prior_weights, self.prior_scales, self.beta
+            pred, target, valid, self.prior_weights, self.prior_scales, beta
         )
         z = dec.latent  # (K N, L)
         out: dict[str, Tensor] = {"rec": loss_rec.detach()}
         out.update({f"rec_{n}": t.detach() for n, t in terms.items()})
         loss = loss_rec
-        if self.var_weight > 0 or self.cov_weight > 0:
+        w = self.spread
+        if w.on:
             l_var, l_cov = variance_loss(z), covariance_loss(z)
-            loss = loss + self.var_weight * l_var + self.cov_weight * l_cov
+            loss = loss + w.var_weight * l_var + w.cov_weight * l_cov
             out.update(var=l_var.detach(), cov=l_cov.detach())
-        if self.use_style:
-            style = self.style_terms(tokens, z, N)
-            loss = loss + self.adv_weight * style["adv"]
-            out["aux_loss"] = style["disc"]
-            out.update({k: v.detach() for k, v in style.items()})
+        if self.style.use_style:
+            terms_s = self.style_terms(tokens, z, N)
+            loss = loss + self.style.adv_weight * terms_s["adv"]
+            out["aux_loss"] = terms_s["disc"]
+            out.update({k: v.detach() for k, v in terms_s.items()})
         out["loss"] = loss
         out["embedding"] = z.detach()
         if mask is not None:

@@ -205,6 +205,60 @@ def test_registry_and_options() -> None:
         signrep(priors=["hand_kp_left", "nose"])
 
 
+# method_options("signrep") before the options were grouped: the same flat names and defaults
+SIGNREP_OPTIONS = {
+    "boundary_permutation": True, "b_s": 1 / 3, "b_e": 0.25, "spatial_aug": True,
+    "flip_p": 0.0, "hand_dropout_p": 0.0, "b_s_frames": None, "b_e_frames": None,
+    "temporal_p": 0.0, "spatial_strength": 1.0, "signing_space": 0.0, "seed": 0,
+    "mask_ratio": 0.8, "augment": True, "jitter_p": 0.8, "crop_scale_min": 0.8, "blur_p": 0.5,
+    "gray_p": 0.1, "priors": None, "prior_weights": None, "smooth_l1_beta": 1.0,
+    "latent_dim": 768, "decoder_hidden": 512, "up_dim": 384, "activity_hidden": 128,
+    "var_weight": 1.0, "cov_weight": 0.004, "use_style": True, "adv_weight": 2.0,
+    "adv_detach_style": False, "disc_hidden": 768, "style_scale": 100.0, "style_momentum": 0.1,
+    "disc_lr": None, "disc_betas": (0.9, 0.999), "disc_weight_decay": 0.0,
+    "disc_warmup_steps": None, "decoder_readout": "pooled",
+}  # fmt: skip
+
+
+def test_flat_options_reach_their_groups() -> None:
+    """A config's flat keys land in SignRep's option groups; the groups' own checks run."""
+    from signssl.methods.signrep_options import (
+        PriorTargets,
+        SignDecoderSize,
+        StyleAdversary,
+        VarCovWeights,
+    )
+
+    assert method_options("signrep") == SIGNREP_OPTIONS
+    assert not {"prior", "decoder_size", "spread", "style"} & set(method_options("signrep"))
+    m = signrep(
+        priors=["hand_kp_left", "activity"], smooth_l1_beta=0.5, cov_weight=0.0,
+        adv_weight=3.0, disc_lr=1e-4, disc_betas=[0.5, 0.9], disc_warmup_steps=7,
+    )  # fmt: skip
+    assert m.prior == PriorTargets(priors=["hand_kp_left", "activity"], smooth_l1_beta=0.5)
+    assert m.spread == VarCovWeights(cov_weight=0.0) and m.spread.on
+    assert m.style == StyleAdversary(
+        adv_weight=3.0, disc_hidden=16, disc_lr=1e-4, disc_betas=(0.5, 0.9), disc_warmup_steps=7
+    )
+    assert set(m.prior_weights) == {"hand_kp_left", "activity"}
+    assert m.decoder.latent_dim == SignDecoderSize(latent_dim=16).latent_dim == 16
+    aux = m.auxiliary_optimizer()
+    assert aux is not None
+    assert (aux["lr"], aux["betas"], aux["warmup_steps"]) == (1e-4, (0.5, 0.9), 7)
+    assert not VarCovWeights(var_weight=0.0, cov_weight=0.0).on
+    for bad, match in [
+        ({"var_weight": -1.0}, "var_weight must be >= 0"),
+        ({"adv_weight": -0.5}, "adv_weight must be >= 0"),
+        ({"disc_lr": 0.0}, "disc_lr must be positive or null"),
+        ({"disc_betas": [0.9]}, "disc_betas must be two numbers"),
+        ({"decoder_readout": "mean"}, "unknown decoder readout"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            signrep(**bad)
+    with pytest.raises(ConfigError, match="has no option"):
+        signrep(style=StyleAdversary())  # groups are built from the flat keys, not passed in
+
+
 def test_loss_is_the_weighted_sum_of_its_terms() -> None:
     m = signrep()
     out = m.training_loss(pair_batch())
