@@ -210,6 +210,17 @@ class _Embed(torch.nn.Module):
         return self.encoder.embed(batch)
 
 
+def ddp_epoch_retried(root: Path, world: int, batch: int, tries: int = 3) -> tuple[dict, int]:
+    """:func:`ddp_epoch`, started again (up to ``tries`` times) when a process dies; the
+    result and how many starts failed (reported, never hidden)."""
+    for failed in range(tries):
+        try:
+            return ddp_epoch(root, world, batch), failed
+        except torch.multiprocessing.ProcessExitedException as e:
+            print(f"  ({world} processes: a process died: {e}; starting again)", flush=True)
+    raise RuntimeError(f"{world}-process DDP epoch failed {tries} times")
+
+
 def ddp_epoch(root: Path, world: int, batch: int) -> dict:
     """One epoch with ``world`` processes: clips/s and whether every clip came once."""
     with socket.socket() as s:
@@ -290,15 +301,18 @@ def main() -> None:
 
         print(f"DDP (gloo): one epoch of {args.clips // 10} clips", flush=True)
         speed: list[float] = []
+        failures = 0
         for _ in range(args.repeat):
-            one = ddp_epoch(small, 1, args.batch)
-            two = ddp_epoch(small, 2, args.batch)
+            one, f1 = ddp_epoch_retried(small, 1, args.batch)
+            two, f2 = ddp_epoch_retried(small, 2, args.batch)
+            failures += f1 + f2
             r1, r2 = one["clips"] / one["seconds"], two["clips"] / two["seconds"]
             speed.append(r2 / r1)
             print(f"  1 process {r1:.0f} clips/s (exactly once: {one['exactly_once']}), 2 processes "
                   f"{r2:.0f} clips/s (exactly once: {two['exactly_once']}, per rank {two['per_rank']})",
                   flush=True)
         print(f"  throughput 2 / 1 processes {spread(speed)}", flush=True)
+        print(f"  DDP starts that lost a process and were run again: {failures}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(big, ignore_errors=True)

@@ -17,13 +17,10 @@ always embed a video by pooled sliding windows (:func:`windowed_features`: ``wei
 when the run has an activity head, else ``avg``, unless ``pooling`` says which), so the
 whole video counts; pose encoders embed whole clips unless ``pooling`` is given.
 
-Splits (:func:`choose_splits`): with ``--test-data`` the test set is that manifest (its
-``test_split`` rows if it has any, else all of it: *transfer*); otherwise the manifest's
-``train_split`` / ``test_split`` rows.  A manifest without a split column is evaluated by
-leave-one-out (retrieval, k-NN) or a seeded stratified hold-out per seed (linear probe,
-fine-tuning, label fractions), see :mod:`signssl.eval.runner`.  A shard folder is split the
-same way by its shards' splits (shards written without split names: one set).  Shards
-hold poses: video encoders and ``pooling`` need the manifest.
+Splits: :func:`~signssl.eval.data_splits.choose_splits` (the manifest's or the shard
+folder's train / test rows, transfer with ``--test-data``, leave-one-out or hold-out without
+splits, see :mod:`signssl.eval.runner`).  Shards hold poses: video encoders and
+``pooling`` need the manifest.
 """
 
 from __future__ import annotations
@@ -34,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from signssl.data import Manifest, PoseDataset, check_split_names
+from signssl.data import PoseDataset
 from signssl.data.samples import POSE_EXTENSIONS, VIDEO_EXTENSIONS
-from signssl.data.shards import ShardIndex
 from signssl.errors import ConfigError, DataError
+from signssl.eval.data_splits import choose_splits, read_data
 from signssl.eval.dtw import DEFAULT_STREAMS, clip_sequences, dtw_retrieval_eval
 from signssl.eval.features import Features, extract_features
 from signssl.eval.fusion import ClassScores
@@ -55,14 +52,7 @@ from signssl.eval.run_options import (
     Retrieval,
 )
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
-from signssl.eval.shard_data import (
-    ShardClips,
-    check_shard_split_names,
-    is_shards,
-    open_shards,
-    refuse_shards,
-    shard_splits,
-)
+from signssl.eval.shard_data import ShardClips, is_shards, open_shards, refuse_shards
 from signssl.eval.window_reader import ClipInput, WindowReader
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
@@ -171,7 +161,7 @@ def open_dataset(manifest: Any, spec: EncoderSpec, split: str | None = None,
     A shard folder (its path or :class:`ShardIndex`) gives ``(ShardClips, ItemReport)``
     (:func:`~signssl.eval.shard_data.open_shards`)."""
     if is_shards(manifest):
-        return open_shards(_read(manifest), spec, split, progress)
+        return open_shards(read_data(manifest), spec, split, progress)
     ds = PoseDataset(
         manifest, layout=spec.layout, dims=spec.dims, normalize=spec.normalize,  # type: ignore[arg-type]
         split=split, on_error="skip", cache=True, source_layout=spec.source_layout,
@@ -276,61 +266,6 @@ def pose_lookup(*datasets: Any) -> PoseLookup:
         return np.asarray(seq.xyz), np.asarray(seq.conf), seq.layout.bones
 
     return lookup
-
-
-# ----------------------------------------------------------------------------- splits
-
-def _read(data: Any) -> Any:
-    """A :class:`Manifest` (given, or read from its CSV), or a shard folder's
-    :class:`ShardIndex`."""
-    if isinstance(data, Manifest | ShardIndex):
-        return data
-    return ShardIndex.read(data) if is_shards(data) else Manifest.read(data)
-
-
-def _split_names(source: Manifest | ShardIndex) -> set[str]:
-    """The split names of a manifest's rows or of a shard folder's shards."""
-    if isinstance(source, ShardIndex):
-        return set(shard_splits(source))
-    return {r.split for r in source if r.split}
-
-
-def _check_split_names(source: Manifest | ShardIndex, used: tuple[str, ...], what: str) -> None:
-    if isinstance(source, ShardIndex):
-        check_shard_split_names(source, used, what)
-    else:
-        check_split_names(source, used, what)
-
-
-def choose_splits(data: Any, test_data: Any | None, train_split: str,
-                  test_split: str) -> tuple[Any, str | None, Any | None, str | None, str]:
-    """``(train_manifest, train_split, test_manifest, test_split, description)``.
-
-    ``data`` / ``test_data``: manifests or shard folders (returned as :class:`Manifest` /
-    :class:`ShardIndex`).  ``test_manifest`` is ``None`` when the manifest has no split
-    column (leave-one-out or hold-out, decided by the protocol).
-    """
-    m = _read(data)
-    splits = _split_names(m)
-    _check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
-    if test_data is not None:
-        t = _read(test_data)
-        _check_split_names(t, (test_split,), "evaluation (--test-split)")
-        t_split = test_split if test_split in _split_names(t) else None
-        tr_split = train_split if train_split in splits else None
-        desc = (f"transfer: train on {tr_split or 'all'} rows of the first manifest, test on "
-                f"{t_split or 'all'} rows of the second")
-        return m, tr_split, t, t_split, desc
-    if not splits:
-        return m, None, None, None, "no split column"
-    missing = [s for s in (train_split, test_split) if s not in splits]
-    if missing:
-        where = f"the shards in {m.root} have" if isinstance(m, ShardIndex) else "the manifest has"
-        raise ConfigError(
-            f"{where} splits {sorted(splits)} but not {missing}; pass "
-            "--train-split/--test-split with existing names"
-        )
-    return m, train_split, m, test_split, f"splits {train_split!r} / {test_split!r}"
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -528,7 +463,7 @@ def _shard_records(*data: Any) -> dict[str, Any]:
     found = {}
     for item in data:
         if item is not None and is_shards(item):
-            index = _read(item)
+            index = read_data(item)
             found[str(index.root)] = dict(index.report.get("counts", {}))
     return {"shards": found} if found else {}
 
@@ -564,7 +499,7 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     when the run has one, else avg.  Returns
     ``(Features, ItemReport of skipped rows, PoseDataset or None)``.
     """
-    m = _read(manifest)
+    m = read_data(manifest)
     rows = m.filter(split=split) if split is not None else m
     if len(rows) == 0:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
@@ -587,7 +522,7 @@ def _run_windowed(protocol: ProtocolOptions, spec: EncoderSpec, encoder: Encoder
                   output: EvalOutput, embedding: Embedding, splits: tuple) -> EvaluationOutput:
     """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
     train_m, tr_split, test_m, te_split, split_desc = splits
-    classes = sorted(set(_read(train_m).labels()) | set(_read(test_m).labels() if test_m else []))
+    classes = sorted(set(read_data(train_m).labels()) | set(read_data(test_m).labels() if test_m else []))
     how = (embedding.pooling, embedding.window, embedding.stride, embedding.batch_size,
            output.progress, classes)
     train_f, train_rep, train_poses = windowed_features(spec, encoder, train_m, tr_split, *how)

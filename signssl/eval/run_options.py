@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class EvalData:
-    """The rows evaluated (:func:`~signssl.eval.pipeline.choose_splits`).
+    """The rows evaluated (:func:`~signssl.eval.data_splits.choose_splits`).
 
     ``data`` (a manifest CSV, a :class:`~signssl.data.Manifest` or a pose shard folder
     written by ``signssl shard``) gives the training / dictionary rows (``train_split``)
