@@ -1,4 +1,5 @@
-"""Sharded datasets: ``signssl shard`` (a manifest's pose clips as tar shards)."""
+"""Sharded datasets: ``signssl shard`` (a manifest's pose clips, or a video manifest's
+videos, as tar shards)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from signssl.cli.parts import read_part
+from signssl.data.manifest import Manifest
 from signssl.data.shard_write import merge_shard_parts, write_shards
 from signssl.data.shards import verify_shards
+from signssl.data.video_shards import manifest_kind, write_video_shards
 from signssl.errors import ConfigError
 from signssl.pose.layouts import DEFAULT_LAYOUT
 
@@ -24,8 +27,12 @@ PART_HELP = ("Shard only part I of N of the manifest rows (e.g. 2/8 for a job ar
 def shard(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Shard folder to write (a new folder).")],
     data: Annotated[
-        Path | None, typer.Option("--data", "-d", help="Manifest CSV whose pose clips are sharded.")
+        Path | None, typer.Option("--data", "-d", help="Manifest CSV whose pose clips (or videos) are sharded.")
     ] = None,
+    kind: Annotated[str, typer.Option("--kind", help="auto: video when every row's path is a video file, "
+                                      "else pose; video: also a synthetic manifest's `video` column.")] = "auto",
+    priors_dir: Annotated[Path | None, typer.Option("--priors-dir", help="Video shards: also store each "
+                          "row's precomputed priors from this `signssl priors` folder.")] = None,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
     split: Annotated[str | None, typer.Option("--split", help="Only rows of this split (default: all; "
                                               "each shard holds one split).")] = None,
@@ -46,7 +53,9 @@ def shard(
 
     Each clip is stored as pretraining reads it (layout, dims, normalisation), so training
     on the shards gives the results of training on the folder; bad clips are skipped and
-    counted.  Options must match the run's data.* settings (checked when read).
+    counted.  Options must match the run's data.* settings (checked when read).  A video
+    manifest's videos are stored as they are (with the pose and, with --priors-dir, the
+    priors of each row), for `pretrain --method signrep|mae --data SHARDS`.
     """
     if verify:
         out.print(f"{escape(str(out_dir))}: {verify_shards(out_dir)} clips, every shard matches its index")
@@ -57,12 +66,23 @@ def shard(
         return
     if data is None:
         raise ConfigError("--data MANIFEST is required (or --merge to join parts, --verify to check)")
-    index, report = write_shards(
-        data, out_dir, layout=layout, dims=dims, normalize=normalize, trim_empty=trim_empty,
-        split=split, shard_size=shard_size, source_layout=source_layout, part=read_part(part),
-        progress=progress,
-    )  # fmt: skip
-    out.print(f"{escape(str(out_dir))}: {index.count} clips in {len(index.shards)} shards; "
+    if kind not in ("auto", "pose", "video"):
+        raise ConfigError(f"--kind must be auto, pose or video, got {kind!r}")
+    if kind == "auto":
+        kind = manifest_kind(Manifest.read(data)) if data.is_file() else "pose"  # missing: pose's error
+    if kind == "video":
+        index, report = write_video_shards(data, out_dir, priors_dir=priors_dir, split=split,
+                                           shard_size=shard_size, part=read_part(part), progress=progress)
+    elif priors_dir is not None:
+        raise ConfigError("--priors-dir is for video shards (a video manifest, or --kind video)")
+    else:
+        index, report = write_shards(
+            data, out_dir, layout=layout, dims=dims, normalize=normalize, trim_empty=trim_empty,
+            split=split, shard_size=shard_size, source_layout=source_layout, part=read_part(part),
+            progress=progress,
+        )  # fmt: skip
+    what = "videos" if index.kind == "video" else "clips"
+    out.print(f"{escape(str(out_dir))}: {index.count} {what} in {len(index.shards)} shards; "
               f"{escape(report.summary())}")
 
 

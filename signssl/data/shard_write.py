@@ -14,6 +14,9 @@ parts, moved into it file by file with the index last): a killed job leaves no i
 no reader sees half a corpus.  With ``part=(I, N)`` only the ``I``-th block of rows is
 written, as ``shard.partIofN-*.tar`` and ``shards.partIofN.json``;
 :func:`merge_shard_parts` joins the parts' indexes into ``shards.json``.
+
+A video manifest's videos are written by :mod:`signssl.data.video_shards` through the same
+:func:`write_clips` (staging, splits, parts, index).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +66,7 @@ def clip_record(key: str, seq: Any, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _rows_within_split(manifest: Manifest) -> list[int]:
+def rows_within_split(manifest: Manifest) -> list[int]:
     """Per row, its index among the rows of its split (the ``index`` a split's reader gives)."""
     seen: dict[str | None, int] = {}
     out = []
@@ -150,23 +153,14 @@ def write_shards(
         ConfigError: ``shard_size < 1``; ``out`` already holds this index.
         DataError: a missing manifest; no usable clip.
     """
-    if shard_size < 1:
-        raise ConfigError(f"--shard-size must be >= 1, got {shard_size}")
-    out = Path(out)
-    index_name = part_path(INDEX_NAME, part).name
-    if (out / index_name).exists():
-        raise ConfigError(f"{out / index_name} exists: shard into a new --out folder or delete it")
+    check_new_shards(out, shard_size, part)
     ds = PoseDataset(manifest, layout=layout, dims=dims, normalize=normalize, split=split,
                      source_layout=source_layout, fps=fps, trim_empty=trim_empty)  # fmt: skip
-    rows = select_part(range(len(ds.manifest)), part)
-    rows.sort(key=lambda r: ds.manifest.rows[r].split or "")  # stable: manifest order per split
-    split_row = _rows_within_split(ds.manifest)
-    tmp = out.parent / f".{out.name}{part_suffix(part)}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        report = ItemReport()
-        sink = ShardSink(tmp, shard_size, f"shard{part_suffix(part)}")
+    rows = part_rows(ds.manifest, part)
+    split_row = rows_within_split(ds.manifest)
+    report = ItemReport()
+
+    def clips() -> Iterable[tuple[dict[str, Any], str | None]]:
         for r in progress_bar(rows, desc="sharding", unit="clip", disable=not progress):
             row = ds.manifest.rows[r]
             try:
@@ -178,21 +172,67 @@ def write_shards(
                     "start": row.start, "end": row.end,
                     "fps": None if seq.fps is None else float(seq.fps), "path": seq.source,
                     "layout": seq.layout.name, "extra": row.extra}  # fmt: skip
-            sink.write(clip_record(f"{r:09d}", seq, meta), row.split)
             report.kept += 1
-        infos = sink.close()
-        if not infos and part == WHOLE:
-            raise DataError(f"no usable clip to shard ({report.summary()}; {report.explain_none_kept()})",
-                            str(getattr(ds.manifest, "source", None) or manifest))
-        source = ds.manifest.source if ds.manifest.source is not None else manifest
-        index = ShardIndex(out, infos, layout if layout is None else str(layout), dims, normalize,
-                           trim_empty, ds.classes, manifest=str(source) if isinstance(source, str | Path) else None,
-                           report=report.to_dict())  # fmt: skip
+            yield clip_record(f"{r:09d}", seq, meta), row.split
+
+    def index_of(infos: list[ShardInfo]) -> ShardIndex:
+        source = check_kept(infos, part, report, ds.manifest, manifest)
+        return ShardIndex(Path(out), infos, layout if layout is None else str(layout), dims, normalize,
+                          trim_empty, ds.classes, manifest=source, report=report.to_dict())  # fmt: skip
+
+    return write_clips(out, shard_size, part, clips(), index_of), report
+
+
+def check_new_shards(out: str | Path, shard_size: int, part: tuple[int, int]) -> None:
+    """Raise ``ConfigError`` for ``shard_size < 1`` or an ``out`` already holding this index."""
+    if shard_size < 1:
+        raise ConfigError(f"--shard-size must be >= 1, got {shard_size}")
+    index = Path(out) / part_path(INDEX_NAME, part).name
+    if index.exists():
+        raise ConfigError(f"{index} exists: shard into a new --out folder or delete it")
+
+
+def part_rows(manifest: Manifest, part: tuple[int, int]) -> list[int]:
+    """The rows of block ``part``, grouped by split (stable: manifest order per split)."""
+    rows = select_part(range(len(manifest)), part)
+    rows.sort(key=lambda r: manifest.rows[r].split or "")
+    return rows
+
+
+def check_kept(infos: list[ShardInfo], part: tuple[int, int], report: ItemReport, manifest: Manifest,
+               given: Any) -> str | None:
+    """Raise ``DataError`` when a whole manifest gave no clip; the manifest path for the index."""
+    if not infos and part == WHOLE:
+        raise DataError(f"no usable clip to shard ({report.summary()}; {report.explain_none_kept()})",
+                        str(getattr(manifest, "source", None) or given))
+    source = manifest.source if manifest.source is not None else given
+    return str(source) if isinstance(source, str | Path) else None
+
+
+def write_clips(
+    out: str | Path,
+    shard_size: int,
+    part: tuple[int, int],
+    clips: Iterable[tuple[dict[str, Any], str | None]],
+    index_of: Callable[[list[ShardInfo]], ShardIndex],
+) -> ShardIndex:
+    """Write ``clips`` (``(tar record, split)``) as shards, then the index ``index_of(shards)``,
+    atomically into ``out`` (module docstring)."""
+    out = Path(out)
+    index_name = part_path(INDEX_NAME, part).name
+    tmp = out.parent / f".{out.name}{part_suffix(part)}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        sink = ShardSink(tmp, shard_size, f"shard{part_suffix(part)}")
+        for record, split in clips:
+            sink.write(record, split)
+        index = index_of(sink.close())
         save_json(tmp / index_name, index.to_dict())
         _commit(tmp, out, index_name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return index, report
+    return index
 
 
 def merge_shard_parts(out: str | Path, parts: Sequence[str | Path] | None = None) -> ShardIndex:
@@ -209,8 +249,8 @@ def merge_shard_parts(out: str | Path, parts: Sequence[str | Path] | None = None
     counts: dict[str, int] = {}
     for path in paths:
         d = _read_part(path)
-        for key in ("layout", "dims", "normalize", "trim_empty", "classes"):
-            if d[key] != first[key]:
+        for key in ("layout", "dims", "normalize", "trim_empty", "classes", "kind", "video"):
+            if d.get(key) != first.get(key):
                 raise DataError(f"{key} differs from part 1's ({d[key]!r} vs {first[key]!r}): "
                                 "shard every part with the same options", path)
         merged["shards"].extend(d["shards"])

@@ -29,6 +29,9 @@ read once per epoch across ranks and workers.  :class:`ShardStream` is the same 
 an ``IterableDataset`` for loops without a sampler: split by (rank, world size, worker,
 workers) with :func:`stream_indices`, resumable from the number of clips consumed.
 
+Video shards (``kind: video``, :mod:`signssl.data.video_shards`) hold encoded video files
+instead; they share this index, the tar layout and the reading by offsets.
+
 Errors: a shard that is missing, truncated (size differs from the index), not a tar or
 holding an unreadable clip raises :class:`~signssl.errors.DataError` naming the file and
 saying to re-run ``signssl shard``; :func:`verify_shards` checks every shard's sha256.
@@ -43,10 +46,10 @@ import math
 import os
 import tarfile
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -90,6 +93,7 @@ class ShardIndex:
     kind: str = "pose"
     manifest: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    video: dict[str, Any] | None = None  # kind "video": what the clips hold besides the video
 
     @property
     def count(self) -> int:
@@ -110,7 +114,7 @@ class ShardIndex:
             "format": FORMAT, "version": VERSION, "kind": self.kind, "count": self.count,
             "layout": self.layout, "dims": self.dims, "normalize": self.normalize,
             "trim_empty": self.trim_empty, "classes": self.classes, "manifest": self.manifest,
-            "report": self.report,
+            "report": self.report, **({} if self.video is None else {"video": self.video}),
             "shards": [s.__dict__ for s in self.shards],
         }  # fmt: skip
 
@@ -134,7 +138,8 @@ class ShardIndex:
                                 "upgrade signssl", path)
             shards = [ShardInfo(**s) for s in d["shards"]]
             return cls(root, shards, d["layout"], d["dims"], d["normalize"], bool(d["trim_empty"]),
-                       list(d["classes"]), d.get("kind", "pose"), d.get("manifest"), d.get("report", {}))
+                       list(d["classes"]), d.get("kind", "pose"), d.get("manifest"), d.get("report", {}),
+                       d.get("video"))
         except (ValueError, KeyError, TypeError) as e:
             if isinstance(e, DataError):
                 raise
@@ -261,28 +266,34 @@ def _tar_members(fd: int, size: int, path: Path) -> list[tuple[str, int, int, in
 
 
 class _OpenShard:
-    """A shard's file descriptor and, per clip, its byte span and member offsets in it."""
+    """A shard's file descriptor and, per clip, its byte span and member offsets in it.
 
-    def __init__(self, path: Path, info: ShardInfo) -> None:
+    ``members``: the member suffixes tabled; ``aliases`` maps other suffixes to one of them
+    (a video shard's ``mp4``, ``webm``, ... to ``video``).
+    """
+
+    def __init__(self, path: Path, info: ShardInfo, members: Sequence[str] = MEMBERS,
+                 aliases: Mapping[str, str] | None = None) -> None:
         if not path.is_file():
             raise DataError(f"shard missing; {RERUN}", path)
         size = path.stat().st_size
         if size != info.bytes:
             raise DataError(f"shard is {size} bytes, its index says {info.bytes} (truncated or "
                             f"changed); {RERUN}", path)
-        self.path = path
+        self.path, self.members, aliases = path, tuple(members), aliases or {}
         self.fd = os.open(path, os.O_RDONLY)  # os.pread: no shared offset across forked workers
         keys: list[str] = []
         rows: list[list[int]] = []  # per clip: span start, span end, then (offset, size) per member
         try:
             for name, header, offset, n in _tar_members(self.fd, size, path):
                 key, _, suffix = name.partition(".")
+                suffix = aliases.get(suffix, suffix)
                 if not keys or keys[-1] != key:
                     keys.append(key)
-                    rows.append([header, header] + [-1, 0] * len(MEMBERS))
+                    rows.append([header, header] + [-1, 0] * len(self.members))
                 row = rows[-1]
-                if suffix in MEMBERS:
-                    col = 2 + 2 * MEMBERS.index(suffix)
+                if suffix in self.members:
+                    col = 2 + 2 * self.members.index(suffix)
                     row[col:col + 2] = [offset - row[0], n]
                 row[1] = offset + n
         except (tarfile.TarError, OSError, EOFError, ValueError) as e:
@@ -292,7 +303,7 @@ class _OpenShard:
             os.close(self.fd)
             raise DataError(f"shard holds {len(keys)} clips, its index says {info.count}; {RERUN}",
                             path)
-        self.table = np.array(rows, dtype=np.int64).reshape(len(rows), 2 + 2 * len(MEMBERS))  # (n, 8)
+        self.table = np.array(rows, dtype=np.int64).reshape(len(rows), 2 + 2 * len(self.members))  # (n, 2 + 2 M)
 
     def key(self, k: int) -> str:
         return f"#{k} of the shard"  # position; keys are manifest rows (in the clip's json)
@@ -312,6 +323,17 @@ class _OpenShard:
             raise DataError(f"clip {self.key(k)} is unreadable ({type(e).__name__}: {e}); {RERUN}",
                             self.path) from None
         return xyz, conf, meta
+
+    def member(self, k: int, name: str) -> bytes | None:
+        """The bytes of member ``name`` of clip ``k``; ``None`` when the clip has none."""
+        col = 2 + 2 * self.members.index(name)
+        start, offset, size = (int(v) for v in self.table[k, [0, col, col + 1]])
+        if offset < 0:
+            return None
+        data = os.pread(self.fd, size, start + offset)
+        if len(data) != size:
+            raise DataError(f"clip {self.key(k)} is cut short; {RERUN}", self.path)
+        return data
 
     def close(self) -> None:
         os.close(self.fd)
@@ -371,8 +393,13 @@ class ShardDataset(Dataset):
         seed, buffer: seed and shuffle-buffer size of :meth:`epoch_order` (0: uniform).
         max_open: shards kept open per process.
     Raises:
+        ConfigError: shards of another ``kind`` (video shards).
         DataError: a bad index; no shard of ``split``; a label not in ``classes``.
     """
+
+    kind: ClassVar[str] = "pose"  # the index's kind this reader takes
+    members: ClassVar[tuple[str, ...]] = MEMBERS
+    aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -384,6 +411,9 @@ class ShardDataset(Dataset):
         max_open: int = 32,
     ) -> None:
         self.index = ShardIndex.read(root)
+        if self.index.kind != self.kind:
+            raise ConfigError(f"{self.index.root} holds {self.index.kind} shards, this reader needs "
+                              f"{self.kind} shards: shard a {self.kind} manifest with `signssl shard`")
         shards = self.index.shards
         if split is not None:
             shards = [s for s in shards if s.split == split]
@@ -435,7 +465,7 @@ class ShardDataset(Dataset):
         if len(self._open) >= self.max_open:
             self._open.popitem(last=False)[1].close()
         info = self.shards[s]
-        shard = self._open[s] = _OpenShard(self.index.root / info.name, info)
+        shard = self._open[s] = _OpenShard(self.index.root / info.name, info, self.members, self.aliases)
         return shard
 
     def __getitem__(self, i: int) -> dict[str, Any]:

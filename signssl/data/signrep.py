@@ -73,7 +73,7 @@ from signssl.data.video import (
     align_pose_frames,
 )
 from signssl.errors import ConfigError, SignSSLError
-from signssl.io.video import read_frames
+from signssl.io.video import VideoBytes, read_frames
 from signssl.io.video_frames import frames_to_tensor
 from signssl.pose.sequence import PoseSequence
 from signssl.priors import Priors, compute_priors, compute_priors_batch
@@ -224,16 +224,27 @@ class PairClipDataset(VideoDataset):
 
     # ------------------------------------------------------------------ one sample
 
-    def load(self, row_index: int) -> dict[str, Any]:
-        """The sample of row ``row_index``; raises ``SampleError`` for a bad row."""
+    def video_source(self, row_index: int) -> Path | VideoBytes:
+        """What :func:`~signssl.io.video.read_frames` decodes for a row: its video file
+        (a shard reader gives the stored bytes); ``SampleError`` when it is missing."""
         path = self.video_path(row_index)
         if not path.exists():
             raise SampleError(
                 UNREADABLE, "file not found (fix the manifest path or remove the row)", path
             )
+        return path
+
+    def sample_index(self, row_index: int) -> int:
+        """The sample's ``index``: its manifest row (among its split's rows)."""
+        return row_index
+
+    def load(self, row_index: int) -> dict[str, Any]:
+        """The sample of row ``row_index``; raises ``SampleError`` for a bad row."""
+        path = self.video_path(row_index)
         try:
+            source = self.video_source(row_index)
             wanted = np.stack([self.frames_of(row_index) for _ in range(self.crops)])  # (K, T)
-            clip = read_frames(path, wanted.reshape(-1), size=self.size, tolerance=1)  # K T frames
+            clip = read_frames(source, wanted.reshape(-1), size=self.size, tolerance=1)  # K T frames
             assert clip.frame_indices is not None
             frames = frames_to_tensor(clip.frames, "uint8")  # (K T, 3, H, W)
             K, T = self.crops, self.clip_len
@@ -246,7 +257,7 @@ class PairClipDataset(VideoDataset):
                 "label": self.labels[row_index],
                 "path": str(path),
                 "signer": row.signer or "",
-                "index": row_index,
+                "index": self.sample_index(row_index),
             }
             if self.priors:
                 sample.update(self.crop_priors(row_index, read))
@@ -295,9 +306,9 @@ class PairClipDataset(VideoDataset):
         pose_row = ManifestRow(pose, start=row.start, end=row.end)
         return self.priors_dir / priors_relpath(Manifest([pose_row], self.manifest.root), pose_row)
 
-    def _stored_priors(
-        self, row_index: int, read: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def stored_priors_of(self, row_index: int) -> tuple[Priors, str]:
+        """The row's precomputed priors and where they come from (for messages): its
+        ``.npz`` under ``priors_dir`` (a shard reader: the stored member)."""
         path = self.priors_file(row_index)
         if not path.is_file():
             raise SampleError(
@@ -306,13 +317,18 @@ class PairClipDataset(VideoDataset):
                 "or leave data.video.priors_dir unset",
                 self.video_path(row_index),
             )
-        pri = Priors.load(path)
+        return Priors.load(path), f"priors file {path}"
+
+    def _stored_priors(
+        self, row_index: int, read: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        pri, origin = self.stored_priors_of(row_index)
         idx = read - (self.manifest.rows[row_index].start or 0)  # (K, T) file frames
         last = pri.num_frames - 1
         if int(idx.max()) > last + _PRIOR_TOLERANCE:
             raise SampleError(
                 POSE_MISMATCH,
-                f"priors file {path} has {pri.num_frames} frames but frame {int(idx.max())} is "
+                f"{origin} has {pri.num_frames} frames but frame {int(idx.max())} is "
                 "needed; recompute the priors of this video's pose",
                 self.video_path(row_index),
             )

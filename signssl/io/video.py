@@ -68,7 +68,9 @@ from signssl.io.video_frames import (  # noqa: F401  (public names re-exported)
     window_starts,
 )
 from signssl.io.video_probe import (  # noqa: F401  (public names re-exported)
+    VideoBytes,
     VideoInfo,
+    VideoSource,
     _av,
     _check_complete,
     _frames_estimate,
@@ -77,6 +79,7 @@ from signssl.io.video_probe import (  # noqa: F401  (public names re-exported)
     _why,
     count_frames,
     probe_video,
+    source_name,
 )
 from signssl.io.video_write import write_video  # noqa: F401  (re-exported)
 
@@ -115,7 +118,7 @@ def _to_rgb(frame: Any, out: _RgbOut) -> np.ndarray:
 
 
 def _iter_selected(
-    path: str | Path,
+    path: VideoSource,
     positions: Iterable[int] | None,
     start: int = 0,
     end: int | None = None,
@@ -323,7 +326,7 @@ def read_video(
 
 
 def read_frames(
-    path: str | Path,
+    path: VideoSource,
     indices: Iterable[int] | np.ndarray,
     size: VideoSize = None,
     autorotate: bool = True,
@@ -335,6 +338,7 @@ def read_frames(
     Decoding stops after the largest one; only the wanted frames are converted.
 
     Args:
+        path: the video file, or its bytes (:class:`VideoBytes`).
         indices: frame numbers (0-based).
         size: plain resize (see :func:`read_video`).
         tolerance: frames wanted up to this many past the end are replaced by the last
@@ -348,11 +352,11 @@ def read_frames(
         raise ConfigError(f"indices must be a non-empty list of frame numbers, got shape {idx.shape}")
     if idx.min() < 0:
         raise ConfigError(f"frame numbers must be >= 0, got {int(idx.min())}")
-    src = os.fspath(path)
+    src = source_name(path)
     order = np.argsort(idx, kind="stable")
     sink = _FrameSink(len(idx), size)
     read_sorted = []
-    for i, frame in _iter_selected(src, idx[order].tolist(), 0, None, autorotate=autorotate,
+    for i, frame in _iter_selected(path, idx[order].tolist(), 0, None, autorotate=autorotate,
                                    threads=threads, tolerance=tolerance):
         sink.add(frame)
         read_sorted.append(i)
@@ -361,7 +365,7 @@ def read_frames(
     frames[order] = in_order  # sorted order -> the order asked for
     read = np.empty(len(idx), np.int64)
     read[order] = read_sorted
-    return VideoClip(frames, probe_video(src).fps, src, read)
+    return VideoClip(frames, probe_video(path).fps, src, read)
 
 
 def iter_windows(

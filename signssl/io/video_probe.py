@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from signssl.errors import DataError
@@ -60,15 +60,37 @@ def _bad_video(src: str, e: BaseException) -> DataError:
         "re-encode or re-download it, or remove it from the list", src)
 
 
+@dataclass(frozen=True)
+class VideoBytes:
+    """An encoded video file held in memory (e.g. a shard member, :mod:`signssl.data.video_shards`);
+    ``name`` (its original path) stands for it in messages and in :attr:`VideoClip.source`."""
+
+    data: bytes
+    name: str
+
+
+#: what the readers open: a file path, or a file's bytes
+VideoSource = str | os.PathLike[str] | VideoBytes
+
+
+def source_name(path: VideoSource) -> str:
+    """The path string of a video source (``name`` of in-memory bytes)."""
+    return path.name if isinstance(path, VideoBytes) else os.fspath(path)
+
+
 @contextlib.contextmanager
-def _open_video(path: str | Path, threads: bool = False) -> Iterator[tuple[Any, Any, str]]:
+def _open_video(path: VideoSource, threads: bool = False) -> Iterator[tuple[Any, Any, str]]:
     """``(container, video stream, path string)``; every failure is a :class:`DataError`."""
-    src = os.fspath(path)
-    problem = regular_file_error(src)  # missing, a folder, or a named pipe FFmpeg blocks on
-    if problem is not None:
-        raise problem
+    src = source_name(path)
+    target: str | io.BytesIO = src
+    if isinstance(path, VideoBytes):
+        target = io.BytesIO(path.data)  # FFmpeg finds the container format from the bytes
+    else:
+        problem = regular_file_error(src)  # missing, a folder, or a named pipe FFmpeg blocks on
+        if problem is not None:
+            raise problem
     try:
-        container = _av().open(src, mode="r")
+        container = _av().open(target, mode="r")
     except (_av().error.FFmpegError, OSError, ValueError, EOFError, IndexError) as e:
         raise _bad_video(src, e) from None
     try:
@@ -110,7 +132,7 @@ def _stream_fps(stream: Any, src: str) -> float:
     raise DataError("has no frame rate in its header; re-encode it (e.g. with ffmpeg -r 25)", src)
 
 
-def probe_video(path: str | Path, count: bool = False) -> VideoInfo:
+def probe_video(path: VideoSource, count: bool = False) -> VideoInfo:
     """Frame count, frame rate, size and codec of a video, from its header.
 
     Args:
@@ -153,7 +175,7 @@ def _frames_estimate(container: Any, stream: Any, fps: float) -> int:
     return 0 if duration is None else max(0, round(duration * fps))
 
 
-def count_frames(path: str | Path) -> int:
+def count_frames(path: VideoSource) -> int:
     """Number of frames, counted by demuxing (no decoding; exact for ordinary files).
 
     Raises :class:`DataError` for an unreadable or truncated file (fewer packets than
