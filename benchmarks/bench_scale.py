@@ -196,6 +196,7 @@ def _ddp_rank(rank: int, world: int, root: str, batch: int, port: int, result: s
     dist.all_gather_object(gathered, {"seen": seen, "seconds": seconds})
     if rank == 0:
         Path(result).write_text(json.dumps(gathered))
+    dist.barrier()  # no rank closes its connections while another still uses them
     dist.destroy_process_group()
 
 
