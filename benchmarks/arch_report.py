@@ -161,6 +161,32 @@ def sccs(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(out)
 
 
+# docs/architecture.md's layers, top (0) to bottom; a package imports only its own layer
+# or below.  `signssl/__init__.py` and `__main__.py` (the package itself) are not ranked.
+LAYERS: dict[str, int] = {
+    name: rank
+    for rank, names in enumerate([
+        ("cli",), ("serve",), ("studies",), ("engine",), ("eval",), ("store",),
+        ("methods", "recipes"), ("models", "losses"), ("extract", "synth"), ("data",),
+        ("priors", "io"), ("pose", "optim", "progress", "distributed", "constants"),
+        ("utils", "errors"),
+    ])
+    for name in names
+}
+
+
+def upward_imports(both: dict[str, set[str]], root_name: str) -> list[str]:
+    """Module imports that run from a lower layer to a higher one (:data:`LAYERS`)."""
+    out = []
+    for m in sorted(both):
+        a = LAYERS.get(package_of(m, root_name).partition(".")[2])
+        for t in sorted(both[m]):
+            b = LAYERS.get(package_of(t, root_name).partition(".")[2])
+            if a is not None and b is not None and b < a:
+                out.append(f"{m} -> {t}")
+    return out
+
+
 def package_of(module: str, root_name: str) -> str:
     parts = module.split(".")
     return ".".join(parts[:2]) if len(parts) > 1 else root_name
@@ -241,6 +267,11 @@ def main() -> None:
                 if a != b and a in inside and b in inside:
                     how = "top" if t in top[m] else "local"
                     print(f"    {m} -> {t} ({how})")
+    up = upward_imports(both, root_name)
+    print(f"imports that run up a layer (top-level + function-local): {len(up)}")
+    if args.list:
+        for line in up:
+            print(f"  up: {line}")
     size, mod = max(sizes)
     print(f"largest module: {mod} ({size} lines)")
     print(f"widest signature: {widest[1]} ({widest[0]} parameters)")

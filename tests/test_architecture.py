@@ -1,4 +1,5 @@
-"""No import circles in ``signssl/`` (docs/architecture.md), read by benchmarks/arch_report.py."""
+"""No import circles and no import up a layer in ``signssl/`` (docs/architecture.md), read
+by benchmarks/arch_report.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ def test_no_file_or_package_circles() -> None:
         [sys.executable, str(ROOT / "benchmarks" / "arch_report.py")],
         capture_output=True, text=True, check=True,
     ).stdout
-    counts = dict(line.rsplit(": ", 1) for line in out.splitlines() if "circles" in line)
+    counts = dict(line.rsplit(": ", 1) for line in out.splitlines()
+                  if "circles" in line or "up a layer" in line)
     assert counts == {
         "file circles (top-level + function-local imports)": "0",
         "file circles (top-level imports only)": "0",
         "package circles": "0",
+        "imports that run up a layer (top-level + function-local)": "0",
     }, out
 
 
