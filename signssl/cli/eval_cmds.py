@@ -78,8 +78,8 @@ SETS = typer.Option(
          "model.kwargs.depth=2 (repeatable).")
 DATA = typer.Option(
     ..., "--data",
-    help="Manifest CSV (signssl manifest …), or a pose shard folder (signssl shard) written with "
-         "the encoder's --layout, --dims and --normalize.")
+    help="Manifest CSV (signssl manifest …), or a shard folder (signssl shard: pose clips "
+         "written with the encoder's --layout, --dims and --normalize, or --kind video).")
 SOURCE_LAYOUT = typer.Option(
     None, "--source-layout", "--layout",
     help="Layout of flat-vector files (MP_Data, arrays): a name or a YAML file (library: "
@@ -96,7 +96,7 @@ NORMALIZE = typer.Option(
 BATCH = typer.Option(64, "--batch-size", help="Samples per batch when embedding.")
 SEED = typer.Option(0, "--seed", help="Seed of random-init weights.")
 TEST_DATA = typer.Option(
-    None, "--test-data", help="Evaluate on this manifest (or pose shard folder) instead (transfer).")
+    None, "--test-data", help="Evaluate on this manifest (or shard folder) instead (transfer).")
 TRAIN_SPLIT = typer.Option("train", "--train-split", help="Training / dictionary split.")
 TEST_SPLIT = typer.Option("test", "--test-split", help="Test / query split.")
 SEEDS = typer.Option(1, "--seeds", help="Repeat with seeds 0..N-1; report mean ± 95% CI.")

@@ -19,8 +19,8 @@ whole video counts; pose encoders embed whole clips unless ``pooling`` is given.
 
 Splits: :func:`~signssl.eval.data_splits.choose_splits` (the manifest's or the shard
 folder's train / test rows, transfer with ``--test-data``, leave-one-out or hold-out without
-splits, see :mod:`signssl.eval.runner`).  Shards hold poses: video encoders and
-``pooling`` need the manifest.
+splits, see :mod:`signssl.eval.runner`).  Video encoders read video shards (``--kind video``);
+``pooling`` of a pose encoder needs the manifest.
 """
 
 from __future__ import annotations
@@ -52,8 +52,15 @@ from signssl.eval.run_options import (
     Retrieval,
 )
 from signssl.eval.runner import PROTOCOLS, EvalRuns, evaluate_features, evaluate_finetune
-from signssl.eval.shard_data import ShardClips, is_shards, open_shards, refuse_shards
-from signssl.eval.window_reader import ClipInput, WindowReader
+from signssl.eval.shard_data import (
+    ShardClips,
+    check_window_data,
+    data_labels,
+    is_shards,
+    open_shards,
+    open_window_reader,
+)
+from signssl.eval.window_reader import ClipInput
 from signssl.models.base import Encoder
 from signssl.models.baselines import get_baseline, list_baselines
 from signssl.pose.layouts import DEFAULT_LAYOUT
@@ -228,10 +235,11 @@ def embed_manifest(spec: EncoderSpec, manifest: Any, split: str | None = None,
     """Features of a manifest's samples (manifest order, bad samples skipped) + report.
 
     Video encoders, or ``pooling`` given: pooled sliding windows (module docstring).
-    ``manifest`` may be a shard folder (whole clips of pose encoders only)."""
+    ``manifest`` may be a shard folder (pose shards: whole clips of pose encoders; video
+    shards: video encoders)."""
     encoder = spec.build()
     if pooling is not None or reads_video(spec, encoder):
-        refuse_shards(windows_need_manifest(spec, encoder), manifest)
+        check_window_data(reads_video(spec, encoder), spec.name, manifest)
         feats, report, _ = windowed_features(spec, encoder, manifest, split, pooling, window,
                                              stride, batch_size, progress)  # fmt: skip
         return feats, report
@@ -364,7 +372,7 @@ def run_evaluation(protocol: ProtocolOptions, spec: EncoderSpec, data: EvalData,
         if isinstance(protocol, Finetune):
             raise ConfigError("--pooling gives frozen video vectors; it does not apply to "
                               "fine-tuning: drop --pooling or use retrieval, knn or linear")
-        refuse_shards(windows_need_manifest(spec, encoder), data.data, data.test_data)
+        check_window_data(video, spec.name, data.data, data.test_data)
         return _run_windowed(protocol, spec, encoder, data, output, embedding, splits)
     train_m, tr_split, test_m, te_split, split_desc = splits
     progress, batch_size = output.progress, embedding.batch_size
@@ -479,19 +487,12 @@ def _merged_notes(reports: list[Any]) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- windows
 
-def windows_need_manifest(spec: EncoderSpec, encoder: Encoder) -> str:
-    """Why pooled windows cannot be read from shards (the end of a one-line error)."""
-    if reads_video(spec, encoder):
-        return (f"the video encoder {spec.name} reads videos: pass the video manifest as "
-                "--data / --test-data")
-    return "--pooling cuts windows from the manifest's files: pass the manifest, or drop --pooling"
-
-
 def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split: str | None,
                       pooling: str | None, window: int | None = None, stride: int = 2,
                       batch_size: int = 64, progress: bool = True,
                       classes: list[str] | None = None) -> tuple[Features, Any, Any]:
-    """Pooled sliding-window vectors of a manifest's rows (one split or all).
+    """Pooled sliding-window vectors of a manifest's rows, or a video shard folder's (one
+    split or all).
 
     Video runs stream their videos; pose encoders cut windows over pose frames read with
     ``spec``'s layout, dims and normalisation.  ``pooling="weighted"`` uses the run's
@@ -500,9 +501,6 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
     ``(Features, ItemReport of skipped rows, PoseDataset or None)``.
     """
     m = read_data(manifest)
-    rows = m.filter(split=split) if split is not None else m
-    if len(rows) == 0:
-        raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
     if reads_video(spec, encoder):  # a video run, or a random-init Hiera
         clip_input = (ClipInput.of_description(spec.description, encoder)
                       if spec.description is not None else ClipInput.for_video(encoder))  # fmt: skip
@@ -511,8 +509,8 @@ def windowed_features(spec: EncoderSpec, encoder: Encoder, manifest: Any, split:
                                normalize=str(spec.normalize), source_layout=spec.source_layout,
                                trim_empty=bool(spec.trim_empty))
     embedder = make_embedder(encoder, spec.checkpoint, pooling, window, stride, batch_size)
-    reader = WindowReader(rows, clip_input, embedder.window, stride, batch_size,
-                          classes=classes or m.labels())
+    reader = open_window_reader(m, split, clip_input, spec.name, embedder.window, stride,
+                                batch_size, classes)
     feats, report = pooled_features(embedder, reader, progress)
     feats.info.update(spec.to_info())
     return feats, report, reader.poses
@@ -522,7 +520,7 @@ def _run_windowed(protocol: ProtocolOptions, spec: EncoderSpec, encoder: Encoder
                   output: EvalOutput, embedding: Embedding, splits: tuple) -> EvaluationOutput:
     """:func:`run_evaluation` on pooled window vectors (dictionary = train, queries = test)."""
     train_m, tr_split, test_m, te_split, split_desc = splits
-    classes = sorted(set(read_data(train_m).labels()) | set(read_data(test_m).labels() if test_m else []))
+    classes = sorted(set(data_labels(train_m)) | set(data_labels(test_m) if test_m else []))
     how = (embedding.pooling, embedding.window, embedding.stride, embedding.batch_size,
            output.progress, classes)
     train_f, train_rep, train_poses = windowed_features(spec, encoder, train_m, tr_split, *how)
@@ -544,6 +542,7 @@ def _run_windowed(protocol: ProtocolOptions, spec: EncoderSpec, encoder: Encoder
         "warnings": warnings,
         "manifest": str(data.data),
         **({"test_manifest": str(data.test_data)} if data.test_data is not None else {}),
+        **_shard_records(data.data, data.test_data),
     }
     poses = [d for d in (train_poses, test_poses) if d is not None]
     shown = test_f if test_f is not None else train_f

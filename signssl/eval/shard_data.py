@@ -13,8 +13,14 @@ manifest row order by :class:`ShardClips`, so a split's clips come in the order 
 manifest lists them, as the folder reader gives them.  Clips the shard writer could not
 use were skipped and counted then (``report`` in ``shards.json``): reading counts none.
 
-Shards hold pose clips only: video encoders, and pooled sliding windows (``--pooling``),
-read the manifest's files (:func:`refuse_shards`).
+Video shards (``signssl shard --kind video``) are read by video encoders, whose rows are
+pooled sliding windows: :func:`open_window_reader` gives a
+:class:`~signssl.eval.window_reader.WindowReader` over the stored rows in manifest order
+(:class:`VideoShardWindowReader`, each video decoded from its stored bytes), so the
+vectors are those of the video manifest the shards were written from.  Pose shards with a
+video encoder, video shards with a pose encoder, and ``--pooling`` of a pose encoder (its
+windows are cut from the manifest's pose files) are refused in one line
+(:func:`check_window_data`, :func:`check_shard_options`).
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ from typing import Any, Protocol
 
 from torch.utils.data import Dataset
 
-from signssl.data.manifest import KNOWN_SPLITS
+from signssl.data.manifest import KNOWN_SPLITS, Manifest
 from signssl.data.report import ItemReport
 from signssl.data.shards import ShardDataset, ShardIndex, is_shard_dir
+from signssl.data.video_shards import KIND as VIDEO_KIND
+from signssl.data.video_shards import VideoShardDataset
 from signssl.errors import ConfigError, DataError
+from signssl.eval.window_reader import ClipInput, WindowReader
+from signssl.io.video import VideoBytes
 from signssl.pose.layouts import Layout
 from signssl.pose.sequence import PoseSequence
 from signssl.utils import progress_bar
@@ -82,9 +92,20 @@ def reshard_command(index: ShardIndex, spec: ReadingOptions) -> str:
             f"--dims {spec.dims} --normalize {spec.normalize or 'none'}{keep}")
 
 
+POSE_SHARDS = "signssl shard --data MANIFEST --out SHARDS"
+VIDEO_SHARDS = "signssl shard --data VIDEO_MANIFEST --out SHARDS --kind video"
+
+
+def _video_shards_for_poses(index: ShardIndex) -> ConfigError:
+    return ConfigError(f"{index.root}: video shards hold videos, and this pose encoder reads poses: "
+                       f"pass the pose manifest, or pose shards written by `{POSE_SHARDS}`")
+
+
 def check_shard_options(index: ShardIndex, spec: ReadingOptions) -> None:
     """:class:`ConfigError` naming the shard folder unless its clips were stored as
     ``spec`` reads them (layout, dims, normalize, trim_empty), and pose clips at all."""
+    if index.kind == VIDEO_KIND:
+        raise _video_shards_for_poses(index)
     if index.kind != "pose":
         raise ConfigError(f"{index.root}: shards of kind {index.kind!r}; evaluation reads pose "
                           "shards (`signssl shard`) or a manifest")
@@ -101,7 +122,65 @@ def refuse_shards(why: str, *data: Any) -> None:
     for item in data:
         if is_shards(item):
             root = item.root if isinstance(item, ShardIndex) else item
-            raise ConfigError(f"{root}: a shard folder holds pose clips only; {why}")
+            raise ConfigError(f"{root}: a shard folder holds clips, not the manifest's files; {why}")
+
+
+def check_window_data(video: bool, encoder: str, *data: Any) -> None:
+    """:class:`ConfigError` naming the first shard folder among ``data`` whose rows cannot
+    be read as pooled windows by ``encoder`` (``video``: a video encoder, which reads video
+    shards; a pose encoder reads no shards then, ``--pooling`` cutting windows from the
+    manifest's pose files)."""
+    for item in data:
+        if not is_shards(item):
+            continue
+        index = item if isinstance(item, ShardIndex) else ShardIndex.read(item)
+        if video and index.kind != VIDEO_KIND:
+            raise ConfigError(f"{index.root}: this shard folder holds pose clips only; the video "
+                              f"encoder {encoder} reads videos: pass the video manifest, or video "
+                              f"shards written by `{VIDEO_SHARDS}`")
+        if not video and index.kind == VIDEO_KIND:
+            raise _video_shards_for_poses(index)
+        if not video:
+            raise ConfigError(f"{index.root}: a pose shard folder holds whole clips; --pooling cuts "
+                              "windows from the manifest's files: pass the manifest, or drop --pooling")
+
+
+def data_labels(data: Manifest | ShardIndex) -> list[str]:
+    """The class list of a manifest (its sorted labels) or of a shard folder (its index's)."""
+    return list(data.classes) if isinstance(data, ShardIndex) else data.labels()
+
+
+class VideoShardWindowReader(WindowReader):
+    """:class:`WindowReader` over a video shard folder (the shards of ``split``, ``None``:
+    all): the stored rows in manifest order, with the manifest's paths, labels, signers and
+    frame ranges, each video decoded from its stored bytes."""
+
+    def __init__(self, index: ShardIndex, split: str | None, clip_input: ClipInput, window: int,
+                 stride: int, batch_size: int) -> None:  # fmt: skip
+        self.clips = VideoShardDataset(index.root, split=split, priors=False, on_error="raise")
+        super().__init__(self.clips.manifest, clip_input, window, stride, batch_size)
+
+    def video_source(self, row_index: int) -> VideoBytes:
+        return self.clips.video_source(row_index)
+
+
+def open_window_reader(data: Manifest | ShardIndex, split: str | None, clip_input: ClipInput,
+                       encoder: str, window: int, stride: int, batch_size: int,
+                       classes: list[str] | None = None) -> WindowReader:
+    """The window reader of the rows of ``split`` (``None``: all) of a manifest or a video
+    shard folder (:func:`check_window_data` for ``encoder``, the encoder's name);
+    ``classes``: the pose dataset's class list (default: the manifest's labels).
+
+    Raises:
+        ConfigError: shards ``encoder`` cannot read.  DataError: no row of ``split``.
+    """
+    if isinstance(data, ShardIndex):
+        check_window_data(clip_input.modality == "video", encoder, data)
+        return VideoShardWindowReader(data, split, clip_input, window, stride, batch_size)
+    rows = data.filter(split=split) if split is not None else data
+    if len(rows) == 0:
+        raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")
+    return WindowReader(rows, clip_input, window, stride, batch_size, classes=classes or data.labels())
 
 
 class ShardClips(Dataset):

@@ -5,7 +5,9 @@ in :mod:`signssl.eval.windows` (``window`` frames every ``stride`` frames,
 docs/methods.md#signrep-retrieval):
 
 * video rows are decoded incrementally with :func:`signssl.io.video.iter_windows`, at
-  most one batch of windows in memory, never the whole video; frames are plainly resized
+  most one batch of windows in memory, never the whole video (from the row's file, or
+  whatever :meth:`WindowReader.video_source` gives: a video shard's stored bytes,
+  :mod:`signssl.eval.shard_data`); frames are plainly resized
   to the encoder's input size, resampled to the run's ``fps`` when it records one, and,
   with ``frame_step`` ``k > 1``, a window takes every ``k``-th frame of
   ``(window - 1) k + 1`` consecutive ones;
@@ -41,7 +43,7 @@ from signssl.eval.windows import (
     video_window_batch,
 )
 from signssl.io import video as video_io
-from signssl.io.video import probe_video
+from signssl.io.video import VideoBytes, VideoSource, probe_video
 from signssl.models.base import Encoder
 from signssl.pose.layouts import DEFAULT_LAYOUT
 from signssl.store.model import open_model
@@ -177,10 +179,15 @@ class WindowReader:
     def path(self, row_index: int) -> Path:
         return self.manifest.resolve(self.manifest.rows[row_index])
 
+    def video_source(self, row_index: int) -> VideoSource:
+        """The video a row's windows are decoded from: its file (:meth:`path`).  The hook a
+        shard-backed reader overrides to give the stored bytes (:class:`VideoBytes`)."""
+        return self.path(row_index)
+
     def fps(self, row_index: int) -> float:
         """Frame rate of the frames the windows are cut from."""
         if self.input.modality == "video":
-            return float(self.input.fps or probe_video(self.path(row_index)).fps)
+            return float(self.input.fps or probe_video(self.video_source(row_index)).fps)
         return float(self._pose(row_index).fps or 0.0)
 
     def _pose(self, row_index: int) -> Any:
@@ -202,16 +209,16 @@ class WindowReader:
         return iter_window_batches(x, self.window, self.stride, self.batch_size, conf)
 
     def _video_batches(self, row_index: int) -> Iterator[Any]:
-        path, row = self.path(row_index), self.row(row_index)
-        if not path.is_file():
+        source, row = self.video_source(row_index), self.row(row_index)
+        if not isinstance(source, VideoBytes) and not Path(source).is_file():
             raise SampleError(
-                UNREADABLE, "file not found (fix the manifest path or remove the row)", path
+                UNREADABLE, "file not found (fix the manifest path or remove the row)", source
             )
-        video_io.count_frames(path)  # a truncated file fails here, before any window
+        video_io.count_frames(source)  # a truncated file fails here, before any window
         step = self.input.frame_step
         span = (self.window - 1) * step + 1
         windows = video_io.iter_windows(
-            path, span, self.stride, row.start, row.end, self.input.fps, self.input.frame_size
+            source, span, self.stride, row.start, row.end, self.input.fps, self.input.frame_size
         )
         return self._batched(windows, step)
 

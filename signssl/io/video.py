@@ -43,7 +43,6 @@ writing in :mod:`signssl.io.video_write`.  Their public names are re-exported he
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -369,7 +368,7 @@ def read_frames(
 
 
 def iter_windows(
-    path: str | Path,
+    path: VideoSource,
     window: int = 16,
     stride: int = 1,
     start: int | None = None,
@@ -381,7 +380,8 @@ def iter_windows(
     autorotate: bool = True,
     threads: bool = False,
 ) -> Iterator[VideoClip]:
-    """Sliding windows over a video, decoded in one pass without loading it whole.
+    """Sliding windows over a video (a file, or its bytes: :class:`VideoBytes`), decoded in
+    one pass without loading it whole.
 
     Windows of ``window`` frames start every ``stride`` frames (positions counted after
     ``fps`` resampling, within ``[start, end)``); :func:`window_starts` gives the starts
@@ -399,14 +399,14 @@ def iter_windows(
     """
     if window < 1 or stride < 1:
         raise ConfigError(f"window and stride must be >= 1, got window={window}, stride={stride}")
-    src = os.fspath(path)
-    src_fps = probe_video(src).fps
+    src = source_name(path)
+    src_fps = probe_video(path).fps
     rate = float(fps) if fps is not None else src_fps
     positions = _resample_positions(src_fps, fps) if fps is not None else None
     frames: deque[np.ndarray] = deque(maxlen=window)
     numbers: deque[int] = deque(maxlen=window)
     pos, last_end = -1, -1
-    for i, frame in _iter_selected(src, positions, start or 0, end, open_ended=True,
+    for i, frame in _iter_selected(path, positions, start or 0, end, open_ended=True,
                                    autorotate=autorotate, threads=threads):
         pos += 1
         frames.append(frame if size is None else resize_frames(frame[None], size)[0])
