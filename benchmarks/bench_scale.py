@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from signssl.data.collate import collate_poses
+from signssl.data.collate import collate_poses, share_batches_by_file
 from signssl.data.shard_write import ShardSink, clip_record
 from signssl.data.shards import INDEX_NAME, ShardDataset, ShardIndex, ShardStream
 from signssl.utils import save_json
@@ -136,12 +136,16 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict) 
 
 
 def loader_ratio(root: Path, batch: int, steps: int, repeat: int, workers: int,
-                 first_epoch: int = 0, label: str = "") -> list[float]:
+                 first_epoch: int = 0, label: str = "", sharing: str = "file_system") -> list[float]:
     """Per repeat: (shard loader steps/s) / (in-memory batches steps/s)."""
     torch.set_num_threads(1)
     model, opt = tiny_model()
     collate = partial(collate_poses, max_frames=FRAMES)
     stream = ShardStream(ShardDataset(root), block=batch)
+    if workers > 0 and sharing == "file_system":
+        share_batches_by_file()  # as the library's loaders do
+    elif workers > 0:
+        torch.multiprocessing.set_sharing_strategy(sharing)
     steps = min(steps, (len(stream) // batch - 2) // 2)  # one epoch holds both measurements
     ratios = []
     for r in range(repeat):
@@ -256,6 +260,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30, help="steps per loader measurement")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers of the loader test")
+    ap.add_argument("--sharing", nargs="+", default=["file_system"],
+                    choices=["file_system", "file_descriptor"],
+                    help="torch sharing strategies of the loader test, each measured in turn "
+                         "(the library's loaders use file_system)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "signssl_bench_scale")
     ap.add_argument("--keep", action="store_true", help="keep the corpora (else deleted)")
     ap.add_argument("--child-stream", default=None, help=argparse.SUPPRESS)
@@ -292,13 +300,14 @@ def main() -> None:
         print(f"  peak RSS {args.clips} / {args.clips // 10} clips: {hi / lo:.3f}", flush=True)
 
         print(f"loader: tiny model steps/s, shard loader ({args.workers} worker) / in memory", flush=True)
-        ratios: dict[int, list[float]] = {}
-        for r in range(args.repeat):  # both corpora, interleaved
+        ratios: dict[tuple[int, str], list[float]] = {}
+        for r in range(args.repeat):  # corpora and strategies interleaved
             for root, n in ((small, args.clips // 10), (big, args.clips)):
-                ratios.setdefault(n, []).extend(
-                    loader_ratio(root, args.batch, args.steps, 1, args.workers, r, f"{n} clips, "))
-        for n, xs in ratios.items():
-            print(f"  ratio at {n} clips {spread(xs)}", flush=True)
+                for how in args.sharing:
+                    ratios.setdefault((n, how), []).extend(loader_ratio(
+                        root, args.batch, args.steps, 1, args.workers, r, f"{n} clips, {how}, ", how))
+        for (n, how), xs in ratios.items():
+            print(f"  ratio at {n} clips, {how} sharing: {spread(xs)}", flush=True)
 
         print(f"DDP (gloo): one epoch of {args.clips // 10} clips", flush=True)
         speed: list[float] = []

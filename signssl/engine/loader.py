@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from signssl.data.collate import share_batches_by_file
 from signssl.errors import ConfigError
 
 
@@ -129,6 +130,8 @@ class ResumableLoader(DataLoader):
     ) -> None:
         generator = torch.Generator()
         generator.manual_seed(batch_sampler.seed)
+        if num_workers > 0:
+            share_batches_by_file()
         super().__init__(
             dataset,
             batch_sampler=batch_sampler,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from signssl.data import (
     Manifest,
@@ -238,6 +239,25 @@ def test_loader_batches_every_sample_once(tiny) -> None:
     assert [b["x"].shape[0] for b in batches] == [2, 1]
     assert sorted(i for b in batches for i in b["index"].tolist()) == [0, 1, 2]
     assert batches[0]["x"].shape[1:] == (4, 49, 2)
+
+
+def test_a_worker_hands_batches_over_by_named_files(tiny) -> None:
+    """With worker processes the loader switches torch to ``file_system`` sharing, and the
+    batches equal those loaded in the main process."""
+    m, yaml = tiny
+    ds = PoseDataset(m, source_layout=yaml)
+    here = list(pose_loader(ds, batch_size=2, max_frames=4))
+    before = torch.multiprocessing.get_sharing_strategy()
+    try:
+        there = list(pose_loader(ds, batch_size=2, max_frames=4, num_workers=1))
+        assert torch.multiprocessing.get_sharing_strategy() == "file_system"
+    finally:
+        torch.multiprocessing.set_sharing_strategy(before)
+    assert len(here) == len(there)
+    for a, b in zip(here, there, strict=True):
+        assert a["path"] == b["path"]
+        for key in ("x", "conf", "frame_mask", "label", "index"):
+            assert torch.equal(a[key], b[key]), key
 
 
 def test_real_wlasl50_samples(shared_data: Path, h170_yaml: Path) -> None:
