@@ -316,8 +316,8 @@ class _OpenShard:
             if min(members[0::2]) < 0:
                 missing = [m for m, off in zip(MEMBERS, members[0::2], strict=True) if off < 0]
                 raise KeyError(f"no member {missing[0]}")
-            xyz = _npy(data, members[0], members[1])
-            conf = _npy(data, members[2], members[3])
+            xyz = npy_member(data, members[0], members[1])
+            conf = npy_member(data, members[2], members[3])
             meta = json.loads(data[members[4]:members[4] + members[5]])
         except (KeyError, ValueError, OSError, EOFError) as e:
             raise DataError(f"clip {self.key(k)} is unreadable ({type(e).__name__}: {e}); {RERUN}",
@@ -342,7 +342,7 @@ class _OpenShard:
 _NPY_HEADERS: dict[bytes, tuple[np.dtype, tuple[int, ...]]] = {}  # header -> (dtype, shape)
 
 
-def _npy(data: bytes, offset: int, size: int) -> np.ndarray:
+def npy_member(data: bytes, offset: int, size: int) -> np.ndarray:
     """The array of the ``.npy`` bytes ``data[offset:offset + size]`` (a writable copy).
 
     ``numpy.lib.format.read_array`` parses every header with ``ast``; clips share a few
@@ -368,7 +368,7 @@ def _npy(data: bytes, offset: int, size: int) -> np.ndarray:
     return np.frombuffer(data, dtype, count, start).reshape(shape).copy()
 
 
-def _stored_sequence(xyz: np.ndarray, conf: np.ndarray, layout: Layout, fps: float | None,
+def stored_sequence(xyz: np.ndarray, conf: np.ndarray, layout: Layout, fps: float | None,
                      source: str) -> PoseSequence:
     """A ``PoseSequence`` of stored arrays without ``__post_init__``'s checks: they ran on
     these very arrays before they were written (a shape mismatch is still refused)."""
@@ -482,7 +482,7 @@ class ShardDataset(Dataset):
                             f"among the {len(self.classes)} classes given", shard.path)
         layout = self.layout if self.layout is not None else get_layout(meta["layout"])
         try:
-            pose = _stored_sequence(xyz, conf, layout, meta.get("fps"), meta["path"])
+            pose = stored_sequence(xyz, conf, layout, meta.get("fps"), meta["path"])
         except ValueError as e:
             raise DataError(f"{e}; {RERUN}", shard.path) from None
         return {

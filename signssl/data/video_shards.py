@@ -57,8 +57,8 @@ from signssl.data.shards import (
     ShardDataset,
     ShardIndex,
     ShardInfo,
-    _npy,
-    _stored_sequence,
+    npy_member,
+    stored_sequence,
 )
 from signssl.data.signrep import (
     NO_PRIORS_FILE,
@@ -329,7 +329,7 @@ class VideoShardDataset(PairClipDataset):
         if xyz is None or conf is None:
             raise SampleError(UNREADABLE, "its shard clip lacks the pose members; re-run `signssl shard`",
                               self.shards.index.root)
-        seq = _stored_sequence(_npy(xyz, 0, len(xyz)), _npy(conf, 0, len(conf)),
+        seq = stored_sequence(npy_member(xyz, 0, len(xyz)), npy_member(conf, 0, len(conf)),
                                get_layout(pose["layout"]), pose["fps"], pose["source"])  # fmt: skip
         return seq, Path(pose["path"])
 
