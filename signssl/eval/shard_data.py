@@ -17,10 +17,10 @@ Video shards (``signssl shard --kind video``) are read by video encoders, whose 
 pooled sliding windows: :func:`open_window_reader` gives a
 :class:`~signssl.eval.window_reader.WindowReader` over the stored rows in manifest order
 (:class:`VideoShardWindowReader`, each video decoded from its stored bytes), so the
-vectors are those of the video manifest the shards were written from.  Pose shards with a
-video encoder, video shards with a pose encoder, and ``--pooling`` of a pose encoder (its
-windows are cut from the manifest's pose files) are refused in one line
-(:func:`check_window_data`, :func:`check_shard_options`).
+vectors are those of the video manifest the shards were written from.  ``--pooling`` of a
+pose encoder cuts its windows from the stored pose clips (:class:`PoseShardWindowReader`).
+Pose shards with a video encoder and video shards with a pose encoder are refused in one
+line (:func:`check_window_data`, :func:`check_shard_options`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from torch.utils.data import Dataset
 
-from signssl.data.manifest import KNOWN_SPLITS, Manifest
+from signssl.data.manifest import KNOWN_SPLITS, Manifest, ManifestRow
 from signssl.data.report import ItemReport
 from signssl.data.shards import ShardDataset, ShardIndex, is_shard_dir
 from signssl.data.video_shards import KIND as VIDEO_KIND
@@ -140,9 +140,6 @@ def check_window_data(video: bool, encoder: str, *data: Any) -> None:
                               f"shards written by `{VIDEO_SHARDS}`")
         if not video and index.kind == VIDEO_KIND:
             raise _video_shards_for_poses(index)
-        if not video:
-            raise ConfigError(f"{index.root}: a pose shard folder holds whole clips; --pooling cuts "
-                              "windows from the manifest's files: pass the manifest, or drop --pooling")
 
 
 def data_labels(data: Manifest | ShardIndex) -> list[str]:
@@ -164,6 +161,27 @@ class VideoShardWindowReader(WindowReader):
         return self.clips.video_source(row_index)
 
 
+class PoseShardWindowReader(WindowReader):
+    """:class:`WindowReader` over a pose shard folder (the shards of ``split``, ``None``:
+    all): each stored clip, already read as the encoder reads clips
+    (:func:`check_shard_options`), cut into windows, in manifest row order with the
+    manifest's paths, labels and signers."""
+
+    def __init__(self, index: ShardIndex, split: str | None, clip_input: ClipInput, window: int,
+                 stride: int, batch_size: int) -> None:  # fmt: skip
+        clips, _ = open_shards(index, clip_input, split, progress=False)
+        rows = [ManifestRow(str(x["path"]), label=_label_name(clips, x["label"]),
+                            signer=x.get("signer") or None) for x in clips.samples]  # fmt: skip
+        super().__init__(Manifest(rows), clip_input, window, stride, batch_size,
+                         classes=list(clips.classes))  # fmt: skip
+        self.poses = clips  # load(i): the stored PoseSequence of row i
+
+
+def _label_name(clips: ShardClips, label: int) -> str | None:
+    """A stored clip's class name (``None``: unlabeled, ``label < 0``)."""
+    return str(clips.classes[label]) if label >= 0 else None
+
+
 def open_window_reader(data: Manifest | ShardIndex, split: str | None, clip_input: ClipInput,
                        encoder: str, window: int, stride: int, batch_size: int,
                        classes: list[str] | None = None) -> WindowReader:
@@ -175,8 +193,10 @@ def open_window_reader(data: Manifest | ShardIndex, split: str | None, clip_inpu
         ConfigError: shards ``encoder`` cannot read.  DataError: no row of ``split``.
     """
     if isinstance(data, ShardIndex):
-        check_window_data(clip_input.modality == "video", encoder, data)
-        return VideoShardWindowReader(data, split, clip_input, window, stride, batch_size)
+        video = clip_input.modality == "video"
+        check_window_data(video, encoder, data)
+        reader = VideoShardWindowReader if video else PoseShardWindowReader
+        return reader(data, split, clip_input, window, stride, batch_size)
     rows = data.filter(split=split) if split is not None else data
     if len(rows) == 0:
         raise DataError(f"no sample{f' in split {split!r}' if split else ''} of the manifest")

@@ -64,6 +64,13 @@ def _metrics(protocol: ProtocolOptions, spec: EncoderSpec, data: EvalData,
     return {k: v for k, v in m.items() if k not in ("manifest", "test_manifest", "shards")}
 
 
+def _pooled_metrics(spec: EncoderSpec, data: Path, out: Path, pooled: Embedding) -> dict[str, Any]:
+    run_evaluation(Retrieval(), spec, EvalData(data), EvalOutput(out, plots=False, progress=False),
+                   pooled)
+    m = json.loads((out / "metrics.json").read_text())
+    return {k: v for k, v in m.items() if k not in ("manifest", "test_manifest", "shards")}
+
+
 def _same_features(a: Features, b: Features) -> None:
     np.testing.assert_array_equal(a.features, b.features)
     assert a.labels.tolist() == b.labels.tolist()
@@ -178,17 +185,37 @@ def test_embed_per_file_and_part_need_the_manifest(shards: Path, tmp_path: Path)
         embed_per_file(spec, shards, tmp_path / "per_file", progress=False)
 
 
-def test_video_encoder_and_pooling_need_the_manifest(shards: Path, tmp_path: Path) -> None:
+def test_a_video_encoder_needs_video_shards(shards: Path, tmp_path: Path) -> None:
     video = EncoderSpec(checkpoint=str(export_video_run(tmp_path / "run")))
     out = EvalOutput(tmp_path / "out", progress=False)
     with pytest.raises(ConfigError, match="holds pose clips only; the video encoder") as e:
         run_evaluation(Retrieval(), video, EvalData(shards), out)
     assert "\n" not in str(e.value)
-    with pytest.raises(ConfigError, match="--pooling cuts windows"):
-        run_evaluation(Retrieval(), EncoderSpec(baseline=RAW), EvalData(shards), out,
-                       Embedding(pooling="avg"))
     with pytest.raises(ConfigError, match="holds pose clips only; the video encoder"):
         embed_manifest(video, shards, progress=False)
+
+
+@pytest.mark.parametrize("split", [None, "test"])
+def test_pooled_windows_from_shards_equal_the_manifest(corpus: Path, shards: Path,
+                                                       split: str | None) -> None:
+    """``--pooling``: the windows are cut from the stored clips, as from the files."""
+    spec = EncoderSpec(baseline="random-init", model="pose_transformer_test")
+    kw: dict[str, Any] = dict(pooling="avg", window=8, stride=4, progress=False)
+    from_manifest, _ = embed_manifest(spec, corpus, split, **kw)
+    from_shards, _ = embed_manifest(spec, shards, split, **kw)
+    np.testing.assert_allclose(from_shards.features, from_manifest.features, atol=1e-6)
+    assert from_shards.labels.tolist() == from_manifest.labels.tolist()
+    assert from_shards.paths.tolist() == from_manifest.paths.tolist()
+    assert from_shards.signers.tolist() == from_manifest.signers.tolist()
+
+
+def test_pooled_retrieval_from_shards_equals_the_manifest(corpus: Path, shards: Path,
+                                                          tmp_path: Path) -> None:
+    spec = EncoderSpec(baseline="random-init", model="pose_transformer_test")
+    pooled = Embedding(pooling="avg", window=8, stride=4)
+    got, want = (_pooled_metrics(spec, data, tmp_path / name, pooled)
+                 for name, data in (("s", shards), ("m", corpus)))
+    assert got == want and got["n_queries"] > 0
 
 
 def test_cli_evaluate_embed_and_dictionary_from_shards(corpus: Path, shards: Path,
