@@ -116,7 +116,11 @@ def class_distribution(
 
 def finetune_video(
     checkpoint: Path = CHECKPOINT,
-    data: Path = DATA,
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="Video manifest CSV, or a video shard folder (`signssl shard --kind video`).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (metrics.json, model/)."),
     epochs: int = typer.Option(..., "--epochs", help="Training epochs (paper: 100)."),
     frames: int = typer.Option(64, "--frames", help="Clip length; the encoder is inflated to it."),

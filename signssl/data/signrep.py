@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from signssl.data.loading import UNREADABLE, SampleError
+from signssl.data.loading import SampleError
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.priors import priors_relpath
 from signssl.data.report import ItemReport
@@ -73,7 +73,7 @@ from signssl.data.video import (
     align_pose_frames,
 )
 from signssl.errors import ConfigError, SignSSLError
-from signssl.io.video import VideoBytes, read_frames
+from signssl.io.video import read_frames
 from signssl.io.video_frames import frames_to_tensor
 from signssl.pose.sequence import PoseSequence
 from signssl.priors import Priors, compute_priors, compute_priors_batch
@@ -224,20 +224,6 @@ class PairClipDataset(VideoDataset):
 
     # ------------------------------------------------------------------ one sample
 
-    def video_source(self, row_index: int) -> Path | VideoBytes:
-        """What :func:`~signssl.io.video.read_frames` decodes for a row: its video file
-        (a shard reader gives the stored bytes); ``SampleError`` when it is missing."""
-        path = self.video_path(row_index)
-        if not path.exists():
-            raise SampleError(
-                UNREADABLE, "file not found (fix the manifest path or remove the row)", path
-            )
-        return path
-
-    def sample_index(self, row_index: int) -> int:
-        """The sample's ``index``: its manifest row (among its split's rows)."""
-        return row_index
-
     def load(self, row_index: int) -> dict[str, Any]:
         """The sample of row ``row_index``; raises ``SampleError`` for a bad row."""
         path = self.video_path(row_index)
@@ -342,10 +328,7 @@ class PairClipDataset(VideoDataset):
     def check_row(self, row_index: int) -> None:
         """Raise ``SampleError`` when row ``row_index`` cannot give a sample (no decoding)."""
         path = self.video_path(row_index)
-        if not path.exists():
-            raise SampleError(
-                UNREADABLE, "file not found (fix the manifest path or remove the row)", path
-            )
+        self.check_source(row_index)
         try:
             self.frames_of(row_index)
             if not self.priors:

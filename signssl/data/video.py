@@ -16,7 +16,7 @@ A row's clip is its frame range ``[start, end)``, resampled to ``fps`` when give
     frame_indices  (T,) int64    source frame number of every frame
     label          int           class index, -1 = unlabeled
     path, signer   str           absolute video path, signer ("" = unknown)
-    index          int           row of ``dataset.manifest``
+    index          int           row of ``dataset.manifest`` (:meth:`~_VideoRows.sample_index`)
     pose           PoseSequence  (``with_pose``) the same T frames of the row's pose file
 
 ``uint8`` is the default: four times smaller, and augmentation code converts anyway.
@@ -47,7 +47,7 @@ from signssl.data.loading import EMPTY, UNREADABLE, SampleError, read_sample
 from signssl.data.manifest import Manifest, ManifestRow
 from signssl.data.report import ItemReport
 from signssl.errors import ConfigError, DataError, SignSSLError
-from signssl.io.video import iter_windows, read_frames
+from signssl.io.video import VideoBytes, iter_windows, read_frames
 from signssl.io.video_frames import (
     VideoClip,
     VideoSize,
@@ -66,6 +66,7 @@ OnError = Literal["raise", "skip"]
 SAMPLINGS: tuple[str, ...] = ("random", "center", "uniform", "all")
 POSE_COLUMN = "pose_path"
 NO_POSE, POSE_MISMATCH = "no pose file", "pose does not match video"
+NOT_FOUND = "file not found (fix the manifest path or remove the row)"
 _POSE_TOLERANCE = 2  # frames a pose file may be shorter than its video
 
 
@@ -196,6 +197,24 @@ class _VideoRows:
     def video_path(self, row_index: int) -> Path:
         return self.manifest.resolve(self.manifest.rows[row_index])
 
+    # hooks a shard reader (signssl.data.video_shards) overrides to serve stored rows
+
+    def check_source(self, row_index: int) -> None:
+        """Raise ``SampleError`` when the row's video file is missing."""
+        path = self.video_path(row_index)
+        if not path.exists():
+            raise SampleError(UNREADABLE, NOT_FOUND, path)
+
+    def video_source(self, row_index: int) -> Path | VideoBytes:
+        """What :func:`~signssl.io.video.read_frames` decodes for a row: its video file
+        (a shard reader gives the stored bytes); ``SampleError`` when it is missing."""
+        self.check_source(row_index)
+        return self.video_path(row_index)
+
+    def sample_index(self, row_index: int) -> int:
+        """The sample's ``index``: its manifest row (among its split's rows)."""
+        return row_index
+
     def read_pose(self, row_index: int) -> tuple[PoseSequence, Path]:
         row: ManifestRow = self.manifest.rows[row_index]
         cell = row.extra.get(self.pose_column, "").strip()
@@ -227,7 +246,7 @@ class _VideoRows:
             "label": self.labels[row_index],
             "path": str(self.video_path(row_index)),
             "signer": row.signer or "",
-            "index": row_index,
+            "index": self.sample_index(row_index),
         }
         if self.with_pose:
             seq, path = pose if pose is not None else self.read_pose(row_index)
@@ -345,12 +364,10 @@ class VideoDataset(_VideoRows, Dataset):
     def load(self, row_index: int) -> dict[str, Any]:
         """The sample of row ``row_index``; raises ``SampleError`` for a bad row."""
         path = self.video_path(row_index)
-        if not path.exists():
-            raise SampleError(UNREADABLE, "file not found (fix the manifest path or remove the "
-                                          "row)", path)
         try:
+            source = self.video_source(row_index)
             idx = self.frames_of(row_index)
-            clip = read_frames(path, idx, size=self.size, tolerance=1)
+            clip = read_frames(source, idx, size=self.size, tolerance=1)
             sample = self.sample_dict(row_index, clip)
         except SignSSLError as e:
             raise _as_sample_error(e, path) from e
@@ -385,9 +402,7 @@ class VideoDataset(_VideoRows, Dataset):
                               disable=not progress):
             path = self.video_path(row_index)
             try:
-                if not path.exists():
-                    raise SampleError(UNREADABLE, "file not found (fix the manifest path or "
-                                                  "remove the row)", path)
+                self.check_source(row_index)
                 self.frames_of(row_index)
                 if self.with_pose:
                     self.read_pose(row_index)
@@ -456,9 +471,7 @@ class SlidingWindowDataset(_VideoRows, IterableDataset):
         row = self.manifest.rows[row_index]
         path = self.video_path(row_index)
         try:
-            if not path.exists():
-                raise SampleError(UNREADABLE, "file not found (fix the manifest path or remove "
-                                              "the row)", path)
+            self.check_source(row_index)
             count_frames(path)  # a truncated file fails here, before any window is served
             self._fps[row_index] = probe_video(path).fps
             pose = self.read_pose(row_index) if self.with_pose else None

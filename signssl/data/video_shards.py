@@ -25,13 +25,16 @@ Reading (:class:`VideoShardDataset`) is :class:`~signssl.data.signrep.PairClipDa
 over the stored rows in manifest order, decoding each video from its bytes in memory
 (:class:`~signssl.io.video.VideoBytes`) and taking the pose or precomputed priors from the
 shard: for the same row and random state it gives the folder reader's sample.
+:class:`VideoClipShardDataset` is :class:`~signssl.data.video.VideoDataset` over them the
+same way (``signssl finetune-video --data SHARDS``); both serve the stored rows through the
+:class:`StoredVideoRows` hooks.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +69,7 @@ from signssl.data.signrep import (
     check_pose,
     require_video_manifest,
 )
-from signssl.data.video import POSE_MISMATCH, _as_sample_error
+from signssl.data.video import POSE_MISMATCH, VideoDataset, _as_sample_error
 from signssl.errors import ConfigError, LayoutError, SignSSLError
 from signssl.io.video import VideoBytes, probe_video
 from signssl.pose.layouts import get_layout
@@ -95,7 +98,7 @@ def manifest_kind(manifest: Manifest) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
-def _known_video(ds: PairClipDataset, row_index: int, frames: int, fps: float) -> None:
+def _known_video(ds: VideoDataset | StoredVideoRows, row_index: int, frames: int, fps: float) -> None:
     """Give ``ds`` a row's frame count and rate (what ``VideoDataset.frames_of`` would
     probe the file for on first use; ``_meta`` is its cache)."""
     ds._meta[row_index] = (int(frames), float(fps))
@@ -241,6 +244,58 @@ def _row(meta: dict[str, Any]) -> ManifestRow:
                        meta.get("start"), meta.get("end"), dict(meta.get("extra") or {}))  # fmt: skip
 
 
+class StoredVideoRows:
+    """Serves a video dataset's rows from a video shard folder (mixed in before
+    :class:`~signssl.data.video.VideoDataset` or a subclass): the stored rows in manifest
+    order, each video decoded from its stored bytes, with the folder reader's ``index``.
+
+    :meth:`open_stored` gives the manifest for the dataset's ``__init__``;
+    :meth:`know_stored_frames` follows it.
+    """
+
+    shards: VideoShards
+    _meta: dict[int, tuple[int, float]]  # VideoDataset's row -> (frames, fps) cache
+
+    def open_stored(self, root: str | Path, split: str | None, max_open: int) -> Manifest:
+        """Open the shards of ``split`` (``None``: all); the manifest of their rows."""
+        shards = VideoShards(root, split=split, max_open=max_open)
+        metas = [json.loads(shards.member(i, META) or b"{}") for i in range(len(shards))]
+        order = sorted(range(len(metas)), key=lambda i: metas[i]["row"])  # manifest order
+        self.shards, self._clip = shards, order  # row of the manifest -> clip in the shards
+        self._metas = [metas[i] for i in order]
+        manifest = Manifest([_row(m) for m in self._metas])
+        for m in self._metas:
+            m.pop("extra", None)  # held once, by the manifest rows
+        self._row_key = "row" if split is None else "split_row"  # the folder reader's `index`
+        return manifest
+
+    def know_stored_frames(self) -> None:
+        """Give the dataset every row's stored frame count and rate (no probing)."""
+        for r, m in enumerate(self._metas):
+            _known_video(self, r, m["frames"], m["fps"])
+
+    def video_path(self, row_index: int) -> Path:
+        return Path(self._metas[row_index]["path"])
+
+    def _member(self, row_index: int, name: str) -> bytes | None:
+        return self.shards.member(self._clip[row_index], name)
+
+    def check_source(self, row_index: int) -> None:
+        """Nothing to check: the writer checked the file and stored its bytes."""
+
+    def video_source(self, row_index: int) -> VideoBytes:
+        """The row's video file bytes, as stored in its shard."""
+        data = self._member(row_index, VIDEO)
+        if data is None:
+            raise SampleError(UNREADABLE, "its shard clip has no video member; re-run `signssl shard`",
+                              self.shards.index.root)
+        return VideoBytes(data, str(self.video_path(row_index)))
+
+    def sample_index(self, row_index: int) -> int:
+        """The folder reader's ``index`` of the row (its manifest row, among its split's)."""
+        return int(self._metas[row_index][self._row_key])
+
+
 def check_video_shards(shards: VideoShards, metas: list[dict[str, Any]], priors: bool,
                        stored_priors: bool) -> None:
     """Raise ``ConfigError`` when the shards cannot give the priors the reader asks for."""
@@ -257,7 +312,7 @@ def check_video_shards(shards: VideoShards, metas: list[dict[str, Any]], priors:
                           "data.video.priors_dir")
 
 
-class VideoShardDataset(PairClipDataset):
+class VideoShardDataset(StoredVideoRows, PairClipDataset):
     """:class:`~signssl.data.signrep.PairClipDataset` over a video shard folder (module
     docstring): the same samples, read from the shards.
 
@@ -291,32 +346,18 @@ class VideoShardDataset(PairClipDataset):
         seed: int | None = None,
         max_open: int = 8,
     ) -> None:
-        shards = VideoShards(root, split=split, max_open=max_open)
-        metas = [json.loads(shards.member(i, META) or b"{}") for i in range(len(shards))]
-        check_video_shards(shards, metas, priors, stored_priors)
-        order = sorted(range(len(metas)), key=lambda i: metas[i]["row"])  # manifest order
-        super().__init__(Manifest([_row(metas[i]) for i in order]), clip_len=clip_len, size=size,
-                         crops=crops, priors=priors, bone_lengths=bone_lengths, frame_step=frame_step,
-                         fps=fps, classes=shards.classes, on_error=on_error, seed=seed)  # fmt: skip
-        self.shards, self._clip = shards, order  # row of self.manifest -> clip in the shards
-        self._metas = [metas[i] for i in order]
-        for m in self._metas:
-            m.pop("extra", None)  # held once, by the manifest rows
-        self._row_key = "row" if split is None else "split_row"  # the folder reader's `index`
+        manifest = self.open_stored(root, split, max_open)
+        check_video_shards(self.shards, self._metas, priors, stored_priors)
+        super().__init__(manifest, clip_len=clip_len, size=size, crops=crops, priors=priors,
+                         bone_lengths=bone_lengths, frame_step=frame_step, fps=fps,
+                         classes=self.shards.classes, on_error=on_error, seed=seed)  # fmt: skip
+        self.know_stored_frames()
         self.stored_priors = bool(priors) and stored_priors
         if self.stored_priors:
             self.with_pose = False
             self.priors_dir = self.shards.index.root  # crop_priors -> _stored_priors (the members)
-        for r, m in enumerate(self._metas):
-            _known_video(self, r, m["frames"], m["fps"])
 
     # ------------------------------------------------------------------ stored members
-
-    def video_path(self, row_index: int) -> Path:
-        return Path(self._metas[row_index]["path"])
-
-    def _member(self, row_index: int, name: str) -> bytes | None:
-        return self.shards.member(self._clip[row_index], name)
 
     def read_pose(self, row_index: int) -> tuple[PoseSequence, Path]:
         """The row's stored pose (as the folder reader read its pose file)."""
@@ -347,19 +388,7 @@ class VideoShardDataset(PairClipDataset):
                            "file was missing when sharded); run `signssl priors` on the pose files and "
                            "re-shard, or unset data.video.priors_dir", self.video_path(row_index))
 
-    # ------------------------------------------------------------------ samples
-
-    def video_source(self, row_index: int) -> VideoBytes:
-        """The row's video file bytes, as stored in its shard."""
-        data = self._member(row_index, VIDEO)
-        if data is None:
-            raise SampleError(UNREADABLE, "its shard clip has no video member; re-run `signssl shard`",
-                              self.shards.index.root)
-        return VideoBytes(data, str(self.video_path(row_index)))
-
-    def sample_index(self, row_index: int) -> int:
-        """The folder reader's ``index`` of the row (its manifest row, among its split's)."""
-        return int(self._metas[row_index][self._row_key])
+    # ------------------------------------------------------------------ checks
 
     def check_row(self, row_index: int) -> None:
         """``PairClipDataset.check_row`` on the stored clip: frame range, then the stored
@@ -381,4 +410,38 @@ class VideoShardDataset(PairClipDataset):
     def __repr__(self) -> str:
         return (f"VideoShardDataset({len(self)} videos, crops={self.crops}, clip_len={self.clip_len}, "
                 f"size={self.size}, priors={'stored' if self.stored_priors else self.priors}, "
+                f"root={self.shards.index.root})")
+
+
+class VideoClipShardDataset(StoredVideoRows, VideoDataset):
+    """:class:`~signssl.data.video.VideoDataset` over a video shard folder: one clip per
+    stored video, for the same rows and random state the same sample as the video manifest
+    the shards were written from (``finetune-video --data SHARDS``); no ``pose``.
+
+    Args:
+        root: the shard folder.
+        split: keep only the shards of this split; ``None`` keeps all.
+        classes: the class list for label indices (default: the shards', i.e. the
+            manifest's labels).
+        max_open: shards kept open per process.
+        options: :class:`~signssl.data.video.VideoDataset`'s ``clip_len``, ``sampling``,
+            ``frame_step``, ``fps``, ``size``, ``dtype``, ``normalize``, ``transform``,
+            ``on_error``, ``seed``.
+    Raises:
+        ConfigError: not video shards; ``with_pose``.  DataError: a bad index or shard; no
+            shard of ``split``.
+    """
+
+    def __init__(self, root: str | Path, split: str | None = None, *, classes: Sequence[str] | None = None,
+                 max_open: int = 8, **options: Any) -> None:  # fmt: skip
+        if options.get("with_pose"):
+            raise ConfigError(f"{root}: VideoClipShardDataset gives no pose; VideoShardDataset reads "
+                              "the stored poses (as priors), a video manifest gives them with with_pose")
+        manifest = self.open_stored(root, split, max_open)
+        super().__init__(manifest, classes=self.shards.classes if classes is None else classes, **options)
+        self.know_stored_frames()
+
+    def __repr__(self) -> str:
+        return (f"VideoClipShardDataset({len(self)} videos, {self.num_classes} classes, "
+                f"clip_len={self.clip_len}, sampling={self.sampling}, size={self.size}, "
                 f"root={self.shards.index.root})")

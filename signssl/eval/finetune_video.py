@@ -26,8 +26,9 @@ SignRep's recognition recipe, on any video :class:`~signssl.models.Encoder` (a H
 
 :func:`finetune_video` trains on datasets and returns a :class:`VideoFinetuneResult`;
 :func:`run_finetune_video` (``signssl finetune-video``) builds everything from a run and a
-manifest and writes ``OUT/metrics.json`` and the fine-tuned model ``OUT/model/`` (encoder
-export + ``classifier_head.safetensors``).
+video manifest, or a video shard folder (``signssl shard --kind video``: the same clips,
+:class:`~signssl.data.video_shards.VideoClipShardDataset`), and writes ``OUT/metrics.json``
+and the fine-tuned model ``OUT/model/`` (encoder export + ``classifier_head.safetensors``).
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ import torch
 from torch import Tensor, nn
 
 from signssl.data import Manifest
+from signssl.data.report import ItemReport
+from signssl.data.shards import ShardIndex, is_shard_dir
 from signssl.data.signrep import VideoAugment, require_video_manifest
 from signssl.data.video import VideoDataset, collate_videos
+from signssl.data.video_shards import KIND as VIDEO_KIND
+from signssl.data.video_shards import VideoClipShardDataset
 from signssl.errors import ConfigError, DataError
 from signssl.eval.class_distribution import load_class_distribution
 from signssl.eval.results import EvalResult, make_result
+from signssl.eval.shard_data import VIDEO_SHARDS, data_labels, shard_splits
 from signssl.losses.class_distribution_kl import class_distribution_kl_loss, smoothed_cross_entropy
 from signssl.models.base import Encoder
 from signssl.models.hiera import Hiera
@@ -367,8 +373,50 @@ def evaluate_video_classifier(
 # ----------------------------------------------------------------------------- from a run
 
 
+VideoData = Manifest | ShardIndex  # a video manifest, or a video shard folder's index
+
+
+def open_video_data(data: str | Path) -> VideoData:
+    """The video manifest of ``data`` (:func:`~signssl.data.signrep.require_video_manifest`)
+    or, for a shard folder, its index; :class:`ConfigError` for pose shards."""
+    if not is_shard_dir(data):
+        return require_video_manifest(Manifest.read(data), data)
+    index = ShardIndex.read(data)
+    if index.kind != VIDEO_KIND:
+        raise ConfigError(f"{index.root}: this shard folder holds pose clips; finetune-video reads "
+                          f"videos: pass the video manifest, or video shards written by `{VIDEO_SHARDS}`")
+    return index
+
+
+def check_splits(data: VideoData, where: str | Path, splits: Sequence[str]) -> None:
+    """:class:`ConfigError` when ``data`` has no row (shards: no shard) of one of ``splits``."""
+    shards = isinstance(data, ShardIndex)
+    have = set(shard_splits(data)) if shards else {r.split for r in data.rows} - {None}
+    missing = [s for s in splits if s not in have]
+    if missing:
+        raise ConfigError(
+            f"{where}: no {'shards' if shards else 'rows'} of split(s) {missing} (splits: "
+            f"{sorted(have)}); make a signer-independent split with `signssl manifest split`"
+            + (" and re-shard the manifest" if shards else "")
+        )
+
+
+def check_video_encoder(reads_video: bool, checkpoint: str | Path, data: VideoData) -> None:
+    """:class:`ConfigError` unless the run's encoder reads video (naming the shard folder)."""
+    if reads_video:
+        return
+    if isinstance(data, ShardIndex):
+        raise ConfigError(f"{data.root}: video shards hold videos, and the encoder of {checkpoint} "
+                          "reads poses: finetune-video fine-tunes a video encoder run (its "
+                          'model/config.json has "modality": "video")')
+    raise ConfigError(
+        f"{checkpoint}: finetune-video needs a video encoder run (its "
+        'model/config.json has no "modality": "video")'
+    )
+
+
 def _video_dataset(
-    manifest: Any,
+    data: VideoData,
     frames: int,
     size: tuple[int, int],
     spec: Any,
@@ -376,19 +424,15 @@ def _video_dataset(
     classes: list[str],
     sampling: str,
     seed: int,
-) -> Any:
-    ds = VideoDataset(
-        manifest,
-        clip_len=frames,
-        sampling=sampling,  # type: ignore[arg-type]
-        frame_step=spec.frame_step,
-        fps=spec.fps,
-        size=size,
-        split=split,
-        classes=classes,
-        on_error="skip",
-        seed=seed,
-    )
+) -> tuple[VideoDataset, ItemReport]:
+    """The rows of ``split`` of a video manifest or of a video shard folder's shards of
+    ``split`` (the same rows and samples), checked once."""
+    options: dict[str, Any] = {
+        "clip_len": frames, "sampling": sampling, "frame_step": spec.frame_step, "fps": spec.fps,
+        "size": size, "split": split, "classes": classes, "on_error": "skip", "seed": seed,
+    }  # fmt: skip
+    ds = (VideoClipShardDataset(data.root, **options) if isinstance(data, ShardIndex)
+          else VideoDataset(data, **options))  # fmt: skip
     report = ds.scan(progress=False)
     if len(ds) == 0:
         raise DataError(f"no usable video in the '{split}' split ({report.summary()})")
@@ -407,7 +451,8 @@ def run_finetune_video(
     device: str | None = None,
     progress: bool = True,
 ) -> VideoFinetuneResult:
-    """``signssl finetune-video``: fine-tune a run's encoder on a manifest's splits.
+    """``signssl finetune-video``: fine-tune a run's encoder on the splits of a video
+    manifest, or on the shards of those splits of a video shard folder (``manifest``).
 
     Writes ``OUT/metrics.json`` (test metrics, per-epoch history, settings, skipped clips)
     and ``OUT/model/`` (the fine-tuned, inflated encoder, rebuilt by
@@ -417,30 +462,20 @@ def run_finetune_video(
     from safetensors.torch import save_file
 
     cfg = config or VideoFinetuneConfig()
-    m = require_video_manifest(Manifest.read(manifest), manifest)
-    splits = {r.split for r in m.rows}
-    missing = [s for s in (train_split, test_split) if s not in splits]
-    if missing:
-        raise ConfigError(
-            f"{manifest}: no rows of split(s) {missing} (splits: {sorted(splits - {None})}); "
-            "make a signer-independent split with `signssl manifest split`"
-        )
+    data = open_video_data(manifest)
+    check_splits(data, manifest, (train_split, test_split))
     dist = None if class_distribution is None else load_class_distribution(class_distribution)
     stored = open_model(checkpoint)
-    if not stored.description.reads_video:
-        raise ConfigError(
-            f"{checkpoint}: finetune-video needs a video encoder run (its "
-            'model/config.json has no "modality": "video")'
-        )
+    check_video_encoder(stored.description.reads_video, checkpoint, data)
     encoder, spec = load_encoder(stored), stored.description.data_spec
     size = spec.frame_size or tuple(int(v) for v in encoder.input_size[1:])  # type: ignore[union-attr]
-    classes = m.filter(split=train_split).labels()  # the classifier's classes
-    all_classes = m.labels()  # test classes unseen in training count as misses
+    all_classes = data_labels(data)  # test classes unseen in training count as misses
     train_ds, train_rep = _video_dataset(
-        m, cfg.frames, size, spec, train_split, classes, "random", cfg.seed
+        data, cfg.frames, size, spec, train_split, all_classes, "random", cfg.seed
     )
+    classes = train_ds.manifest.labels()  # the classifier's classes: the training split's
     test_ds, test_rep = _video_dataset(
-        m, cfg.frames, size, spec, test_split, all_classes, "center", cfg.seed
+        data, cfg.frames, size, spec, test_split, all_classes, "center", cfg.seed
     )
     hook = None
     if augment:
