@@ -49,13 +49,14 @@ def shard(
                                          "index (size, sha256).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
-    """Write a manifest's pose clips as tar shards + shards.json, read by `pretrain --data SHARDS`.
+    """Write a manifest's clips as tar shards + shards.json, read by `pretrain`, `evaluate`,
+    `embed`, `dictionary build` and `finetune-video` as `--data SHARDS`.
 
-    Each clip is stored as pretraining reads it (layout, dims, normalisation), so training
-    on the shards gives the results of training on the folder; bad clips are skipped and
-    counted.  Options must match the run's data.* settings (checked when read).  A video
-    manifest's videos are stored as they are (with the pose and, with --priors-dir, the
-    priors of each row), for `pretrain --method signrep|mae --data SHARDS`.
+    Each pose clip is stored as pretraining reads it (layout, dims, normalisation), so
+    training or evaluating on the shards gives the results of the folder; bad clips are
+    skipped and counted.  Options must match the run's data.* settings or the encoder's
+    (checked when read).  A video manifest's videos are stored as they are (with the pose
+    and, with --priors-dir, the priors of each row), for video methods and encoders.
     """
     if verify:
         out.print(f"{escape(str(out_dir))}: {verify_shards(out_dir)} clips, every shard matches its index")
