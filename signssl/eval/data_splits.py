@@ -25,7 +25,7 @@ def read_data(data: Any) -> Any:
     return ShardIndex.read(data) if is_shards(data) else Manifest.read(data)
 
 
-def _split_names(source: Manifest | ShardIndex) -> set[str]:
+def split_names(source: Manifest | ShardIndex) -> set[str]:
     """The split names of a manifest's rows or of a shard folder's shards."""
     if isinstance(source, ShardIndex):
         return set(shard_splits(source))
@@ -48,12 +48,12 @@ def choose_splits(data: Any, test_data: Any | None, train_split: str,
     column (leave-one-out or hold-out, decided by the protocol).
     """
     m = read_data(data)
-    splits = _split_names(m)
+    splits = split_names(m)
     _check_split_names(m, (train_split, test_split), "evaluation (--train-split/--test-split)")
     if test_data is not None:
         t = read_data(test_data)
         _check_split_names(t, (test_split,), "evaluation (--test-split)")
-        t_split = test_split if test_split in _split_names(t) else None
+        t_split = test_split if test_split in split_names(t) else None
         tr_split = train_split if train_split in splits else None
         desc = (f"transfer: train on {tr_split or 'all'} rows of the first manifest, test on "
                 f"{t_split or 'all'} rows of the second")

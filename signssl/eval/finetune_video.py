@@ -45,15 +45,16 @@ from torch import Tensor, nn
 
 from signssl.data import Manifest
 from signssl.data.report import ItemReport
-from signssl.data.shards import ShardIndex, is_shard_dir
+from signssl.data.shards import ShardIndex
 from signssl.data.signrep import VideoAugment, require_video_manifest
 from signssl.data.video import VideoDataset, collate_videos
 from signssl.data.video_shards import KIND as VIDEO_KIND
 from signssl.data.video_shards import VideoClipShardDataset
 from signssl.errors import ConfigError, DataError
 from signssl.eval.class_distribution import load_class_distribution
+from signssl.eval.data_splits import read_data, split_names
 from signssl.eval.results import EvalResult, make_result
-from signssl.eval.shard_data import VIDEO_SHARDS, data_labels, shard_splits
+from signssl.eval.shard_data import VIDEO_SHARDS, data_labels
 from signssl.losses.class_distribution_kl import class_distribution_kl_loss, smoothed_cross_entropy
 from signssl.models.base import Encoder
 from signssl.models.hiera import Hiera
@@ -379,9 +380,9 @@ VideoData = Manifest | ShardIndex  # a video manifest, or a video shard folder's
 def open_video_data(data: str | Path) -> VideoData:
     """The video manifest of ``data`` (:func:`~signssl.data.signrep.require_video_manifest`)
     or, for a shard folder, its index; :class:`ConfigError` for pose shards."""
-    if not is_shard_dir(data):
-        return require_video_manifest(Manifest.read(data), data)
-    index = ShardIndex.read(data)
+    index = read_data(data)
+    if isinstance(index, Manifest):
+        return require_video_manifest(index, data)
     if index.kind != VIDEO_KIND:
         raise ConfigError(f"{index.root}: this shard folder holds pose clips; finetune-video reads "
                           f"videos: pass the video manifest, or video shards written by `{VIDEO_SHARDS}`")
@@ -391,7 +392,7 @@ def open_video_data(data: str | Path) -> VideoData:
 def check_splits(data: VideoData, where: str | Path, splits: Sequence[str]) -> None:
     """:class:`ConfigError` when ``data`` has no row (shards: no shard) of one of ``splits``."""
     shards = isinstance(data, ShardIndex)
-    have = set(shard_splits(data)) if shards else {r.split for r in data.rows} - {None}
+    have = split_names(data)
     missing = [s for s in splits if s not in have]
     if missing:
         raise ConfigError(

@@ -35,7 +35,7 @@ from signssl.data.manifest import KNOWN_SPLITS, Manifest, ManifestRow
 from signssl.data.report import ItemReport
 from signssl.data.shards import ShardDataset, ShardIndex, is_shard_dir
 from signssl.data.video_shards import KIND as VIDEO_KIND
-from signssl.data.video_shards import VideoShardDataset
+from signssl.data.video_shards import VideoClipShardDataset
 from signssl.errors import ConfigError, DataError
 from signssl.eval.window_reader import ClipInput, WindowReader
 from signssl.io.video import VideoBytes
@@ -154,7 +154,7 @@ class VideoShardWindowReader(WindowReader):
 
     def __init__(self, index: ShardIndex, split: str | None, clip_input: ClipInput, window: int,
                  stride: int, batch_size: int) -> None:  # fmt: skip
-        self.clips = VideoShardDataset(index.root, split=split, priors=False, on_error="raise")
+        self.clips = VideoClipShardDataset(index.root, split=split, on_error="raise")
         super().__init__(self.clips.manifest, clip_input, window, stride, batch_size)
 
     def video_source(self, row_index: int) -> VideoBytes:
