@@ -40,13 +40,13 @@ def signing_share(starts: np.ndarray, window: int, sign_start: int, sign_end: in
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney: ties count one half); nan with one class."""
-    pos, neg = scores[positive], scores[~positive]
-    if pos.size == 0 or neg.size == 0:
+    """Area under the ROC curve (ties count one half): ``(N,), (N,) bool -> ()``; nan when
+    only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    if positive.all() or not positive.any():
         return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (pos.size * neg.size))
+    return float(roc_auc_score(positive, scores))
 
 
 def main() -> None:
