@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 from serve_toys import ToyDictionary, build_toy_dictionary, serve
 
 pytest.importorskip("uvicorn")
@@ -16,11 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "serve_client.py"
 
 @pytest.fixture(scope="module")
 def client():
-    spec = importlib.util.spec_from_file_location("serve_client", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLE)
 
 
 @pytest.fixture(scope="module")

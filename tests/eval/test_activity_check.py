@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 from eval_toys import export_video_run
+from script_loader import load_script
 
 from signssl.data import Manifest
 from signssl.eval.windows import window_starts
@@ -24,11 +24,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "activity_check.py
 
 @pytest.fixture(scope="module")
 def check() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("activity_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_signing_share_counts_the_frames_inside_the_sign(check: ModuleType) -> None:
