@@ -27,22 +27,31 @@ class RunError(ValueError):
     """A run folder that cannot be read (reported in one line; the other runs go on)."""
 
 
-def read_column(run: Path, column: str) -> list[tuple[int, float]]:
-    """``(step, value)`` for every logged row of ``column`` that holds a finite number."""
+def read_column(run: Path, column: str) -> tuple[list[tuple[int, float]], int]:
+    """``(step, value)`` for every logged row of ``column`` that holds a finite number, and
+    the number of rows whose step or value is not a number (e.g. a line cut off when the
+    run was killed)."""
     path = run / METRICS
     if not path.is_file():
         raise RunError(f"{run}: no {METRICS}; pass a run folder written by signssl pretrain")
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        if column not in (reader.fieldnames or []):
-            raise RunError(f"{path}: no column {column!r}; it has {reader.fieldnames}")
-        rows = []
+        missing = {"step", column} - set(reader.fieldnames or [])
+        if missing:
+            raise RunError(f"{path}: no column(s) {sorted(missing)}; it has {reader.fieldnames}")
+        rows, bad = [], 0
         for row in reader:
-            text = row.get(column) or ""
-            value = float(text) if text.strip() else math.nan
+            text = (row.get(column) or "").strip()
+            if not text:
+                continue  # a row logging other columns only
+            try:
+                step, value = int(row["step"] or ""), float(text)
+            except ValueError:
+                bad += 1
+                continue
             if math.isfinite(value):
-                rows.append((int(row["step"]), value))
-    return rows
+                rows.append((step, value))
+    return rows, bad
 
 
 def block_means(rows: list[tuple[int, float]], every: int) -> list[tuple[int, float]]:
@@ -85,7 +94,7 @@ def main() -> None:
     failed = 0
     for run in args.runs:
         try:
-            rows = read_column(run, args.column)
+            rows, bad = read_column(run, args.column)
         except RunError as err:
             print(f"skipped: {err}", file=sys.stderr)
             failed += 1
@@ -96,7 +105,8 @@ def main() -> None:
         last = max((step for step, _ in rows), default=-1) + 1
         print(f"{run}: left the plateau at step "
               f"{'-' if exit_step is None else exit_step} (of {last} steps); means per "
-              f"{args.every} steps: {means}")  # fmt: skip
+              f"{args.every} steps: {means}"
+              + (f" ({bad} unreadable row(s) skipped)" if bad else ""))  # fmt: skip
     if failed:
         raise SystemExit(f"{failed} of {len(args.runs)} run(s) skipped (above)")
 
