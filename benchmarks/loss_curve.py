@@ -15,12 +15,12 @@ pose, and then falls: the step printed is where that run left the plateau
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from pathlib import Path
 
-METRICS = Path("logs") / "csv" / "metrics.csv"
+from signssl.engine.pretraining import read_run_metrics_counted
+from signssl.engine.run import CSV_DIR
 
 
 class RunError(ValueError):
@@ -28,30 +28,18 @@ class RunError(ValueError):
 
 
 def read_column(run: Path, column: str) -> tuple[list[tuple[int, float]], int]:
-    """``(step, value)`` for every logged row of ``column`` that holds a finite number, and
-    the number of rows whose step or value is not a number (e.g. a line cut off when the
-    run was killed)."""
-    path = run / METRICS
-    if not path.is_file():
-        raise RunError(f"{run}: no {METRICS}; pass a run folder written by signssl pretrain")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"step", column} - set(reader.fieldnames or [])
-        if missing:
-            raise RunError(f"{path}: no column(s) {sorted(missing)}; it has {reader.fieldnames}")
-        rows, bad = [], 0
-        for row in reader:
-            text = (row.get(column) or "").strip()
-            if not text:
-                continue  # a row logging other columns only
-            try:
-                step, value = int(row["step"] or ""), float(text)
-            except ValueError:
-                bad += 1
-                continue
-            if math.isfinite(value):
-                rows.append((step, value))
-    return rows, bad
+    """``(step, value)`` for every logged row of ``column`` that holds a finite number (all
+    sessions of a resumed run), and the number of rows whose step or value is not a
+    number (e.g. a line cut off when the run was killed)."""
+    csv_dir = run / CSV_DIR
+    if not (csv_dir / "metrics.csv").is_file() and not any(csv_dir.glob("metrics.part*.csv")):
+        raise RunError(f"{run}: no {CSV_DIR}/metrics.csv; pass a run folder written by "
+                       "signssl pretrain")  # fmt: skip
+    series, skipped = read_run_metrics_counted(run)
+    if column not in series and column not in skipped:
+        raise RunError(f"{csv_dir}: no column(s) {[column]}; it has {sorted(series)}")
+    rows = [(step, value) for step, value in series.get(column, []) if math.isfinite(value)]
+    return rows, skipped.get(column, 0)
 
 
 def block_means(rows: list[tuple[int, float]], every: int) -> list[tuple[int, float]]:

@@ -88,22 +88,36 @@ def read_run_metrics(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
     """Logged series of a run, ``{name: [(step, value), ...]}`` sorted by step.
 
     Sessions of a resumed run are joined; where two sessions logged the same step (the
-    steps redone after the last checkpoint) the later session wins.
+    steps redone after the last checkpoint) the later session wins.  Cells that are not
+    numbers are skipped (:func:`read_run_metrics_counted` counts them).
     """
+    return read_run_metrics_counted(run_dir)[0]
+
+
+def read_run_metrics_counted(
+    run_dir: str | Path,
+) -> tuple[dict[str, list[tuple[int, float]]], dict[str, int]]:
+    """:func:`read_run_metrics` and, per name, the number of logged cells skipped because
+    the cell or its row's step is not a number (e.g. a line cut off when a run was killed)."""
     csv_dir = Path(run_dir) / CSV_DIR
     parts = sorted(csv_dir.glob("metrics.part*.csv"), key=lambda p: int(p.stem[len("metrics.part"):]))
     series: dict[str, dict[int, float]] = {}
+    skipped: dict[str, int] = {}
     for path in [*parts, csv_dir / "metrics.csv"]:
         if not path.is_file():
             continue
         with open(path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                step = int(row.get("step") or 0)
-                for key, value in row.items():
-                    if key in ("step", "epoch") or value in ("", None):
+                cells = {k: v for k, v in row.items()
+                         if k not in ("step", "epoch") and v not in ("", None)}  # fmt: skip
+                for key, value in cells.items():
+                    try:
+                        step, number = int(row.get("step") or 0), float(value)
+                    except (TypeError, ValueError):
+                        skipped[key] = skipped.get(key, 0) + 1
                         continue
-                    series.setdefault(key, {})[step] = float(value)
-    return {k: sorted(v.items()) for k, v in series.items()}
+                    series.setdefault(key, {})[step] = number
+    return {k: sorted(v.items()) for k, v in series.items()}, skipped
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
